@@ -1,0 +1,39 @@
+# Two entry points: `make demo` and `make test`. Each creates .venv and installs what it needs.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+EXTRAS := dev,postgres,server,langchain,llamaindex,lm,gpu,distributed
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export ANONYMIZED_TELEMETRY := False
+
+.PHONY: venv demo test lint typecheck unit bench-locomo bench-latency clean
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -c constraints.txt torch==2.13.0
+	$(PY) -m pip install -q -c constraints.txt -e ".[$(EXTRAS)]"
+	touch $@
+
+venv: $(VENV)/.installed
+
+demo: venv
+	$(VENV)/bin/agentmem demo
+
+lint: venv
+	$(VENV)/bin/ruff check agentmem adapters kernels tests examples
+	$(VENV)/bin/mypy agentmem kernels adapters
+
+test: venv lint
+	bash .ci/postgres.sh
+	$(VENV)/bin/python -m pytest -q -p no:cacheprovider tests
+
+bench-locomo: venv
+	$(VENV)/bin/agentmem bench locomo --data ../shared/data/locomo_dev.json
+
+bench-latency: venv
+	$(VENV)/bin/agentmem bench latency --n 10000,100000
+
+clean:
+	rm -rf $(VENV) .agentmem build *.egg-info

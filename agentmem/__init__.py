@@ -1,0 +1,1 @@
+"""agentmem: memory middleware for LLM applications."""

@@ -1,0 +1,139 @@
+"""Configuration: plain frozen dataclasses with validated, documented defaults."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from agentmem.errors import ConfigError
+
+__all__ = ["Device", "EpisodeConfig", "GraphConfig", "MemoryConfig", "RecallConfig", "ThoughtConfig"]
+
+Device = Literal["auto", "cpu", "cuda"]
+
+DEFAULT_TENANT = "default"
+
+
+def default_home() -> Path:
+    """``$AGENTMEM_HOME`` or ``./.agentmem``."""
+    return Path(os.environ.get("AGENTMEM_HOME", ".agentmem"))
+
+
+@dataclass(frozen=True, slots=True)
+class RecallConfig:
+    """How signals are fused.
+
+    ``rrf_k`` is the reciprocal-rank-fusion constant (Cormack et al. 2009); each signal's
+    contribution is ``weight / (rrf_k + rank)``. ``candidates`` is how many hits each signal
+    contributes before fusion.
+    """
+
+    rrf_k: int = 60
+    candidates: int = 100
+    weights: dict[str, float] = field(
+        default_factory=lambda: {
+            "dense": 1.0,
+            "bm25": 1.0,
+            "episode": 0.5,
+            "graph": 1.0,
+            "thought": 1.0,
+            "time": 0.5,
+        }
+    )
+    context_window: int = 1  # previous turns embedded with a turn (0 = the turn alone)
+
+    def __post_init__(self) -> None:
+        if self.rrf_k < 1:
+            raise ConfigError("recall.rrf_k must be >= 1")
+        if self.candidates < 1:
+            raise ConfigError("recall.candidates must be >= 1")
+        if self.context_window < 0:
+            raise ConfigError("recall.context_window must be >= 0")
+        if any(w < 0 for w in self.weights.values()):
+            raise ConfigError("recall.weights must be non-negative")
+
+
+@dataclass(frozen=True, slots=True)
+class EpisodeConfig:
+    """Episodic memory (EM-LLM). ``segmenter``: "surprise" (local LM), "drift" (embeddings), "off"."""
+
+    segmenter: Literal["surprise", "drift", "off"] = "drift"
+    lm: str | None = None
+    gamma: float = 1.0
+    window: int = 16
+    min_turns: int = 2
+    max_turns: int = 24
+    k_similar: int = 4
+    k_contiguous: int = 1
+    refine: Literal["modularity", "conductance", "off"] = "modularity"
+
+
+@dataclass(frozen=True, slots=True)
+class GraphConfig:
+    """Knowledge-graph memory (HippoRAG 2 defaults)."""
+
+    enabled: bool = False
+    synonym_threshold: float = 0.8
+    synonym_max_neighbors: int = 100
+    top_facts: int = 5
+    passage_weight: float = 0.05
+    damping: float = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class ThoughtConfig:
+    """Thought memory (Think-in-Memory)."""
+
+    enabled: bool = True
+    merge_threshold: float = 0.9
+    capacity: int = 10_000
+    lsh_bits: int = 8
+    lsh_tables: int = 8
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryConfig:
+    """Everything :class:`agentmem.Memory` needs; every field has an offline default.
+
+    Parameters
+    ----------
+    home
+        Data directory (SQLite file, Chroma files, model caches).
+    db_url
+        SQLAlchemy URL; default ``sqlite:///{home}/agentmem.db``. Postgres:
+        ``postgresql+psycopg://user@host:5432/db``.
+    chroma
+        ``None`` (Chroma ``PersistentClient`` under ``home``), a directory path, an
+        ``http://host:port`` URL of a Chroma server, or ``"memory"`` (ephemeral).
+    embedder
+        A sentence-transformers model name or path; ``"all-MiniLM-L6-v2"`` is the bundled one.
+    device
+        ``"auto" | "cpu" | "cuda"``; ``"cuda"`` without a GPU is an error.
+    """
+
+    home: Path = field(default_factory=default_home)
+    db_url: str | None = None
+    chroma: str | None = None
+    embedder: str = "all-MiniLM-L6-v2"
+    device: Device = "auto"
+    embed_batch_size: int = 128
+    max_message_chars: int = 32_000
+    max_messages_per_call: int = 10_000
+    recall: RecallConfig = field(default_factory=RecallConfig)
+    episodes: EpisodeConfig = field(default_factory=EpisodeConfig)
+    graph: GraphConfig = field(default_factory=GraphConfig)
+    thoughts: ThoughtConfig = field(default_factory=ThoughtConfig)
+
+    def __post_init__(self) -> None:
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise ConfigError(f"device must be 'auto', 'cpu' or 'cuda', not {self.device!r}")
+        if self.max_message_chars < 1 or self.max_messages_per_call < 1:
+            raise ConfigError("size limits must be positive")
+        if self.embed_batch_size < 1:
+            raise ConfigError("embed_batch_size must be >= 1")
+
+    @property
+    def resolved_db_url(self) -> str:
+        return self.db_url or f"sqlite:///{Path(self.home) / 'agentmem.db'}"

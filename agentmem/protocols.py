@@ -1,0 +1,82 @@
+"""Protocols for what users plug in. Accept objects; strings are resolved in ``agentmem.resolve``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import torch
+
+__all__ = ["ChatMessage", "ChatModel", "Embedder", "LogitsModel", "TokenCounter", "VectorIndex"]
+
+ChatMessage = tuple[str, str]
+"""``(role, content)`` with role in ``system | user | assistant``."""
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns texts into L2-normalized float32 vectors of a fixed dimension."""
+
+    name: str
+    dim: int
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Return an ``[len(texts), dim]`` float32 array with unit-norm rows."""
+        ...
+
+
+@runtime_checkable
+class ChatModel(Protocol):
+    """A chat model: any LangChain chat model (wrapped), an OpenAI-compatible endpoint, ..."""
+
+    def generate(self, messages: Sequence[ChatMessage]) -> str:
+        """Return the assistant's reply text for the conversation ``messages``."""
+        ...
+
+
+@runtime_checkable
+class LogitsModel(Protocol):
+    """A local causal language model whose next-token logits measure surprise (EM-LLM)."""
+
+    name: str
+    max_context: int
+
+    def tokenize(self, text: str) -> list[int]:
+        """Token ids for ``text`` (no special tokens)."""
+        ...
+
+    def logits(self, ids: Sequence[int]) -> torch.Tensor:
+        """``[len(ids), vocab]`` logits; row ``t`` predicts token ``t + 1``."""
+        ...
+
+
+@runtime_checkable
+class TokenCounter(Protocol):
+    """Counts prompt tokens (default: tiktoken ``cl100k_base``)."""
+
+    def count(self, text: str) -> int: ...
+
+    def truncate(self, text: str, max_tokens: int) -> str: ...
+
+
+@runtime_checkable
+class VectorIndex(Protocol):
+    """Exact (or approximate) top-k search over the vectors of one scope key.
+
+    ``key`` identifies a tenant/user partition; a search never looks outside its key.
+    """
+
+    def add(self, key: str, ids: Sequence[str], vectors: np.ndarray) -> None: ...
+
+    def remove(self, key: str, ids: Sequence[str]) -> None: ...
+
+    def drop(self, key: str) -> None: ...
+
+    def count(self, key: str) -> int: ...
+
+    def search(
+        self, key: str, queries: np.ndarray, k: int
+    ) -> list[list[tuple[str, float]]]: ...

@@ -1,0 +1,194 @@
+"""SQLAlchemy 2.0 schema: one ``MetaData`` for every table agentmem keeps in SQL.
+
+Every row carries ``tenant`` and ``user_id``; every query filters on both. Stage modules that
+need more tables declare them on this same ``metadata`` (import it, never a second one).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+__all__ = [
+    "api_keys",
+    "entities",
+    "episodes",
+    "facts",
+    "history",
+    "metadata",
+    "sessions",
+    "tenants",
+    "thoughts",
+    "turns",
+    "users",
+    "versions",
+]
+
+metadata = MetaData()
+
+ID = String(64)
+NAME = String(255)
+# SQLite only autoincrements INTEGER PRIMARY KEY; Postgres gets a BIGINT identity.
+SEQ = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def _scope_columns() -> list[Column]:
+    return [Column("tenant", NAME, nullable=False), Column("user_id", NAME, nullable=False)]
+
+
+tenants = Table(
+    "tenants",
+    metadata,
+    Column("tenant", NAME, primary_key=True),
+    Column("created_at", DateTime, nullable=False),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("tenant", NAME, primary_key=True),
+    Column("user_id", NAME, primary_key=True),
+    Column("created_at", DateTime, nullable=False),
+)
+
+# One counter per (user, index name), bumped in the transaction that changes what the index is
+# built from. In-memory indexes remember the version they reflect, so a replica notices when
+# another replica has written and reloads (see agentmem.index.cache).
+versions = Table(
+    "versions",
+    metadata,
+    Column("tenant", NAME, primary_key=True),
+    Column("user_id", NAME, primary_key=True),
+    Column("name", String(32), primary_key=True),
+    Column("version", BigInteger, nullable=False),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    *_scope_columns(),
+    Column("session_id", NAME, nullable=False),
+    Column("agent_id", NAME),
+    Column("started_at", DateTime, nullable=False),
+    UniqueConstraint("tenant", "user_id", "session_id", name="uq_sessions_scope"),
+)
+
+turns = Table(
+    "turns",
+    metadata,
+    Column("seq", SEQ, primary_key=True, autoincrement=True),
+    Column("id", ID, nullable=False, unique=True),
+    *_scope_columns(),
+    Column("agent_id", NAME),
+    Column("session_id", NAME),
+    Column("speaker", NAME, nullable=False),
+    Column("role", String(32), nullable=False),
+    Column("content", Text, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("ts", DateTime, nullable=False),
+    Column("meta", JSON, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    UniqueConstraint("tenant", "user_id", "content_hash", name="uq_turns_dedupe"),
+    Index("ix_turns_scope_seq", "tenant", "user_id", "seq"),
+)
+
+episodes = Table(
+    "episodes",
+    metadata,
+    Column("id", ID, primary_key=True),
+    *_scope_columns(),
+    Column("session_id", NAME),
+    Column("seq", Integer, nullable=False),
+    Column("start_ts", DateTime, nullable=False),
+    Column("end_ts", DateTime, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("turn_ids", JSON, nullable=False),
+    Column("surprise_mean", Float, nullable=False, default=0.0),
+    Column("surprise_max", Float, nullable=False, default=0.0),
+    Column("method", String(32), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Index("ix_episodes_scope_seq", "tenant", "user_id", "seq"),
+)
+
+entities = Table(
+    "entities",
+    metadata,
+    Column("id", ID, primary_key=True),
+    *_scope_columns(),
+    Column("name", Text, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Index("ix_entities_scope", "tenant", "user_id"),
+)
+
+facts = Table(
+    "facts",
+    metadata,
+    Column("id", ID, primary_key=True),
+    *_scope_columns(),
+    Column("subject", Text, nullable=False),
+    Column("relation", Text, nullable=False),
+    Column("object", Text, nullable=False),
+    Column("source_ids", JSON, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Index("ix_facts_scope", "tenant", "user_id"),
+)
+
+thoughts = Table(
+    "thoughts",
+    metadata,
+    Column("id", ID, primary_key=True),
+    *_scope_columns(),
+    Column("text", Text, nullable=False),
+    Column("subject", Text),
+    Column("relation", Text),
+    Column("object", Text),
+    Column("source_ids", JSON, nullable=False),
+    Column("merged_from", JSON, nullable=False),
+    Column("lsh_codes", JSON),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    Column("last_recalled_at", DateTime),
+    Column("recall_count", Integer, nullable=False, default=0),
+    Column("valid_from", DateTime, nullable=False),
+    Column("valid_to", DateTime),
+    Index("ix_thoughts_scope", "tenant", "user_id"),
+)
+
+history = Table(
+    "history",
+    metadata,
+    Column("id", SEQ, primary_key=True, autoincrement=True),
+    *_scope_columns(),
+    Column("record_id", ID, nullable=False),
+    Column("record_kind", String(32), nullable=False),
+    Column("event", String(16), nullable=False),
+    Column("before", Text),
+    Column("after", Text),
+    Column("at", DateTime, nullable=False),
+    Column("meta", JSON, nullable=False),
+    Index("ix_history_record", "tenant", "user_id", "record_id"),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("tenant", NAME, nullable=False),
+    Column("name", NAME, nullable=False),
+    Column("key_hash", String(128), nullable=False, unique=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("revoked_at", DateTime),
+)
