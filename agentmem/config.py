@@ -78,8 +78,25 @@ class GraphConfig:
     synonym_threshold: float = 0.8
     synonym_max_neighbors: int = 100
     top_facts: int = 5
+    link_top_k: int = 5  # seed entities kept (highest fact score / passage count)
     passage_weight: float = 0.05
     damping: float = 0.5
+    extractor: Literal["auto", "offline", "llm"] = "auto"  # auto: llm when a chat model is set
+    recognition_filter: bool = True  # LLM filter of the top facts (only with a chat model)
+    max_concurrency: int = 4  # parallel chat-model calls during extraction
+    ner_context: bool = False  # also link a passage to entities that occur in no triple
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.synonym_threshold <= 1.0:
+            raise ConfigError("graph.synonym_threshold must be in (0, 1]")
+        if not 0.0 <= self.damping < 1.0:
+            raise ConfigError("graph.damping must be in [0, 1)")
+        if min(self.top_facts, self.link_top_k, self.max_concurrency) < 1:
+            raise ConfigError("graph.top_facts, link_top_k and max_concurrency must be >= 1")
+        if self.synonym_max_neighbors < 0 or self.passage_weight < 0:
+            raise ConfigError("graph.synonym_max_neighbors and passage_weight must be >= 0")
+        if self.extractor not in ("auto", "offline", "llm"):
+            raise ConfigError(f"graph.extractor must be auto, offline or llm, not {self.extractor!r}")
 
 
 @dataclass(frozen=True, slots=True)

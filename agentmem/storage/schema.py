@@ -14,7 +14,9 @@ from sqlalchemy import (
     Float,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -26,6 +28,10 @@ __all__ = [
     "entities",
     "episodes",
     "facts",
+    "graph_fact_sources",
+    "graph_mentions",
+    "graph_passages",
+    "graph_synonyms",
     "history",
     "metadata",
     "sessions",
@@ -123,12 +129,16 @@ episodes = Table(
     Index("ix_episodes_scope_seq", "tenant", "user_id", "seq"),
 )
 
+# Knowledge graph (agentmem.index.graph_store). Ids are hashes of (tenant, user, name), so two
+# replicas inserting the same entity or fact collide on the primary key and one insert is ignored.
+# Vectors are float32 bytes kept beside the rows they embed (one transaction for graph + vectors).
 entities = Table(
     "entities",
     metadata,
     Column("id", ID, primary_key=True),
     *_scope_columns(),
     Column("name", Text, nullable=False),
+    Column("vector", LargeBinary),
     Column("created_at", DateTime, nullable=False),
     Index("ix_entities_scope", "tenant", "user_id"),
 )
@@ -141,7 +151,9 @@ facts = Table(
     Column("subject", Text, nullable=False),
     Column("relation", Text, nullable=False),
     Column("object", Text, nullable=False),
-    Column("source_ids", JSON, nullable=False),
+    Column("subject_id", ID, nullable=False),
+    Column("object_id", ID, nullable=False),
+    Column("vector", LargeBinary),
     Column("created_at", DateTime, nullable=False),
     Index("ix_facts_scope", "tenant", "user_id"),
 )
@@ -191,4 +203,48 @@ api_keys = Table(
     Column("key_hash", String(128), nullable=False, unique=True),
     Column("created_at", DateTime, nullable=False),
     Column("revoked_at", DateTime),
+)
+
+# Graph links. A passage is a turn (or document chunk) that contributed triples or mentions.
+graph_passages = Table(
+    "graph_passages",
+    metadata,
+    *_scope_columns(),
+    Column("passage_id", ID, nullable=False),
+    Column("vector", LargeBinary, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    PrimaryKeyConstraint("tenant", "user_id", "passage_id", name="pk_graph_passages"),
+)
+
+# Context edges passage -- entity.
+graph_mentions = Table(
+    "graph_mentions",
+    metadata,
+    *_scope_columns(),
+    Column("entity_id", ID, nullable=False),
+    Column("passage_id", ID, nullable=False),
+    PrimaryKeyConstraint("tenant", "user_id", "entity_id", "passage_id", name="pk_graph_mentions"),
+    Index("ix_graph_mentions_passage", "tenant", "user_id", "passage_id"),
+)
+
+# Which passages support a fact (the fact edge weight is their number).
+graph_fact_sources = Table(
+    "graph_fact_sources",
+    metadata,
+    *_scope_columns(),
+    Column("fact_id", ID, nullable=False),
+    Column("passage_id", ID, nullable=False),
+    PrimaryKeyConstraint("tenant", "user_id", "fact_id", "passage_id", name="pk_graph_fact_sources"),
+    Index("ix_graph_fact_sources_passage", "tenant", "user_id", "passage_id"),
+)
+
+# Synonym edges entity -- entity (a < b), weight = cosine of the names' embeddings.
+graph_synonyms = Table(
+    "graph_synonyms",
+    metadata,
+    *_scope_columns(),
+    Column("a", ID, nullable=False),
+    Column("b", ID, nullable=False),
+    Column("score", Float, nullable=False),
+    PrimaryKeyConstraint("tenant", "user_id", "a", "b", name="pk_graph_synonyms"),
 )

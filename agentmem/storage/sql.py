@@ -229,6 +229,26 @@ class SqlStore:
         with self.begin() as conn:
             return [_turn(r) for r in conn.execute(q)]
 
+    def previous_turn(self, scope: Scope, session_id: str | None, seq: int) -> Turn | None:
+        """The turn just before ``seq`` in a session (among turns without one when ``None``)."""
+        q = sa.select(t.turns).where(_scoped(t.turns, scope), t.turns.c.seq < seq)
+        q = q.where(t.turns.c.session_id.is_(None) if session_id is None else t.turns.c.session_id == session_id)
+        with self.begin() as conn:
+            row = conn.execute(q.order_by(t.turns.c.seq.desc()).limit(1)).first()
+        return None if row is None else _turn(row)
+
+    def existing_hashes(self, scope: Scope, hashes: Sequence[str]) -> set[str]:
+        if not hashes:
+            return set()
+        with self.begin() as conn:
+            return set(
+                conn.execute(
+                    sa.select(t.turns.c.content_hash).where(
+                        _scoped(t.turns, scope), t.turns.c.content_hash.in_(list(hashes))
+                    )
+                ).scalars()
+            )
+
     def count_turns(self, scope: Scope) -> int:
         with self.begin() as conn:
             return int(
@@ -237,7 +257,7 @@ class SqlStore:
             )
 
     def update_turn(
-        self, conn: Connection, scope: Scope, turn_id: str, *, content: str, content_hash: str,
+        self, conn: Connection, scope: Scope, turn_id: str, *, content: str,
         metadata: dict[str, Any] | None,
     ) -> tuple[Turn, Turn]:
         """Change a turn's content (and metadata); returns ``(before, after)``."""
@@ -248,7 +268,6 @@ class SqlStore:
             raise NotFoundError(f"no memory {turn_id!r} for user {scope.user_id!r}")
         values: dict[str, Any] = {
             "content": content,
-            "content_hash": content_hash,
             "updated_at": to_db(utcnow()),
         }
         if metadata is not None:

@@ -71,6 +71,15 @@ class ChromaVectors:
             self._collections[kind] = col
         return col
 
+    def kinds(self) -> list[str]:
+        """Every record kind that has a collection (created by this or another process)."""
+        try:
+            names = [getattr(c, "name", c) for c in self.client.list_collections()]
+        except Exception as exc:
+            raise StorageError(f"Chroma unavailable: {exc}") from exc
+        prefix = f"{self.prefix}_"
+        return sorted({n[len(prefix):] for n in names if n.startswith(prefix)} | set(self._collections))
+
     def upsert(
         self,
         kind: str,

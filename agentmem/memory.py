@@ -1,0 +1,427 @@
+"""The :class:`Memory` facade: wires ingest, storage, components, fusion and packing."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+
+from agentmem._time import as_utc, utcnow
+from agentmem.assemble.pack import pack_context
+from agentmem.components import Candidate, MemoryComponent, Query, Services, TurnFilter
+from agentmem.config import DEFAULT_TENANT, MemoryConfig
+from agentmem.errors import NotFoundError, ValidationError
+from agentmem.ingest.normalize import content_hash, normalize_messages, parse_timestamp
+from agentmem.protocols import ChatModel, Embedder, LogitsModel, TokenCounter
+from agentmem.resolve import build_components, build_services
+from agentmem.retrieve.filters import parse_filters
+from agentmem.retrieve.fusion import fuse_candidates
+from agentmem.retrieve.timeparse import parse_time_window
+from agentmem.retrieve.turns import KIND as TURN_KIND
+from agentmem.retrieve.turns import embedding_text
+from agentmem.storage.sql import NewTurn, dumps
+from agentmem.types import ContextPack, HistoryEvent, Hit, Scope, Turn
+
+__all__ = ["Memory"]
+
+_MAX_ID = 255
+_MAX_K = 1000
+
+
+def _check_id(value: Any, what: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError(f"{what} must be a non-empty string")
+    if len(value) > _MAX_ID or "\x00" in value:
+        raise ValidationError(f"{what} must be at most {_MAX_ID} characters without NUL")
+    return value
+
+
+def _turn_json(turn: Turn) -> str:
+    return dumps({"content": turn.content, "speaker": turn.speaker, "metadata": dict(turn.metadata)})
+
+
+class Memory:
+    """Long-term memory for LLM applications.
+
+    Parameters
+    ----------
+    config
+        :class:`MemoryConfig`; defaults run fully offline under ``./.agentmem``.
+    embedder, chat_model, logits_model, tokens
+        Objects implementing the protocols in :mod:`agentmem.protocols`; ``None`` uses the
+        configured defaults (bundled MiniLM, no chat model, the episode LM from config,
+        tiktoken ``cl100k_base``).
+    components
+        Replace the memory mechanisms (advanced; default: turns, episodes, graph, thoughts
+        as enabled in ``config``).
+
+    Every method is scoped by ``tenant`` (default ``"default"``) and ``user_id``.
+    """
+
+    def __init__(
+        self,
+        config: MemoryConfig | None = None,
+        *,
+        embedder: Embedder | None = None,
+        chat_model: ChatModel | None = None,
+        logits_model: LogitsModel | None = None,
+        tokens: TokenCounter | None = None,
+        components: Sequence[MemoryComponent] | None = None,
+    ) -> None:
+        self.config = config or MemoryConfig()
+        self.services: Services = build_services(
+            self.config, embedder=embedder, chat_model=chat_model, logits_model=logits_model, tokens=tokens
+        )
+        self.components: list[MemoryComponent] = (
+            list(components) if components is not None else build_components(self.services)
+        )
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _scope(self, tenant: str, user_id: str, session_id: str | None = None, agent_id: str | None = None) -> Scope:
+        return Scope(
+            _check_id(tenant, "tenant"),
+            _check_id(user_id, "user_id"),
+            None if agent_id is None else _check_id(agent_id, "agent_id"),
+            None if session_id is None else _check_id(session_id, "session_id"),
+        )
+
+    def component(self, name: str) -> MemoryComponent:
+        for c in self.components:
+            if c.name == name:
+                return c
+        raise ValidationError(f"no memory component named {name!r} is enabled")
+
+    # -- write -----------------------------------------------------------------------------
+    def add(
+        self,
+        messages: Any,
+        *,
+        user_id: str,
+        session_id: str | None = None,
+        agent_id: str | None = None,
+        timestamp: datetime | str | float | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        tenant: str = DEFAULT_TENANT,
+    ) -> list[Turn]:
+        """Store conversation messages as turns; returns the turns newly stored.
+
+        ``messages``: a string, a dict ``{role|speaker, content|text, timestamp?, id?,
+        metadata?}``, a LangChain message, or a list of those. Re-adding a message already
+        stored in the same scope stores nothing (see :func:`content_hash`). Messages without
+        their own timestamp take ``timestamp`` (or now).
+
+        Raises
+        ------
+        ValidationError
+            On any malformed message; nothing is stored then.
+        """
+        scope = self._scope(tenant, user_id, session_id, agent_id)
+        cfg = self.config
+        pairs = normalize_messages(messages, max_chars=cfg.max_message_chars, max_messages=cfg.max_messages_per_call)
+        if metadata is not None and not isinstance(metadata, Mapping):
+            raise ValidationError("metadata must be a mapping")
+        default_ts = utcnow() if timestamp is None else parse_timestamp(timestamp)
+        new = []
+        for msg, caller_id in pairs:
+            meta = {**(metadata or {}), **msg.metadata}
+            if caller_id is not None:
+                meta.setdefault("message_id", caller_id)
+            new.append(
+                NewTurn(
+                    speaker=msg.speaker,
+                    role=msg.role,
+                    content=msg.content,
+                    content_hash=content_hash(msg, session_id=session_id, caller_id=caller_id),
+                    timestamp=msg.timestamp or default_ts,
+                    session_id=session_id,
+                    agent_id=agent_id,
+                    metadata=meta,
+                )
+            )
+        return self._store(scope, new)
+
+    def add_documents(
+        self, docs: Iterable[Mapping[str, Any]], *, user_id: str, tenant: str = DEFAULT_TENANT
+    ) -> list[Turn]:
+        """Store documents (``{id, text, title?, timestamp?, metadata?, ...}``) as turns.
+
+        The document id goes to ``metadata["doc_id"]``; other keys (e.g. precomputed
+        ``triples`` / ``entities`` for the graph) go into the metadata too.
+        """
+        scope = self._scope(tenant, user_id)
+        messages = []
+        for i, d in enumerate(docs):
+            if not isinstance(d, Mapping) or "id" not in d or "text" not in d:
+                raise ValidationError(f"document {i}: needs 'id' and 'text'")
+            extra = {k: v for k, v in d.items() if k not in ("id", "text", "title", "timestamp", "metadata")}
+            messages.append(
+                {
+                    "role": "document",
+                    "speaker": str(d.get("title") or "document"),
+                    "content": d["text"],
+                    "id": f"doc:{d['id']}",
+                    "timestamp": d.get("timestamp"),
+                    "metadata": {**dict(d.get("metadata") or {}), **extra, "doc_id": str(d["id"])},
+                }
+            )
+        if not messages:
+            return []
+        return self.add(messages, user_id=scope.user_id, tenant=scope.tenant)
+
+    def _store(self, scope: Scope, new: list[NewTurn]) -> list[Turn]:
+        s = self.services
+        known = s.sql.existing_hashes(scope, [n.content_hash for n in new])
+        fresh = [n for n in new if n.content_hash not in known]
+        if not fresh:
+            return []
+        with s.sql.begin() as conn:
+            s.sql.ensure_user(conn, scope)
+            turns = s.sql.insert_turns(conn, scope, fresh)
+            if not turns:
+                return []
+            version = s.sql.bump_version(conn, scope, "turns")
+            s.sql.log(conn, scope, [(t.id, "turn", "ADD", None, _turn_json(t)) for t in turns])
+        vectors = self._embed_turns(scope, turns)
+        s.vectors.upsert(TURN_KIND, scope, [t.id for t in turns], vectors)
+        for c in self.components:
+            c.on_add(scope, turns, vectors, version)
+        return turns
+
+    def _embed_turns(self, scope: Scope, turns: Sequence[Turn]) -> Any:
+        window = self.config.recall.context_window
+        prev: dict[str | None, Turn | None] = {}
+        texts = []
+        for t in turns:
+            sid = t.scope.session_id
+            if sid not in prev:
+                prev[sid] = self.services.sql.previous_turn(scope, sid, t.seq) if window else None
+            texts.append(embedding_text(t, prev[sid], window))
+            prev[sid] = t
+        return self.services.embedder.embed(texts)
+
+    def update(
+        self,
+        memory_id: str,
+        content: str,
+        *,
+        user_id: str,
+        metadata: Mapping[str, Any] | None = None,
+        tenant: str = DEFAULT_TENANT,
+    ) -> Turn:
+        """Replace a memory's text (and optionally metadata); logged as UPDATE."""
+        scope = self._scope(tenant, user_id)
+        if not isinstance(content, str) or not content.strip():
+            raise ValidationError("content must be a non-empty string")
+        if len(content) > self.config.max_message_chars:
+            raise ValidationError(f"content has {len(content)} characters (limit {self.config.max_message_chars})")
+        current = self.services.sql.get_turn(scope, _check_id(memory_id, "memory_id"))
+        s = self.services
+        # The content hash stays: it identifies the message as first added, so re-sending
+        # that message later is still recognised as this (edited) turn.
+        with s.sql.begin() as conn:
+            before, after = s.sql.update_turn(
+                conn, scope, current.id, content=content, metadata=None if metadata is None else dict(metadata)
+            )
+            # Components see an update as a delete then an add: one version step for each.
+            removed_at = s.sql.bump_version(conn, scope, "turns")
+            added_at = s.sql.bump_version(conn, scope, "turns")
+            s.sql.log(conn, scope, [(memory_id, "turn", "UPDATE", _turn_json(before), _turn_json(after))])
+        vectors = self._embed_turns(scope, [after])
+        s.vectors.upsert(TURN_KIND, scope, [after.id], vectors)
+        for c in self.components:
+            c.on_delete(scope, [before], removed_at)
+            c.on_add(scope, [after], vectors, added_at)
+        return after
+
+    def delete(self, memory_id: str, *, user_id: str, tenant: str = DEFAULT_TENANT) -> None:
+        """Delete one memory (and what only it supported); logged as DELETE."""
+        self.delete_many([_check_id(memory_id, "memory_id")], user_id=user_id, tenant=tenant, missing_ok=False)
+
+    def delete_many(
+        self, memory_ids: Sequence[str], *, user_id: str, tenant: str = DEFAULT_TENANT, missing_ok: bool = True
+    ) -> int:
+        scope = self._scope(tenant, user_id)
+        s = self.services
+        with s.sql.begin() as conn:
+            gone = s.sql.delete_turns(conn, scope, list(memory_ids))
+            if not gone:
+                if not missing_ok:
+                    raise NotFoundError(f"no memory {memory_ids[0]!r} for user {scope.user_id!r}")
+                return 0
+            version = s.sql.bump_version(conn, scope, "turns")
+            s.sql.log(conn, scope, [(t.id, "turn", "DELETE", _turn_json(t), None) for t in gone])
+        s.vectors.delete(TURN_KIND, scope, [t.id for t in gone])
+        for c in self.components:
+            c.on_delete(scope, gone, version)
+        return len(gone)
+
+    def delete_user(self, user_id: str, *, tenant: str = DEFAULT_TENANT) -> int:
+        """Remove a user from SQL, the vector store and every index; returns turns removed."""
+        scope = self._scope(tenant, user_id)
+        s = self.services
+        for c in self.components:
+            c.on_delete_user(scope)
+        with s.sql.begin() as conn:
+            n = s.sql.delete_user(conn, scope)
+        for kind in s.vectors.kinds():
+            s.vectors.delete_user(kind, scope)
+        for c in self.components:  # drop caches rebuilt by a concurrent search meanwhile
+            c.on_delete_user(scope)
+        return n
+
+    # -- read ------------------------------------------------------------------------------
+    def get(self, memory_id: str, *, user_id: str, tenant: str = DEFAULT_TENANT) -> Turn:
+        """One memory by id (:class:`NotFoundError` if it is not in this scope)."""
+        return self.services.sql.get_turn(self._scope(tenant, user_id), _check_id(memory_id, "memory_id"))
+
+    def memories(
+        self,
+        *,
+        user_id: str,
+        session_id: str | None = None,
+        after: int | None = None,
+        limit: int | None = None,
+        tenant: str = DEFAULT_TENANT,
+    ) -> list[Turn]:
+        """A user's memories in order; ``after`` is a cursor (the last ``seq`` seen)."""
+        scope = self._scope(tenant, user_id)
+        return self.services.sql.list_turns(scope, session_id=session_id, after_seq=after, limit=limit)
+
+    def history(self, memory_id: str | None = None, *, user_id: str, tenant: str = DEFAULT_TENANT) -> list[HistoryEvent]:
+        """The audit log of a memory (or of the whole user)."""
+        return self.services.sql.history(self._scope(tenant, user_id), memory_id)
+
+    def search(
+        self,
+        query: str,
+        *,
+        user_id: str,
+        k: int = 10,
+        filters: Mapping[str, Any] | None = None,
+        now: datetime | None = None,
+        tenant: str = DEFAULT_TENANT,
+    ) -> list[Hit]:
+        """The ``k`` memories most relevant to ``query``, fused over every signal.
+
+        ``filters``: ``session_id``, ``speaker``, ``role``, ``after`` / ``before`` (dates) and
+        ``metadata`` (equality on keys). A time named in the query ("last May") adds a
+        ``time`` signal relative to ``now`` (default: the current time).
+        """
+        scope = self._scope(tenant, user_id)
+        if not isinstance(query, str) or not query.strip():
+            raise ValidationError("query must be a non-empty string")
+        if len(query) > self.config.max_message_chars:
+            raise ValidationError("query is too long")
+        if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= _MAX_K:
+            raise ValidationError(f"k must be an integer in [1, {_MAX_K}]")
+        flt = parse_filters(filters)
+        s = self.services
+        q = Query(
+            text=query,
+            vector=s.embedder.embed([query])[0],
+            scope=scope,
+            k=max(k, self.config.recall.candidates),
+            versions=s.sql.versions(scope),
+            time_hint=parse_time_window(query, as_utc(now) if now else utcnow()),
+            filter=flt,
+        )
+        lists = [c.search(q) for c in self.components]
+        fused = fuse_candidates(lists, weights=self.config.recall.weights, k=self.config.recall.rrf_k)
+        return self._hits(scope, fused, lists, flt, k)
+
+    def _hits(self, scope: Scope, fused: list[Any], lists: list[list[Candidate]], flt: TurnFilter, k: int) -> list[Hit]:
+        extra = {(c.kind, c.id): c for cands in lists for c in cands if c.kind != "turn"}
+        want = [f for f in fused][: k * 4 if flt.metadata else k * 2]
+        turns = {t.id: t for t in self.services.sql.get_turns(scope, [f.key[1] for f in want if f.key[0] == "turn"])}
+        hits: list[Hit] = []
+        for f in want:
+            kind, rid = f.key
+            if kind == "turn":
+                t = turns.get(rid)
+                if t is None or not flt.accepts(t):  # deleted meanwhile, or metadata filter
+                    continue
+                hits.append(
+                    Hit(rid, "turn", t.content, f.score, scope, t.timestamp, dict(f.ranks), dict(f.raw),
+                        speaker=t.speaker, metadata={**t.metadata, "session_id": t.scope.session_id, "seq": t.seq})
+                )
+            else:
+                c = extra[(kind, rid)]
+                hits.append(Hit(rid, c.kind, c.text or "", f.score, scope, c.timestamp, dict(f.ranks), dict(f.raw)))
+            if len(hits) == k:
+                break
+        return hits
+
+    def recall(
+        self,
+        query: str,
+        *,
+        user_id: str,
+        token_budget: int = 1000,
+        k: int = 20,
+        filters: Mapping[str, Any] | None = None,
+        now: datetime | None = None,
+        tenant: str = DEFAULT_TENANT,
+    ) -> ContextPack:
+        """Search, then pack the hits chronologically into ``token_budget`` tokens with citations."""
+        if not isinstance(token_budget, int) or token_budget < 1:
+            raise ValidationError("token_budget must be a positive integer")
+        hits = self.search(query, user_id=user_id, k=k, filters=filters, now=now, tenant=tenant)
+        return pack_context(hits, token_budget=token_budget, counter=self.services.tokens)
+
+    # -- export / import -------------------------------------------------------------------
+    def export(self, dest: str | Path | IO[str], *, user_id: str, tenant: str = DEFAULT_TENANT) -> int:
+        """Write a user's memories as JSONL (one turn a line); returns the count."""
+        turns = self.memories(user_id=user_id, tenant=tenant)
+        fh = open(dest, "w", encoding="utf-8") if isinstance(dest, str | Path) else dest  # noqa: SIM115
+        try:
+            for t in turns:
+                fh.write(json.dumps(turn_record(t), ensure_ascii=False) + "\n")
+        finally:
+            if isinstance(dest, str | Path):
+                fh.close()
+        return len(turns)
+
+    def import_(self, src: str | Path | IO[str], *, user_id: str, tenant: str = DEFAULT_TENANT) -> int:
+        """Load JSONL written by :meth:`export` (``import`` is a Python keyword); idempotent."""
+        fh = open(src, encoding="utf-8") if isinstance(src, str | Path) else src  # noqa: SIM115
+        try:
+            records = []
+            for n, line in enumerate(fh, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    records.append(json.loads(line))
+                except json.JSONDecodeError as exc:
+                    raise ValidationError(f"line {n}: not JSON ({exc.msg})") from exc
+        finally:
+            if isinstance(src, str | Path):
+                fh.close()
+        by_session: dict[str | None, list[dict[str, Any]]] = {}
+        for r in records:
+            if not isinstance(r, dict):
+                raise ValidationError("each JSONL line must be an object")
+            by_session.setdefault(r.get("session_id"), []).append(r)
+        added = 0
+        for session_id, recs in by_session.items():
+            added += len(self.add(recs, user_id=user_id, session_id=session_id, tenant=tenant))
+        return added
+
+    def close(self) -> None:
+        self.services.sql.engine.dispose()
+
+
+def turn_record(t: Turn) -> dict[str, Any]:
+    """The JSONL form of a turn (what :meth:`Memory.export` writes)."""
+    return {
+        "id": t.metadata.get("message_id", t.id),
+        "session_id": t.scope.session_id,
+        "speaker": t.speaker,
+        "role": t.role,
+        "content": t.content,
+        "timestamp": t.timestamp.isoformat(),
+        "metadata": {k: v for k, v in t.metadata.items() if k != "message_id"},
+    }
+

