@@ -57,17 +57,48 @@ class RecallConfig:
 
 @dataclass(frozen=True, slots=True)
 class EpisodeConfig:
-    """Episodic memory (EM-LLM). ``segmenter``: "surprise" (local LM), "drift" (embeddings), "off"."""
+    """Episodic memory (EM-LLM, Fountas et al. 2024): surprise segmentation + two-stage recall.
 
-    segmenter: Literal["surprise", "drift", "off"] = "drift"
+    ``segmenter``: ``"surprise"`` (a local causal LM's mean token surprisal per turn),
+    ``"drift"`` (embedding distance from the running window, no LM), ``"off"``, or ``"auto"``
+    (surprise when a ``logits_model`` is passed or the ``lm`` extra is importable, else drift;
+    :attr:`agentmem.retrieve.episodes.EpisodeComponent.segmenter` says which one is in use).
+    ``lm``: ``None`` (bundled Gemma 3 270M GGUF), a ``.gguf`` path or a Hugging Face model
+    dir/name; ``lm_dtype`` ``"float32"`` or ``"bfloat16"``; each token sees ``lm_context``
+    tokens before its ``lm_page``-token page. Boundaries: a turn opens an episode when its
+    surprise exceeds mean + ``gamma``·std of the ``window`` preceding turns (EM-LLM's rule at
+    turn level), episodes hold ``min_turns``..``max_turns`` units, then each boundary is
+    refined by ``refine`` over the turns' similarity graph. A turn longer than
+    ``max_unit_chars`` is split into sentence groups. Recall: ``k_similar`` episodes by
+    similarity plus ``k_contiguous`` temporal neighbours on each side of each.
+    """
+
+    segmenter: Literal["auto", "surprise", "drift", "off"] = "auto"
     lm: str | None = None
+    lm_dtype: Literal["float32", "bfloat16"] = "float32"
+    lm_context: int = 128
+    lm_page: int = 512
     gamma: float = 1.0
     window: int = 16
-    min_turns: int = 2
+    min_turns: int = 3
     max_turns: int = 24
+    drift_window: int = 4
+    max_unit_chars: int = 1200
     k_similar: int = 4
     k_contiguous: int = 1
     refine: Literal["modularity", "conductance", "off"] = "modularity"
+
+    def __post_init__(self) -> None:
+        if self.segmenter not in ("auto", "surprise", "drift", "off"):
+            raise ConfigError(f"episodes.segmenter must be auto/surprise/drift/off, not {self.segmenter!r}")
+        if self.refine not in ("modularity", "conductance", "off"):
+            raise ConfigError(f"episodes.refine must be modularity/conductance/off, not {self.refine!r}")
+        if self.window < 2 or not 1 <= self.min_turns <= self.max_turns:
+            raise ConfigError("episodes: window >= 2 and 1 <= min_turns <= max_turns")
+        if self.lm_context < 0 or self.lm_page < 1 or self.drift_window < 1 or self.max_unit_chars < 20:
+            raise ConfigError("episodes: lm_context >= 0, lm_page >= 1, drift_window >= 1, max_unit_chars >= 20")
+        if self.k_similar < 1 or self.k_contiguous < 0:
+            raise ConfigError("episodes: k_similar >= 1 and k_contiguous >= 0")
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,13 +132,44 @@ class GraphConfig:
 
 @dataclass(frozen=True, slots=True)
 class ThoughtConfig:
-    """Thought memory (Think-in-Memory)."""
+    """Thought memory (Think-in-Memory): insert / merge / forget policies and the LSH index.
+
+    ``merge_threshold``: a new thought whose nearest live thought has at least this cosine is
+    merged into it. ``capacity``: most live thoughts per user (least recalled, oldest forgotten
+    first). ``ttl_days``: forget thoughts neither recalled nor updated for this long (``None``:
+    never). ``recall_top``: a search counts as recalling the thoughts it ranks this high.
+    ``exact_merge_below``: stores up to this size check merges by exact cosine over every live
+    thought (cheap there), larger ones through LSH candidates. ``lsh_*``: see
+    :class:`agentmem.index.lsh.LSHIndex` (``lsh_planes`` is TiM's ``m``: codes take ``2m``
+    values).
+    """
 
     enabled: bool = True
     merge_threshold: float = 0.9
     capacity: int = 10_000
-    lsh_bits: int = 8
-    lsh_tables: int = 8
+    ttl_days: float | None = None
+    recall_top: int = 10
+    exact_merge_below: int = 20_000
+    lsh_planes: int = 16
+    lsh_hashes_per_table: int = 2
+    lsh_tables: int = 16
+    lsh_probes: int = 128
+    lsh_max_scan: float | None = None
+    lsh_seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.merge_threshold <= 1.0:
+            raise ConfigError("thoughts.merge_threshold must be in (0, 1]")
+        if self.capacity < 1 or self.recall_top < 0 or self.exact_merge_below < 0:
+            raise ConfigError("thoughts.capacity must be >= 1, recall_top and exact_merge_below >= 0")
+        if self.ttl_days is not None and self.ttl_days <= 0:
+            raise ConfigError("thoughts.ttl_days must be positive (or None)")
+        if self.lsh_planes < 1 or self.lsh_tables < 1 or not 1 <= self.lsh_hashes_per_table <= 4:
+            raise ConfigError("thoughts.lsh_planes/lsh_tables >= 1, lsh_hashes_per_table in [1, 4]")
+        if self.lsh_probes < self.lsh_tables:
+            raise ConfigError("thoughts.lsh_probes must be >= lsh_tables")
+        if self.lsh_max_scan is not None and not 0.0 < self.lsh_max_scan <= 1.0:
+            raise ConfigError("thoughts.lsh_max_scan must be in (0, 1]")
 
 
 @dataclass(frozen=True, slots=True)

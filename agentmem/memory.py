@@ -23,7 +23,8 @@ from agentmem.retrieve.timeparse import parse_time_window
 from agentmem.retrieve.turns import KIND as TURN_KIND
 from agentmem.retrieve.turns import embedding_text
 from agentmem.storage.sql import NewTurn, dumps
-from agentmem.types import ContextPack, HistoryEvent, Hit, Scope, Turn
+from agentmem.retrieve.thoughts import ThoughtComponent
+from agentmem.types import ContextPack, HistoryEvent, Hit, Scope, Thought, Turn
 
 __all__ = ["Memory"]
 
@@ -370,6 +371,47 @@ class Memory:
             raise ValidationError("token_budget must be a positive integer")
         hits = self.search(query, user_id=user_id, k=k, filters=filters, now=now, tenant=tenant)
         return pack_context(hits, token_budget=token_budget, counter=self.services.tokens)
+
+    # -- thoughts (Think-in-Memory) --------------------------------------------------------
+    def _thought_memory(self) -> ThoughtComponent:
+        c = self.component("thought")
+        assert isinstance(c, ThoughtComponent)
+        return c
+
+    def think(
+        self,
+        query: str,
+        response: str,
+        *,
+        user_id: str,
+        source_ids: Sequence[str] = (),
+        chat_model: ChatModel | None = None,
+        now: datetime | None = None,
+        tenant: str = DEFAULT_TENANT,
+    ) -> list[Thought]:
+        """Post-thinking: store the conclusions of one exchange as thoughts.
+
+        With a chat model (this one or the configured one) the model is asked for thoughts;
+        without, thoughts are derived from the facts extracted from the exchange. Each new
+        thought is inserted, merged into a near-duplicate, or ends a contradicted one.
+        """
+        for what, text in (("query", query), ("response", response)):
+            if not isinstance(text, str) or not text.strip():
+                raise ValidationError(f"{what} must be a non-empty string")
+        scope = self._scope(tenant, user_id)
+        return self._thought_memory().think(
+            scope, query, response, chat_model=chat_model, now=now, source_ids=tuple(source_ids)
+        )
+
+    def thoughts(
+        self, *, user_id: str, include_forgotten: bool = False, tenant: str = DEFAULT_TENANT
+    ) -> list[Thought]:
+        """A user's thoughts (live ones, or all with ``include_forgotten``)."""
+        return self._thought_memory().thoughts(self._scope(tenant, user_id), include_forgotten)
+
+    def forget_thought(self, thought_id: str, *, user_id: str, tenant: str = DEFAULT_TENANT) -> Thought:
+        """End a thought's validity (it stays in history, no longer recalled)."""
+        return self._thought_memory().forget(self._scope(tenant, user_id), _check_id(thought_id, "thought_id"))
 
     # -- export / import -------------------------------------------------------------------
     def export(self, dest: str | Path | IO[str], *, user_id: str, tenant: str = DEFAULT_TENANT) -> int:

@@ -47,5 +47,10 @@ def build_components(services: Services) -> list[MemoryComponent]:
     """The memory mechanisms enabled in the configuration, turns first."""
     from agentmem.retrieve.turns import TurnComponent
 
+    config = services.config
     components: list[MemoryComponent] = [TurnComponent(services)]
+    if config.thoughts.enabled:
+        from agentmem.retrieve.thoughts import ThoughtComponent
+
+        components.append(ThoughtComponent(services))
     return components

@@ -171,7 +171,8 @@ class BM25Index:
             df = self._df[tid]
             idf = np.log(1 + (n - df + 0.5) / (df + 0.5))
             norm = self.k1 * (1 - self.b + self.b * dl[rows] / avgdl)
-            np.add.at(out, rows, idf * tfs / (tfs + norm))
+            # A posting list holds each row once, so fancy-index addition is exact here.
+            out[rows] += idf * tfs / (tfs + norm)
         out[~alive] = 0.0
         return out
 

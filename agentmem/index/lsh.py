@@ -77,6 +77,12 @@ class LSHIndex:
         ``probes`` limits). The home bucket of every table is always visited.
     seed
         Seed of the random planes; two indexes can only be merged when it matches.
+    center
+        A point subtracted from (unit) vectors before hashing, typically the mean of the data.
+        Sentence embeddings share a common direction (MiniLM: the mean of a corpus has norm
+        ≈ 0.4), which crowds hyperplanes through the origin into a few buckets; hashing
+        ``x − center`` balances them (measured: scan 38% → 15% at equal recall on 20k MiniLM
+        sentence embeddings). Scores are always the cosine of the original vectors.
     device
         ``None`` (numpy / torch on the CPU) or a torch device for bulk hashing in
         :meth:`insert_many`.
@@ -92,6 +98,7 @@ class LSHIndex:
         probes: int = 64,
         max_scan: float | None = None,
         seed: int = 0,
+        center: np.ndarray | None = None,
         device: str | None = None,
     ) -> None:
         if dim < 1:
@@ -115,6 +122,11 @@ class LSHIndex:
         self.seed = seed
         self.device = device
         self.planes = random_planes(dim, n_tables * hashes_per_table, n_planes, seed=seed)
+        if center is not None:
+            center = np.asarray(center, dtype=np.float32).reshape(-1)
+            if center.shape != (dim,) or not np.isfinite(center).all():
+                raise ValidationError(f"center must be a finite vector of dimension {dim}")
+        self.center = center
         self.stats = LSHStats()
         self._radix = (2 * n_planes) ** np.arange(hashes_per_table, dtype=np.int64)
         self._keys: list[str | None] = []
@@ -130,6 +142,8 @@ class LSHIndex:
     def signature(self) -> str:
         """A short id of the hash functions: codes are reusable iff the signature matches."""
         raw = f"tim-lsh/v1/{self.dim}/{self.n_planes}/{self.hashes_per_table}/{self.n_tables}/{self.seed}"
+        if self.center is not None:
+            raw += "/" + hashlib.sha1(self.center.tobytes()).hexdigest()
         return hashlib.sha1(raw.encode()).hexdigest()[:16]
 
     def __len__(self) -> int:
@@ -150,7 +164,7 @@ class LSHIndex:
 
     def hash(self, vectors: np.ndarray) -> np.ndarray:
         """Codes ``[n, n_tables * hashes_per_table]`` for these vectors (nothing is stored)."""
-        return lsh_codes(self._as_matrix(vectors), self.planes, device=self.device)
+        return lsh_codes(self._centered(self._as_matrix(vectors)), self.planes, device=self.device)
 
     # -- writes --------------------------------------------------------------------------
     def insert(self, key: str, vector: np.ndarray, *, codes: Sequence[int] | None = None) -> None:
@@ -224,7 +238,7 @@ class LSHIndex:
         if k < 1:
             raise ValidationError(f"k must be >= 1, got {k}")
         mat = self._as_matrix(vectors)
-        scores = lsh_projections(mat, self.planes) if len(self._slot) else None
+        scores = lsh_projections(self._centered(mat), self.planes) if len(self._slot) else None
         out: list[list[tuple[str, float]]] = []
         for i, q in enumerate(mat):
             if scores is None:
@@ -234,7 +248,7 @@ class LSHIndex:
             self.stats.queries += 1
             self.stats.scanned += len(slots)
             self.stats.stored += len(self._slot)
-            sims = self._vectors[slots] @ q
+            sims = _dot(self._vectors[slots], q)
             top = np.argsort(-sims, kind="stable")[:k] if len(slots) <= 4 * k else _topk(sims, k)
             out.append([(self._keys[slots[j]], float(sims[j])) for j in top])  # type: ignore[misc]
         return out
@@ -245,7 +259,7 @@ class LSHIndex:
         slots = np.flatnonzero(self._alive)
         if not len(slots):
             return []
-        sims = self._vectors[slots] @ q
+        sims = _dot(self._vectors[slots], q)
         return [(self._keys[slots[j]], float(sims[j])) for j in _topk(sims, k)]  # type: ignore[misc]
 
     # -- internals -----------------------------------------------------------------------
@@ -261,6 +275,9 @@ class LSHIndex:
         if (norms == 0).any():
             raise ValidationError("zero vectors have no direction to hash")
         return mat / norms
+
+    def _centered(self, mat: np.ndarray) -> np.ndarray:
+        return mat if self.center is None else mat - self.center
 
     def _reserve(self, n: int) -> None:
         cap = len(self._alive)
@@ -347,7 +364,7 @@ class LSHIndex:
     def _candidate_slots(self, q: np.ndarray) -> np.ndarray:
         if not self._slot:
             return np.zeros(0, dtype=np.int64)
-        return self._probe(lsh_projections(q.reshape(1, -1), self.planes)[0])
+        return self._probe(lsh_projections(self._centered(q.reshape(1, -1)), self.planes)[0])
 
     def _compact(self) -> None:
         keys = list(self._slot)
@@ -357,6 +374,12 @@ class LSHIndex:
         self._alive[:] = False
         self._buckets = [{} for _ in range(self.n_tables)]
         self.insert_many(keys, vectors, codes=codes)
+
+
+def _dot(rows: np.ndarray, q: np.ndarray) -> np.ndarray:
+    # einsum's own loop, not BLAS: a matrix-vector product this small gains nothing from BLAS
+    # threads and loses badly to them when the cores are busy (measured 50x on 2 loaded cores).
+    return np.einsum("nd,d->n", rows, q)
 
 
 def _topk(sims: np.ndarray, k: int) -> np.ndarray:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Float,
@@ -26,6 +27,7 @@ from sqlalchemy import (
 __all__ = [
     "api_keys",
     "entities",
+    "episode_streams",
     "episodes",
     "facts",
     "graph_fact_sources",
@@ -126,6 +128,11 @@ episodes = Table(
     Column("surprise_max", Float, nullable=False, default=0.0),
     Column("method", String(32), nullable=False),
     Column("created_at", DateTime, nullable=False),
+    # agentmem.retrieve.episodes: the stream (session) it belongs to, its units
+    # [[turn_id, text], ...], and whether it is the still-open tail of that stream.
+    Column("stream", NAME, nullable=False, default=""),
+    Column("units", JSON, nullable=False, default=list),
+    Column("is_open", Boolean, nullable=False, default=False),
     Index("ix_episodes_scope_seq", "tenant", "user_id", "seq"),
 )
 
@@ -247,4 +254,18 @@ graph_synonyms = Table(
     Column("b", ID, nullable=False),
     Column("score", Float, nullable=False),
     PrimaryKeyConstraint("tenant", "user_id", "a", "b", name="pk_graph_synonyms"),
+)
+
+# Where each episode stream (one per session) stands: the streaming segmenter's state (scores
+# of the open tail, its units and their embeddings, the detector's trailing window, the LM
+# context tokens), so any replica can continue the stream (agentmem.retrieve.episodes).
+episode_streams = Table(
+    "episode_streams",
+    metadata,
+    *_scope_columns(),
+    Column("stream", NAME, nullable=False),
+    Column("method", String(32), nullable=False),
+    Column("state", JSON, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    PrimaryKeyConstraint("tenant", "user_id", "stream", name="pk_episode_streams"),
 )

@@ -1,0 +1,143 @@
+"""The Memory facade on SQLite and Postgres: CRUD, recall, idempotency, history, export."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime
+
+import pytest
+
+from agentmem import NotFoundError, ValidationError
+
+CONVO = [
+    {"speaker": "Ada", "content": "I adopted a grey cat named Miso from the shelter.", "timestamp": "2024-02-19T19:40:00Z", "id": "m1"},
+    {"speaker": "assistant", "role": "assistant", "content": "Congratulations! How is Miso settling in?", "timestamp": "2024-02-19T19:41:00Z", "id": "m2"},
+    {"speaker": "Ada", "content": "My manager Rui wants the Dagster migration done before the audit in June.", "timestamp": "2024-02-19T19:42:00Z", "id": "m3"},
+    {"speaker": "Ada", "content": "I am allergic to peanuts.", "timestamp": "2024-03-02T10:00:00Z", "id": "m4"},
+]
+
+
+@pytest.fixture
+def mem(make_memory, db_url):  # type: ignore[no-untyped-def]
+    return make_memory(db_url)
+
+
+def test_add_search_recall(mem, unique) -> None:  # type: ignore[no-untyped-def]
+    user = f"ada-{unique}"
+    turns = mem.add(CONVO, user_id=user, session_id="s1")
+    assert len(turns) == 4
+    hits = mem.search("what is the name of my cat?", user_id=user, k=2)
+    assert hits[0].id == turns[0].id
+    assert hits[0].kind == "turn" and hits[0].speaker == "Ada"
+    assert set(hits[0].signals) >= {"dense"}
+    assert hits[0].metadata["message_id"] == "m1" and hits[0].metadata["session_id"] == "s1"
+    pack = mem.recall("peanut allergy", user_id=user, token_budget=60)
+    assert "peanuts" in pack.text and pack.tokens <= 60
+    assert pack.citations[0].marker == 1
+    stamps = [h.timestamp for h in pack.hits]
+    assert stamps == sorted(stamps)  # chronological
+
+
+def test_ingest_is_idempotent(mem, unique) -> None:  # type: ignore[no-untyped-def]
+    user = f"u-{unique}"
+    assert len(mem.add(CONVO, user_id=user, session_id="s1")) == 4
+    assert mem.add(CONVO, user_id=user, session_id="s1") == []
+    assert mem.add(CONVO[:2] + CONVO[:2], user_id=user, session_id="s1") == []
+    assert len(mem.memories(user_id=user)) == 4
+    # without ids or timestamps: the same text in the same session is the same turn
+    assert len(mem.add("hello there", user_id=user, session_id="s2")) == 1
+    assert mem.add("hello there", user_id=user, session_id="s2") == []
+    assert len(mem.add("hello there", user_id=user, session_id="s3")) == 1
+
+
+def test_get_update_delete_history(mem, unique) -> None:  # type: ignore[no-untyped-def]
+    user = f"u-{unique}"
+    t = mem.add(CONVO, user_id=user, session_id="s1")[0]
+    assert mem.get(t.id, user_id=user).content == CONVO[0]["content"]
+    mem.update(t.id, "I adopted a black dog named Tofu.", user_id=user)
+    assert mem.get(t.id, user_id=user).content.startswith("I adopted a black dog")
+    assert mem.search("dog named Tofu", user_id=user, k=1)[0].id == t.id
+    mem.delete(t.id, user_id=user)
+    with pytest.raises(NotFoundError):
+        mem.get(t.id, user_id=user)
+    assert all(h.id != t.id for h in mem.search("dog named Tofu", user_id=user, k=10))
+    assert [e.event for e in mem.history(t.id, user_id=user)] == ["ADD", "UPDATE", "DELETE"]
+    with pytest.raises(NotFoundError):
+        mem.delete(t.id, user_id=user)
+
+
+def test_other_users_and_tenants_see_nothing(mem, unique) -> None:  # type: ignore[no-untyped-def]
+    t = mem.add(CONVO, user_id=f"a-{unique}", session_id="s1")[0]
+    assert mem.search("cat", user_id=f"b-{unique}") == []
+    assert mem.search("cat", user_id=f"a-{unique}", tenant=f"other-{unique}") == []
+    for call in (
+        lambda: mem.get(t.id, user_id=f"b-{unique}"),
+        lambda: mem.update(t.id, "x", user_id=f"b-{unique}"),
+        lambda: mem.delete(t.id, user_id=f"a-{unique}", tenant=f"other-{unique}"),
+    ):
+        with pytest.raises(NotFoundError):
+            call()
+    assert mem.get(t.id, user_id=f"a-{unique}").content == CONVO[0]["content"]
+
+
+def test_delete_user_removes_everything(mem, unique) -> None:  # type: ignore[no-untyped-def]
+    user, keep = f"gone-{unique}", f"keep-{unique}"
+    mem.add(CONVO, user_id=user, session_id="s1")
+    mem.add(CONVO, user_id=keep, session_id="s1")
+    assert mem.delete_user(user) == 4
+    assert mem.memories(user_id=user) == [] and mem.search("cat", user_id=user) == []
+    assert mem.history(user_id=user) == []
+    ids, _ = mem.services.vectors.fetch("turns", mem._scope("default", user))
+    assert ids == []
+    assert len(mem.search("cat", user_id=keep, k=10)) == 4
+
+
+def test_filters(mem, unique) -> None:  # type: ignore[no-untyped-def]
+    user = f"u-{unique}"
+    mem.add(CONVO[:3], user_id=user, session_id="s1")
+    mem.add(CONVO[3:], user_id=user, session_id="s2", metadata={"topic": "health"})
+    assert {h.metadata["session_id"] for h in mem.search("anything", user_id=user, filters={"session_id": "s2"})} == {"s2"}
+    assert {h.speaker for h in mem.search("Miso", user_id=user, filters={"speaker": "assistant"})} == {"assistant"}
+    after = mem.search("cat", user_id=user, filters={"after": "2024-03-01"})
+    assert [h.metadata["message_id"] for h in after] == ["m4"]
+    assert [h.metadata["message_id"] for h in mem.search("cat", user_id=user, filters={"metadata": {"topic": "health"}})] == ["m4"]
+
+
+def test_time_in_query_adds_time_signal(mem, unique) -> None:  # type: ignore[no-untyped-def]
+    user = f"u-{unique}"
+    mem.add(CONVO, user_id=user, session_id="s1")
+    now = datetime(2024, 6, 1, tzinfo=UTC)
+    hits = mem.search("what did I say in March 2024?", user_id=user, k=4, now=now)
+    timed = [h for h in hits if "time" in h.signals]
+    assert [h.metadata["message_id"] for h in timed] == ["m4"]
+    assert hits[0].metadata["message_id"] == "m4"
+
+
+def test_export_import_roundtrip(mem, make_memory, unique) -> None:  # type: ignore[no-untyped-def]
+    user = f"u-{unique}"
+    mem.add(CONVO, user_id=user, session_id="s1")
+    buf = io.StringIO()
+    assert mem.export(buf, user_id=user) == 4
+    other = make_memory()
+    assert other.import_(io.StringIO(buf.getvalue()), user_id=user) == 4
+    assert other.import_(io.StringIO(buf.getvalue()), user_id=user) == 0  # idempotent
+    a = [(t.speaker, t.content, t.timestamp) for t in mem.memories(user_id=user)]
+    b = [(t.speaker, t.content, t.timestamp) for t in other.memories(user_id=user)]
+    assert a == b
+
+
+def test_langchain_messages_are_accepted(mem, unique) -> None:  # type: ignore[no-untyped-def]
+    lc = pytest.importorskip("langchain_core.messages")
+    user = f"u-{unique}"
+    turns = mem.add([lc.HumanMessage("I love climbing"), lc.AIMessage("Where do you climb?")], user_id=user)
+    assert [(t.role, t.content) for t in turns] == [("user", "I love climbing"), ("assistant", "Where do you climb?")]
+
+
+def test_documents(mem, unique) -> None:  # type: ignore[no-untyped-def]
+    user = f"u-{unique}"
+    docs = [{"id": "p1", "title": "Lisbon", "text": "Lisbon is the capital of Portugal."},
+            {"id": "p2", "title": "Azores", "text": "The Azores are islands in the Atlantic."}]
+    assert len(mem.add_documents(docs, user_id=user)) == 2
+    assert mem.add_documents(docs, user_id=user) == []
+    hit = mem.search("capital of Portugal", user_id=user, k=1)[0]
+    assert hit.metadata["doc_id"] == "p1" and hit.speaker == "Lisbon"
