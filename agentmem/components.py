@@ -87,6 +87,8 @@ class Candidate:
     text: str | None = None
     timestamp: datetime | None = None
     turn_ids: tuple[str, ...] = ()
+    ranks: Mapping[str, int] = field(default_factory=dict)
+    """Ranks in sub-signals that went into ``score`` (provenance, e.g. ``{"dense": 3}``)."""
 
 
 @dataclass(slots=True)

@@ -25,32 +25,39 @@ def default_home() -> Path:
 class RecallConfig:
     """How signals are fused.
 
-    ``rrf_k`` is the reciprocal-rank-fusion constant (Cormack et al. 2009); each signal's
-    contribution is ``weight / (rrf_k + rank)``. ``candidates`` is how many hits each signal
-    contributes before fusion.
+    Components' ranked lists are fused by reciprocal rank fusion (Cormack et al. 2009): each
+    signal contributes ``weights[signal] / (rrf_k + rank)``. ``candidates`` is how many hits each
+    signal contributes. Within the turn component, dense and BM25 scores are fused by score
+    (see :mod:`agentmem.retrieve.hybrid`).
     """
 
     rrf_k: int = 60
     candidates: int = 100
     weights: dict[str, float] = field(
         default_factory=lambda: {
-            "dense": 1.0,
-            "bm25": 1.0,
+            "turns": 1.0,
             "episode": 0.5,
             "graph": 1.0,
             "thought": 1.0,
             "time": 0.5,
         }
     )
-    context_window: int = 1  # previous turns embedded with a turn (0 = the turn alone)
+    # Turn-level hybrid scoring (agentmem.retrieve.hybrid); values chosen on LoCoMo dev
+    # conversations 0-1 and confirmed on 2-4 (docs/benchmarks.md).
+    lexical_weight: float = 0.3  # BM25's share in the min-max score fusion with dense
+    contiguity: float = 0.4  # weight of the best neighbouring turn's score
+    speaker_boost: float = 0.1  # for turns by the one speaker a query names
+    context_view: bool = True  # also embed each turn after the previous one (max of both views)
 
     def __post_init__(self) -> None:
         if self.rrf_k < 1:
             raise ConfigError("recall.rrf_k must be >= 1")
         if self.candidates < 1:
             raise ConfigError("recall.candidates must be >= 1")
-        if self.context_window < 0:
-            raise ConfigError("recall.context_window must be >= 0")
+        if not 0.0 <= self.lexical_weight <= 1.0:
+            raise ConfigError("recall.lexical_weight must be in [0, 1]")
+        if self.contiguity < 0 or self.speaker_boost < 0:
+            raise ConfigError("recall.contiguity and recall.speaker_boost must be >= 0")
         if any(w < 0 for w in self.weights.values()):
             raise ConfigError("recall.weights must be non-negative")
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
@@ -19,11 +18,10 @@ from agentmem.protocols import ChatModel, Embedder, LogitsModel, TokenCounter
 from agentmem.resolve import build_components, build_services
 from agentmem.retrieve.filters import parse_filters
 from agentmem.retrieve.fusion import fuse_candidates
+from agentmem.retrieve.thoughts import ThoughtComponent
 from agentmem.retrieve.timeparse import parse_time_window
 from agentmem.retrieve.turns import KIND as TURN_KIND
-from agentmem.retrieve.turns import embedding_text
 from agentmem.storage.sql import NewTurn, dumps
-from agentmem.retrieve.thoughts import ThoughtComponent
 from agentmem.types import ContextPack, HistoryEvent, Hit, Scope, Thought, Turn
 
 __all__ = ["Memory"]
@@ -185,23 +183,14 @@ class Memory:
                 return []
             version = s.sql.bump_version(conn, scope, "turns")
             s.sql.log(conn, scope, [(t.id, "turn", "ADD", None, _turn_json(t)) for t in turns])
-        vectors = self._embed_turns(scope, turns)
+        vectors = self._embed_turns(turns)
         s.vectors.upsert(TURN_KIND, scope, [t.id for t in turns], vectors)
         for c in self.components:
             c.on_add(scope, turns, vectors, version)
         return turns
 
-    def _embed_turns(self, scope: Scope, turns: Sequence[Turn]) -> Any:
-        window = self.config.recall.context_window
-        prev: dict[str | None, Turn | None] = {}
-        texts = []
-        for t in turns:
-            sid = t.scope.session_id
-            if sid not in prev:
-                prev[sid] = self.services.sql.previous_turn(scope, sid, t.seq) if window else None
-            texts.append(embedding_text(t, prev[sid], window))
-            prev[sid] = t
-        return self.services.embedder.embed(texts)
+    def _embed_turns(self, turns: Sequence[Turn]) -> Any:
+        return self.services.embedder.embed([t.render() for t in turns])
 
     def update(
         self,
@@ -230,7 +219,7 @@ class Memory:
             removed_at = s.sql.bump_version(conn, scope, "turns")
             added_at = s.sql.bump_version(conn, scope, "turns")
             s.sql.log(conn, scope, [(memory_id, "turn", "UPDATE", _turn_json(before), _turn_json(after))])
-        vectors = self._embed_turns(scope, [after])
+        vectors = self._embed_turns([after])
         s.vectors.upsert(TURN_KIND, scope, [after.id], vectors)
         for c in self.components:
             c.on_delete(scope, [before], removed_at)

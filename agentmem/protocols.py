@@ -21,7 +21,11 @@ class Embedder(Protocol):
     """Turns texts into L2-normalized float32 vectors of a fixed dimension."""
 
     name: str
-    dim: int
+
+    @property
+    def dim(self) -> int:
+        """Vector dimension."""
+        ...
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Return an ``[len(texts), dim]`` float32 array with unit-norm rows."""

@@ -25,22 +25,24 @@ __all__ = ["add_arguments", "run"]
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", required=True, help="LoCoMo JSON (locomo10.json layout)")
     p.add_argument("--k", default="5,10,20", help="comma-separated cut-offs")
-    p.add_argument("--signals", default=None, help="only these signals, e.g. dense or bm25 (ablation)")
-    p.add_argument("--context-window", type=int, default=None, help="override recall.context_window")
+    d = RecallConfig()
+    p.add_argument("--lexical-weight", type=float, default=d.lexical_weight,
+                   help="BM25 share of the turn score (0 = dense only, 1 = BM25 only)")
+    p.add_argument("--contiguity", type=float, default=d.contiguity, help="neighbour weight (0 = off)")
+    p.add_argument("--speaker-boost", type=float, default=d.speaker_boost)
+    p.add_argument("--no-context-view", action="store_true", help="embed each turn alone only")
     p.add_argument("--home", default=None, help="data directory (default: a temporary one)")
 
 
 def _memory(args: argparse.Namespace, home: Path) -> Any:
     from agentmem.memory import Memory
 
-    recall = RecallConfig()
-    weights = dict(recall.weights)
-    if args.signals:
-        keep = set(args.signals.split(","))
-        weights = {s: (w if s in keep else 0.0) for s, w in weights.items()}
-        weights.update({s: 1.0 for s in keep if s not in weights})
-    window = recall.context_window if args.context_window is None else args.context_window
-    recall = RecallConfig(rrf_k=recall.rrf_k, candidates=recall.candidates, weights=weights, context_window=window)
+    recall = RecallConfig(
+        lexical_weight=args.lexical_weight,
+        contiguity=args.contiguity,
+        speaker_boost=args.speaker_boost,
+        context_view=not args.no_context_view,
+    )
     return Memory(MemoryConfig(home=home, chroma=str(home / "chroma"), recall=recall))
 
 
@@ -100,5 +102,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "add_turns_per_s": round(n_turns / index_s, 1) if index_s else None,
         "search_ms_p50": round(float(np.percentile(lat, 50)), 1),
         "search_ms_p95": round(float(np.percentile(lat, 95)), 1),
-        "signals": args.signals or "all",
+        "config": {
+            "lexical_weight": args.lexical_weight, "contiguity": args.contiguity,
+            "speaker_boost": args.speaker_boost, "context_view": not args.no_context_view,
+        },
     }

@@ -24,6 +24,7 @@ BENCHES = {
     "thoughts": "thoughts",
     "segmentation": "segmentation",
     "prepare-musique": "musique",
+    "load": "load",
 }
 
 
@@ -163,6 +164,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--user", required=True)
     p.add_argument("file")
     p.set_defaults(func=cmd_import)
+
+    from agentmem.server.cli import add_commands as add_server_commands
+
+    add_server_commands(sub)  # serve, keys, mcp
 
     p = sub.add_parser("bench", help="benchmarks (JSON on stdout)")
     bench = p.add_subparsers(dest="bench", required=True)

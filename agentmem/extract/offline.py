@@ -30,7 +30,14 @@ from dataclasses import dataclass
 
 __all__ = ["Mention", "extract_entities", "extract_mentions", "extract_triples", "split_sentences"]
 
+
+
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
 STOPWORDS = frozenset(
+    _words(
     """a about above after again against all also am an and any are as at be because been before
     being below between both but by can could did do does doing down during each few for from
     further had has have having he her here hers herself him himself his how i if in into is it
@@ -39,12 +46,13 @@ STOPWORDS = frozenset(
     themselves then there these they this those through to too under until up very was we were
     what when where which while who whom why will with would you your yours yourself yourselves
     one ones known called named later since among within without around upon via per while whose
-    several many much another""".split()
+    several many much another"""
+    )
 )
 # Words that open a sentence whose subject is the text's topic (He was born ... / The band ...).
-_ANAPHORA = frozenset("he she it they his her its their this these the that there".split())
+_ANAPHORA = frozenset(_words("he she it they his her its their this these the that there"))
 # Function words allowed inside a capitalized run ("Bank of the West", "Leonardo da Vinci").
-_CONNECTORS = frozenset("of the de da del della der den di du la le von van y & for".split())
+_CONNECTORS = frozenset(_words("of the de da del della der den di du la le von van y & for"))
 _CONNECTORS_END_BAD = frozenset(_CONNECTORS)
 _MONTHS = (
     "January|February|March|April|May|June|July|August|September|October|November|December|"
@@ -64,10 +72,12 @@ _WORD = re.compile(r"[A-Za-z0-9][\w'’.&-]*[\w]|[A-Za-z0-9&]")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[\"“(\[]?[A-Z0-9])|\n+")
 _ABBREV = re.compile(r"\b(?:[A-Z]|Mr|Mrs|Ms|Dr|St|Jr|Sr|Prof|Gen|Col|Lt|Mt|No|vs|U\.S|U\.K|Inc|Ltd|Co)\.$")
 _VERBISH = frozenset(
+    _words(
     """is are was were be been being am has have had do does did likes like loves love hates hate
     prefers prefer lives live lived works work worked moved move owns own wants want needs need
     plays play played visited visits uses use used bought buys made makes went goes got gets
-    married joined left started founded wrote born died became becomes""".split()
+    married joined left started founded wrote born died became becomes"""
+    )
 )
 
 
@@ -120,14 +130,12 @@ def _capitalized_runs(sentence: str) -> list[tuple[int, int]]:
             initial = len(words[j][2]) == 1  # "George T. Solomon"
             if gap.strip(" -'’." if initial else " -'’") or "," in gap:
                 break
-            if nxt[0].isupper() or nxt[0].isdigit():
-                j += 1
-            elif nxt.lower() in _CONNECTORS and j + 2 < len(words) and (
+            bridge = nxt.lower() in _CONNECTORS and j + 2 < len(words) and (
                 words[j + 2][2][0].isupper() or words[j + 2][2].lower() in _CONNECTORS
-            ):
-                j += 1
-            else:
+            )
+            if not (nxt[0].isupper() or nxt[0].isdigit() or bridge):
                 break
+            j += 1
         # Trim function words (sentence-initial "The", "In", trailing connectors).
         a, b = i, j
         while a <= b and (words[a][2].lower() in STOPWORDS or words[a][2].lower() in _CONNECTORS):

@@ -96,12 +96,12 @@ class ExactIndex:
         mask = self._alive[:n] if valid is None else (self._alive[:n] & valid[:n])
         if not bool(mask.any()):
             return [[] for _ in range(q.shape[0])]
-        scores, idx = topk(q.to(self.dtype), self._mat[:n], k, valid=mask, device=str(self.device))
+        scores, idx = topk(q, self._mat[:n], k, valid=mask, device=str(self.device))
         out = []
         for srow, irow in zip(scores.tolist(), idx.tolist(), strict=True):
             out.append([(self._ids[i], float(s)) for s, i in zip(srow, irow, strict=True)])
         return out
 
-    def vectors(self, ids: Sequence[str]) -> np.ndarray:
-        rows = [self._row[i] for i in ids]
-        return self._mat[rows].float().cpu().numpy()
+    def rows_vectors(self, rows: np.ndarray) -> np.ndarray:
+        """float32 copies of the given rows."""
+        return self._mat[torch.as_tensor(rows, dtype=torch.long, device=self.device)].float().cpu().numpy()

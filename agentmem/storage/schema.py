@@ -37,6 +37,7 @@ __all__ = [
     "history",
     "metadata",
     "sessions",
+    "store_items",
     "tenants",
     "thoughts",
     "turns",
@@ -268,4 +269,23 @@ episode_streams = Table(
     Column("state", JSON, nullable=False),
     Column("updated_at", DateTime, nullable=False),
     PrimaryKeyConstraint("tenant", "user_id", "stream", name="pk_episode_streams"),
+)
+
+# JSON documents by (namespace, key): the LangGraph-store surface of the sidecar and the
+# LangGraph store adapter (agentmem.server.store_items). ``namespace`` is the labels joined by
+# "." (LangGraph forbids "." inside a label); ``user_id`` is the first label, so deleting a user
+# deletes the items under their namespace too.
+store_items = Table(
+    "store_items",
+    metadata,
+    *_scope_columns(),
+    Column("namespace", String(1024), nullable=False),
+    Column("key", NAME, nullable=False),
+    Column("value", JSON, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    Column("expires_at", DateTime),
+    Column("ttl_minutes", Float),
+    PrimaryKeyConstraint("tenant", "namespace", "key", name="pk_store_items"),
+    Index("ix_store_items_user", "tenant", "user_id"),
 )

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from agentmem import NotFoundError, ValidationError
+from agentmem import NotFoundError
 
 CONVO = [
     {"speaker": "Ada", "content": "I adopted a grey cat named Miso from the shelter.", "timestamp": "2024-02-19T19:40:00Z", "id": "m1"},

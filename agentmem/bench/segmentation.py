@@ -1,0 +1,237 @@
+"""``agentmem bench segmentation``: surprise episodes on LoCoMo, against fixed-size chunks.
+
+Each LoCoMo conversation's sessions are concatenated into one stream of turns
+(``"{speaker}: {text}"``, session dates removed), so the true session starts are hidden
+boundaries. Reported:
+
+* boundary precision / recall / F1 against the true session starts (a predicted boundary
+  matches a true one within ±``tolerance`` turns, one-to-one) for LM surprise, surprise +
+  refinement, embedding drift, and fixed-size segmentation with the same number of segments;
+* episode recall on the LoCoMo questions (categories 1–4): episodes are ranked by cosine
+  between the question and the episode embedding (normalised mean of its turn embeddings) and
+  taken greedily while they fit a token budget (tiktoken ``cl100k_base``); recall is the
+  fraction of evidence turns inside the taken episodes — the same rule for every segmentation;
+* LM throughput (tokens/s) on this machine.
+
+Surprise scores are cached under ``--cache`` (keyed by model, dtype and context) so a rerun
+with other boundary parameters does not run the LM again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["add_arguments", "load_streams", "run"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", default="../shared/data/locomo_dev.json", help="LoCoMo JSON file")
+    parser.add_argument("--lm", default=None, help="surprise LM (default: bundled Gemma 3 270M GGUF)")
+    parser.add_argument("--home", default=".agentmem", help="data dir (LM safetensors cache)")
+    parser.add_argument("--cache", default=None, help="directory for cached surprise scores")
+    parser.add_argument("--dtype", default="bfloat16", choices=["float32", "bfloat16"])
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--context", type=int, default=128, help="LM context tokens before a page")
+    parser.add_argument("--page", type=int, default=512, help="LM page size in tokens")
+    parser.add_argument("--gamma", type=float, default=1.0)
+    parser.add_argument("--window", type=int, default=16)
+    parser.add_argument("--min-size", type=int, default=3)
+    parser.add_argument("--max-size", type=int, default=24)
+    parser.add_argument("--refine", default="modularity", choices=["modularity", "conductance"])
+    parser.add_argument("--tolerance", type=int, default=1)
+    parser.add_argument("--budgets", default="500,1000,2000", help="token budgets for episode recall")
+    parser.add_argument("--conversations", type=int, default=None, help="only the first N")
+
+
+def load_streams(path: str | Path) -> list[dict[str, Any]]:
+    """Per conversation: turn texts, dia_ids, true session starts and the questions."""
+    out: list[dict[str, Any]] = []
+    for conv in json.loads(Path(path).read_text()):
+        c = conv["conversation"]
+        sessions = sorted(
+            (k for k in c if k.startswith("session_") and not k.endswith("date_time")),
+            key=lambda k: int(k.split("_")[1]),
+        )
+        texts: list[str] = []
+        ids: list[str] = []
+        starts: list[int] = []
+        for k in sessions:
+            if not c[k]:
+                continue
+            if texts:
+                starts.append(len(texts))
+            for turn in c[k]:
+                texts.append(f"{turn['speaker']}: {turn['text']}")
+                ids.append(turn["dia_id"])
+        questions = [
+            (q["question"], [e for e in q.get("evidence", []) if e in set(ids)])
+            for q in conv["qa"]
+            if q.get("category") in (1, 2, 3, 4)
+        ]
+        questions = [(q, ev) for q, ev in questions if ev]
+        out.append({"id": conv.get("sample_id", str(len(out))), "texts": texts, "dia_ids": ids,
+                    "starts": starts, "questions": questions})
+    return out
+
+
+def lm_scores(streams: list[dict[str, Any]], args: argparse.Namespace) -> tuple[list[np.ndarray], dict[str, float]]:
+    """Mean token surprisal per turn of every stream (cached), and LM throughput."""
+    from agentmem.segment.lm import load_logits_model
+    from agentmem.segment.scorers import LMSurpriseScorer
+
+    key = hashlib.sha256(
+        json.dumps([args.lm, args.dtype, args.context, args.page]).encode()
+    ).hexdigest()[:12]
+    cache = Path(args.cache) if args.cache else None
+    lm = None
+    scores, tokens, seconds = [], 0, 0.0
+    for s in streams:
+        f = cache / f"surprise_{s['id']}_{key}.json" if cache else None
+        if f is not None and f.exists():
+            got = json.loads(f.read_text())
+            scores.append(np.asarray(got["scores"]))
+            tokens += got["tokens"]
+            seconds += got["seconds"]
+            continue
+        if lm is None:
+            lm = load_logits_model(args.lm, home=args.home, device=args.device, dtype=args.dtype)
+        scorer = LMSurpriseScorer(lm, context=args.context, page=args.page)
+        t0 = time.perf_counter()
+        sc = scorer.score([x + "\n" for x in s["texts"]], np.zeros((len(s["texts"]), 0)))
+        dt = time.perf_counter() - t0
+        scores.append(sc)
+        tokens += scorer.total
+        seconds += dt
+        if f is not None:
+            f.parent.mkdir(parents=True, exist_ok=True)
+            f.write_text(json.dumps({"scores": sc.tolist(), "tokens": scorer.total, "seconds": dt}))
+    return scores, {"tokens": tokens, "seconds": round(seconds, 1),
+                    "tokens_per_s": round(tokens / seconds, 1) if seconds else 0.0}
+
+
+def turn_vectors(streams: list[dict[str, Any]], args: argparse.Namespace) -> list[np.ndarray]:
+    """all-MiniLM-L6-v2 embeddings of every turn (cached beside the scores)."""
+    from agentmem.embedding import SentenceTransformerEmbedder
+
+    embedder = SentenceTransformerEmbedder()
+    cache = Path(args.cache) if args.cache else None
+    out = []
+    for s in streams:
+        f = cache / f"vectors_{s['id']}.npy" if cache else None
+        if f is not None and f.exists():
+            out.append(np.load(f))
+            continue
+        v = embedder.embed(s["texts"])
+        if f is not None:
+            f.parent.mkdir(parents=True, exist_ok=True)
+            np.save(f, v)
+        out.append(v)
+    return out
+
+
+def boundary_prf(pred: list[int], true: list[int], tolerance: int) -> tuple[int, int, int]:
+    """``(matched, predicted, true)``: one-to-one matches within ``tolerance``, closest first."""
+    pairs = sorted((abs(p - t), i, j) for i, p in enumerate(pred) for j, t in enumerate(true)
+                   if abs(p - t) <= tolerance)
+    used_p: set[int] = set()
+    used_t: set[int] = set()
+    for _, i, j in pairs:
+        if i not in used_p and j not in used_t:
+            used_p.add(i)
+            used_t.add(j)
+    return len(used_p), len(pred), len(true)
+
+
+def fixed_boundaries(n: int, segments: int) -> list[int]:
+    """``segments`` near-equal consecutive chunks of ``n`` items."""
+    segments = max(1, min(segments, n))
+    return sorted({round(i * n / segments) for i in range(1, segments)})
+
+
+def episode_recall(
+    bounds: list[int], vectors: np.ndarray, token_counts: np.ndarray, dia_ids: list[str],
+    questions: list[tuple[str, list[str]]], qvecs: np.ndarray, budget: int,
+) -> float:
+    """Mean fraction of evidence turns inside the episodes that fit ``budget`` (best first)."""
+    n = len(dia_ids)
+    cuts = [0, *bounds, n]
+    segs = [(a, b) for a, b in zip(cuts, cuts[1:], strict=False) if b > a]
+    emb = np.stack([vectors[a:b].mean(axis=0) for a, b in segs])
+    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    cost = np.array([int(token_counts[a:b].sum()) for a, b in segs])
+    where = {d: i for i, d in enumerate(dia_ids)}
+    total = 0.0
+    for (_, evidence), q in zip(questions, qvecs, strict=True):
+        got: set[int] = set()
+        used = 0
+        for j in np.argsort(-(emb @ q), kind="stable"):
+            if used + cost[j] <= budget:
+                used += int(cost[j])
+                got.update(range(*segs[j]))
+        total += sum(where[e] in got for e in evidence) / len(evidence)
+    return total / max(1, len(questions))
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    from agentmem.assemble.tokens import TiktokenCounter
+    from agentmem.embedding import SentenceTransformerEmbedder
+    from agentmem.segment.refine import refine_boundaries
+    from agentmem.segment.scorers import drift_scores
+    from agentmem.segment.surprise import surprise_boundaries
+
+    streams = load_streams(args.data)[: args.conversations]
+    budgets = [int(b) for b in str(args.budgets).split(",")]
+    vectors = turn_vectors(streams, args)
+    scores, speed = lm_scores(streams, args)
+    embedder = SentenceTransformerEmbedder()
+    counter = TiktokenCounter()
+    kw = dict(window=args.window, gamma=args.gamma, min_size=args.min_size, max_size=args.max_size)
+    methods: dict[str, list[list[int]]] = {m: [] for m in
+                                            ("surprise", "surprise+refine", "fixed", "drift", "drift+refine")}
+    for s, sc, v in zip(streams, scores, vectors, strict=True):
+        sim = v @ v.T
+        raw = surprise_boundaries(sc, **kw)
+        methods["surprise"].append(raw)
+        methods["surprise+refine"].append(refine_boundaries(sim, raw, args.refine, min_size=args.min_size) if raw else [])
+        methods["fixed"].append(fixed_boundaries(len(s["texts"]), len(raw) + 1))
+        draw = surprise_boundaries(drift_scores(v, window=4), **kw)
+        methods["drift"].append(draw)
+        methods["drift+refine"].append(refine_boundaries(sim, draw, args.refine, min_size=args.min_size) if draw else [])
+    qvecs = [embedder.embed([q for q, _ in s["questions"]]) if s["questions"] else np.zeros((0, 1)) for s in streams]
+    counts = [np.array([counter.count(x) for x in s["texts"]]) for s in streams]
+    n_questions = sum(len(s["questions"]) for s in streams)
+    table: dict[str, Any] = {}
+    for name, per_conv in methods.items():
+        m = p = t = 0
+        for bounds, s in zip(per_conv, streams, strict=True):
+            a, b, c = boundary_prf(bounds, s["starts"], args.tolerance)
+            m, p, t = m + a, p + b, t + c
+        prec, rec = m / p if p else 0.0, m / t if t else 0.0
+        row: dict[str, Any] = {
+            "segments": sum(len(b) + 1 for b in per_conv),
+            "precision": round(prec, 3), "recall": round(rec, 3),
+            "f1": round(2 * prec * rec / (prec + rec), 3) if prec + rec else 0.0,
+        }
+        for budget in budgets:
+            r = sum(
+                episode_recall(bounds, v, cnt, s["dia_ids"], s["questions"], q, budget) * len(s["questions"])
+                for bounds, v, cnt, s, q in zip(per_conv, vectors, counts, streams, qvecs, strict=True)
+            )
+            row[f"episode_recall@{budget}"] = round(r / max(1, n_questions), 3)
+        table[name] = row
+    return {
+        "data": str(args.data), "conversations": len(streams),
+        "turns": sum(len(s["texts"]) for s in streams),
+        "true_boundaries": sum(len(s["starts"]) for s in streams), "questions": n_questions,
+        "lm": args.lm or "gemma3-270m (bundled GGUF)", "dtype": args.dtype, "device": args.device,
+        "params": {**kw, "refine": args.refine, "tolerance": args.tolerance,
+                   "lm_context": args.context, "lm_page": args.page},
+        "lm_speed": speed, "methods": table,
+    }

@@ -1,0 +1,236 @@
+"""Knowledge-graph recall (HippoRAG 2) as a :class:`~agentmem.components.MemoryComponent`.
+
+Query time (Gutiérrez et al. 2025, §3.2, with its defaults):
+
+1. score every fact by cosine with the query, min-max normalize, keep the top ``top_facts``
+   (optionally filtered by a chat model: "recognition memory");
+2. seed each entity of those facts with ``fact score / |passages mentioning the entity|``
+   (an entity keeps its best score), keep the ``link_top_k`` strongest;
+3. seed every passage with its min-max normalized dense score times ``passage_weight``;
+4. run personalized PageRank with damping ``d`` on the graph of
+   :mod:`agentmem.index.graph`; rank passages by their PageRank mass
+
+.. math:: x = d\\,(P^\\top x) + (1 - d)\\, r, \\qquad r \\propto \\text{seeds}.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from agentmem.components import Candidate, Query, Services, TurnFilter
+from agentmem.extract.offline import extract_entities, extract_triples
+from agentmem.extract.runner import ExtractionRunner
+from agentmem.index.cache import VersionedCache
+from agentmem.index.graph import GraphIndex, GraphSnapshot, PassageInput, plan_add, plan_delete
+from agentmem.index.graph_store import delete_graph_user, delete_passages, load_graph, write_delta
+from agentmem.kernels.ppr import personalized_pagerank, personalized_pagerank_torch
+from agentmem.types import Scope, Turn
+
+__all__ = ["GraphComponent", "min_max", "passage_text", "rank_passages"]
+
+
+def min_max(x: np.ndarray) -> np.ndarray:
+    """``(x - min) / (max - min)``; all ones when every value is equal."""
+    if x.size == 0:
+        return x
+    lo, hi = float(x.min()), float(x.max())
+    if hi - lo <= 1e-12:
+        return np.ones_like(x)
+    return (x - lo) / (hi - lo)
+
+
+def rank_passages(
+    snap: GraphSnapshot,
+    qvec: np.ndarray,
+    *,
+    top_facts: int = 5,
+    link_top_k: int = 5,
+    passage_weight: float = 0.05,
+    damping: float = 0.5,
+    keep_facts: Callable[[list[int]], list[int]] | None = None,
+    device: str = "cpu",
+) -> tuple[np.ndarray, np.ndarray]:
+    """Passages of ``snap`` ranked by HippoRAG 2's personalized PageRank for one query.
+
+    Parameters
+    ----------
+    snap
+        The user's graph.
+    qvec
+        Unit-norm query embedding.
+    keep_facts
+        Optional recognition filter: given fact rows (best first), the rows to keep.
+
+    Returns
+    -------
+    (rows, scores)
+        Passage rows of ``snap`` (best first) and their PageRank mass; empty when the graph
+        has no passages.
+    """
+    n_e, n_p = snap.n_entities, len(snap.passage_ids)
+    if n_p == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0)
+    q = np.asarray(qvec, dtype=np.float32).ravel()
+    reset = np.zeros(n_e + n_p, dtype=np.float64)
+    if len(snap.fact_ids):
+        fact = min_max(snap.fact_vecs @ q)
+        top = [int(i) for i in np.argsort(-fact, kind="stable")[:top_facts]]
+        if keep_facts is not None:
+            top = keep_facts(top)
+        ent = np.zeros(n_e, dtype=np.float64)
+        for f in top:
+            for e in snap.fact_ends[f]:
+                ent[e] = max(ent[e], float(fact[f]) / max(1.0, snap.entity_passages[e]))
+        if np.count_nonzero(ent) > link_top_k:
+            ent[np.argsort(-ent, kind="stable")[link_top_k:]] = 0.0
+        reset[:n_e] = ent
+    reset[n_e:] = min_max(snap.passage_vecs @ q).astype(np.float64) * passage_weight
+    if reset.sum() <= 0:  # a single passage with zero weight: rank it anyway
+        reset[n_e:] = 1.0
+    if device == "cpu":
+        x = personalized_pagerank(snap.transition, reset, damping=damping)
+    else:
+        x = personalized_pagerank_torch(snap.transition, reset, damping=damping, device=device).cpu().numpy()
+    scores = x[n_e:]
+    order = np.argsort(-scores, kind="stable")
+    return order, scores[order]
+
+
+def passage_text(turn: Turn) -> str:
+    """The text extraction reads: ``title\\ntext`` for documents, ``speaker: text`` otherwise."""
+    if turn.role == "document":
+        title = turn.speaker if turn.speaker and turn.speaker != "document" else None
+        return f"{title}\n{turn.content}" if title else turn.content
+    return f"{turn.speaker}: {turn.content}"
+
+
+class GraphComponent:
+    """HippoRAG-2 knowledge-graph memory: extraction on add, PPR recall on search.
+
+    Triples come, per turn, from ``turn.metadata["triples"]`` (a list of ``[s, r, o]``, plus
+    ``metadata["entities"]`` when present), else from the chat model (HippoRAG's two OpenIE
+    prompts) when one is configured, else from the offline extractor.
+    """
+
+    name = "graph"
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.config = services.config.graph
+        self.cache: VersionedCache[GraphIndex] = VersionedCache(self._load)
+        self._write = threading.Lock()
+        use_llm = services.chat_model is not None and self.config.extractor != "offline"
+        if self.config.extractor == "llm" and services.chat_model is None:
+            from agentmem.errors import ConfigError
+
+            raise ConfigError("graph.extractor='llm' needs a chat_model")
+        self.runner = (
+            ExtractionRunner(services.chat_model, max_concurrency=self.config.max_concurrency)
+            if use_llm and services.chat_model is not None
+            else None
+        )
+
+    def _load(self, scope: Scope) -> GraphIndex:
+        return load_graph(self.services.sql, scope, self.services.embedder.dim)
+
+    def _version(self, scope: Scope) -> int:
+        return self.services.sql.versions(scope).get(self.name, 0)
+
+    def index(self, scope: Scope) -> GraphIndex:
+        """The user's graph at the stored version (rebuilt from SQL when another replica wrote)."""
+        return self.cache.get(scope.owner(), self._version(scope.owner()))
+
+    # -- writes -----------------------------------------------------------------------------
+    def _passages(self, turns: Sequence[Turn], vectors: np.ndarray) -> list[PassageInput]:
+        todo = [i for i, t in enumerate(turns) if "triples" not in t.metadata]
+        extracted: dict[int, tuple[list[tuple[str, str, str]], list[str]]] = {}
+        if todo and self.runner is not None:
+            got = self.runner.extract([passage_text(turns[i]) for i in todo])
+            for i, r in zip(todo, got, strict=True):
+                extracted[i] = (list(r.triples), list(r.entities))
+        else:
+            for i in todo:
+                text = passage_text(turns[i])
+                extracted[i] = (extract_triples(text), extract_entities(text))
+        out = []
+        for i, t in enumerate(turns):
+            if i in extracted:
+                triples, ents = extracted[i]
+            else:
+                triples = [tuple(x) for x in t.metadata["triples"] if len(x) == 3]  # type: ignore[misc]
+                ents = list(t.metadata.get("entities") or [])
+            out.append(
+                PassageInput(
+                    t.id, vectors[i], triples, ents if self.config.ner_context else ()
+                )
+            )
+        return out
+
+    def on_add(self, scope: Scope, turns: Sequence[Turn], vectors: np.ndarray, version: int) -> None:
+        if not turns:
+            return
+        owner = scope.owner()
+        passages = self._passages(turns, vectors)  # model calls happen outside any lock
+        with self._write:
+            index = self.index(owner)
+            delta = plan_add(
+                index, owner, passages, self.services.embedder.embed,
+                threshold=self.config.synonym_threshold,
+                max_neighbors=self.config.synonym_max_neighbors,
+            )
+            with self.services.sql.begin() as conn:
+                write_delta(conn, owner, delta)
+                v = self.services.sql.bump_version(conn, owner, self.name)
+            self.cache.advance(owner, v, lambda g: g.apply(delta))
+
+    def on_delete(self, scope: Scope, turns: Sequence[Turn], version: int) -> None:
+        if not turns:
+            return
+        owner = scope.owner()
+        with self._write:
+            delta = plan_delete(self.index(owner), [t.id for t in turns])
+            with self.services.sql.begin() as conn:
+                delete_passages(conn, owner, [t.id for t in turns])
+                v = self.services.sql.bump_version(conn, owner, self.name)
+            self.cache.advance(owner, v, lambda g: g.apply(delta))
+
+    def on_delete_user(self, scope: Scope) -> None:
+        owner = scope.owner()
+        with self._write:
+            with self.services.sql.begin() as conn:
+                delete_graph_user(conn, owner)
+            self.cache.drop(owner)
+
+    # -- reads ------------------------------------------------------------------------------
+    def search(self, query: Query) -> list[Candidate]:
+        owner = query.scope.owner()
+        version = query.versions.get(self.name)
+        index = self.cache.get(owner, self._version(owner) if version is None else version)
+        snap = index.snapshot()
+        keep = None
+        if self.runner is not None and self.config.recognition_filter:
+            runner = self.runner
+
+            def keep(rows: list[int]) -> list[int]:
+                facts = [snap.fact_triples[r] for r in rows]
+                return [rows[i] for i in runner.filter_facts(query.text, facts)]
+
+        rows, scores = rank_passages(
+            snap, query.vector,
+            top_facts=self.config.top_facts, link_top_k=self.config.link_top_k,
+            passage_weight=self.config.passage_weight, damping=self.config.damping,
+            keep_facts=keep, device=self.services.device,
+        )
+        unfiltered = query.filter == TurnFilter()
+        want = query.k if unfiltered else min(len(rows), query.k * 5)
+        out = [
+            Candidate(id=snap.passage_ids[r], kind="turn", score=float(s), signal=self.name)
+            for r, s in zip(rows[:want], scores[:want], strict=True)
+        ]
+        if unfiltered:
+            return out
+        ok = {t.id for t in self.services.sql.get_turns(owner, [c.id for c in out]) if query.filter.accepts(t)}
+        return [c for c in out if c.id in ok][: query.k]

@@ -1,0 +1,251 @@
+"""The sidecar's ASGI app: one :class:`~agentmem.Memory` per process, owned by the lifespan.
+
+``agentmem serve`` runs :func:`create_app_from_env` under uvicorn (a factory, so that
+``--workers N`` gives each worker its own ``Memory``); every replica is stateless over the
+shared SQL database and Chroma server.
+
+Errors are mapped to HTTP in one place, :func:`error_response`::
+
+    ValidationError, request schema errors  → 422     NotFoundError, unknown route → 404
+    AuthError → 401 (ForbiddenError → 403)           payload over the limit        → 413
+    StorageError → 503                               anything else → 500, generic message
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from agentmem import __version__
+from agentmem.errors import AgentMemError, AuthError, NotFoundError, StorageError, ValidationError
+from agentmem.server.auth import ForbiddenError, UnknownUserError
+from agentmem.server.keys import KeyStore
+from agentmem.server.metrics import Metrics, MetricsMiddleware
+from agentmem.server.schemas import ErrorOut, Status
+from agentmem.server.store_items import ItemStore
+
+__all__ = ["ServerSettings", "create_app", "create_app_from_env", "error_response"]
+
+log = logging.getLogger("agentmem.server")
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    """How the sidecar runs; :meth:`from_env` reads the ``AGENTMEM_*`` variables.
+
+    ``auth=False`` (``AGENTMEM_AUTH=disabled``) turns API keys off: every request acts as
+    ``default_tenant``. Meant for local use only; there is no implicit way to get it.
+    """
+
+    db_url: str | None = None
+    chroma: str | None = None
+    home: Path | None = None
+    device: str = "auto"
+    auth: bool = True
+    admin_key: str | None = None
+    default_tenant: str = "default"
+    max_body_bytes: int = 4 * 1024 * 1024
+
+    @classmethod
+    def from_env(cls) -> ServerSettings:
+        env = os.environ
+        auth = env.get("AGENTMEM_AUTH", "enabled").strip().lower()
+        if auth not in ("enabled", "disabled"):
+            raise ValueError("AGENTMEM_AUTH must be 'enabled' or 'disabled'")
+        return cls(
+            db_url=env.get("AGENTMEM_DB") or None,
+            chroma=env.get("AGENTMEM_CHROMA") or None,
+            home=Path(env["AGENTMEM_HOME"]) if env.get("AGENTMEM_HOME") else None,
+            device=env.get("AGENTMEM_DEVICE", "auto"),
+            auth=auth == "enabled",
+            admin_key=env.get("AGENTMEM_ADMIN_KEY") or None,
+            default_tenant=env.get("AGENTMEM_TENANT", "default"),
+            max_body_bytes=int(env.get("AGENTMEM_MAX_BODY", str(4 * 1024 * 1024))),
+        )
+
+
+def _error(status: int, error: str, message: str, detail: list[dict[str, Any]] | None = None,
+           headers: dict[str, str] | None = None) -> JSONResponse:
+    body = ErrorOut(error=error, message=message, detail=detail).model_dump(exclude_none=True)
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+_HTTP_NAMES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+               405: "method_not_allowed", 413: "payload_too_large", 422: "validation",
+               501: "not_implemented", 503: "unavailable"}
+
+
+async def error_response(request: Request, exc: Exception) -> Response:
+    """The one mapping from exceptions to HTTP responses (no stack trace ever leaves)."""
+    if isinstance(exc, RequestValidationError):
+        detail = [{"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", "")),
+                   "type": str(e.get("type", ""))} for e in exc.errors()]
+        first = detail[0] if detail else {"loc": [], "msg": "invalid request"}
+        where = ".".join(first["loc"])
+        return _error(422, "validation", f"{where}: {first['msg']}" if where else str(first["msg"]), detail)
+    if isinstance(exc, HTTPException):
+        return _error(exc.status_code, _HTTP_NAMES.get(exc.status_code, "error"), str(exc.detail),
+                      headers=dict(exc.headers or {}))
+    if isinstance(exc, ForbiddenError):
+        return _error(403, "forbidden", str(exc))
+    if isinstance(exc, AuthError):
+        return _error(401, "unauthorized", str(exc), headers={"WWW-Authenticate": "Bearer"})
+    if isinstance(exc, ValidationError):
+        return _error(422, "validation", str(exc))
+    if isinstance(exc, NotFoundError):
+        return _error(404, "user_not_found" if isinstance(exc, UnknownUserError) else "not_found", str(exc))
+    if isinstance(exc, StorageError):
+        log.error("storage unavailable on %s %s: %s", request.method, request.url.path, exc)
+        return _error(503, "unavailable", "the store is unavailable; retry later")
+    kind = "agentmem" if isinstance(exc, AgentMemError) else "unexpected"
+    log.error("%s error on %s %s", kind, request.method, request.url.path, exc_info=exc)
+    return _error(500, "internal", "internal error")
+
+
+class BodyLimitMiddleware:
+    """413 for request bodies over ``limit`` bytes, declared or streamed."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        too_large = f"request body over the {self.limit}-byte limit"
+        declared = dict(scope.get("headers") or ()).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await _error(413, "payload_too_large", too_large)(scope, receive, send)
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise HTTPException(413, too_large)
+            return message
+
+        await self.app(scope, limited, send)
+
+
+def _memory_from(settings: ServerSettings) -> Any:
+    from agentmem.config import MemoryConfig, default_home
+    from agentmem.memory import Memory
+
+    home = settings.home or default_home()
+    device: Any = settings.device
+    config = MemoryConfig(home=home, db_url=settings.db_url, chroma=settings.chroma, device=device)
+    # Replicas started together on a fresh database race to create the schema (Postgres
+    # CREATE TABLE is not idempotent under concurrency); the loser retries and finds it made.
+    for attempt in range(5):
+        try:
+            return Memory(config)
+        except StorageError:
+            if attempt == 4:
+                raise
+            log.warning("store not ready (attempt %d), retrying", attempt + 1)
+            time.sleep(0.5 + random.random())
+    raise AssertionError("unreachable")
+
+
+def create_app(settings: ServerSettings | None = None, *, memory: Any = None) -> FastAPI:
+    """The sidecar app. ``memory``: use this :class:`Memory` (tests) instead of building one."""
+    settings = settings or ServerSettings()
+    if settings.max_body_bytes < 1024:
+        raise ValueError("max_body_bytes must be at least 1024")
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = memory is None
+        mem = await run_in_threadpool(_memory_from, settings) if owned else memory
+        app.state.memory = mem
+        app.state.keys = KeyStore(mem.services.sql.engine)
+        app.state.items = ItemStore(mem.services.sql, embed=mem.services.embedder.embed)
+        if settings.auth and not settings.admin_key:
+            log.warning("AGENTMEM_ADMIN_KEY is not set: keys can be managed only with `agentmem keys`")
+        try:
+            yield
+        finally:
+            if owned:
+                mem.close()
+
+    app = FastAPI(
+        title="agentmem",
+        version=__version__,
+        description="Long-term memory for LLM applications: REST API of the agentmem sidecar.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.metrics = metrics
+    for exc_type in (RequestValidationError, HTTPException, AgentMemError, Exception):
+        app.add_exception_handler(exc_type, error_response)
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+
+    from agentmem.server.routes import router
+    from agentmem.server.store_routes import router as store_router
+
+    app.include_router(router)
+    app.include_router(store_router)
+
+    @app.get("/healthz", response_model=Status, tags=["ops"])
+    def healthz() -> Status:
+        """The process is up."""
+        return Status(status="ok")
+
+    @app.get("/readyz", response_model=Status, tags=["ops"], responses={503: {"model": ErrorOut}})
+    def readyz(request: Request) -> Status:
+        """The SQL store and the vector store answer."""
+        mem = request.app.state.memory
+        try:
+            with mem.services.sql.begin() as conn:
+                conn.exec_driver_sql("SELECT 1")
+            mem.services.vectors.client.heartbeat()
+        except Exception as exc:
+            raise StorageError(f"not ready: {exc.__class__.__name__}") from exc
+        return Status(status="ready")
+
+    @app.get("/metrics", response_class=PlainTextResponse, tags=["ops"])
+    def prometheus(request: Request) -> PlainTextResponse:
+        """Prometheus text: request counts and latencies, memory counts."""
+        from agentmem.server.routes import store_counts
+
+        gauges = {}
+        try:
+            counts = store_counts(request.app.state.memory)
+            gauges = {f"agentmem_{name}": (f"{name.replace('_', ' ')} in the store", float(n))
+                      for name, n in counts.items()}
+        except AgentMemError:
+            gauges = {"agentmem_store_up": ("whether the store answered the count", 0.0)}
+        return PlainTextResponse(metrics.render(gauges), media_type="text/plain; version=0.0.4")
+
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """Factory for uvicorn (``agentmem serve``): settings from ``AGENTMEM_*`` variables."""
+    return create_app(ServerSettings.from_env())
+
+
+def with_auth_disabled(settings: ServerSettings, tenant: str = "default") -> ServerSettings:
+    """``settings`` with API keys off (local use only)."""
+    return replace(settings, auth=False, default_tenant=tenant)

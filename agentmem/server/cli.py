@@ -1,0 +1,129 @@
+"""``agentmem serve``, ``agentmem keys create|revoke|list`` and ``agentmem mcp``.
+
+Registered by :func:`add_commands` from :mod:`agentmem.cli.main`; the server's dependencies
+are imported only when one of these commands runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+__all__ = ["add_commands"]
+
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def _db_url(args: argparse.Namespace) -> str:
+    from agentmem.config import MemoryConfig, default_home
+
+    home = Path(args.home) if args.home else default_home()
+    return MemoryConfig(home=home, db_url=args.db).resolved_db_url
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    try:
+        import uvicorn
+    except ImportError as exc:
+        from agentmem.errors import BackendUnavailableError
+
+        raise BackendUnavailableError("the agentmem server (fastapi, uvicorn)", "server") from exc
+    env = {
+        "AGENTMEM_DB": args.db, "AGENTMEM_CHROMA": args.chroma, "AGENTMEM_HOME": args.home,
+        "AGENTMEM_DEVICE": args.device, "AGENTMEM_TENANT": args.tenant,
+        "AGENTMEM_MAX_BODY": str(args.max_body) if args.max_body else None,
+        "AGENTMEM_AUTH": "disabled" if args.no_auth else None,
+    }
+    for name, value in env.items():  # workers are separate processes: settings travel by env
+        if value is not None:
+            os.environ[name] = value
+    if args.no_auth and args.host not in _LOOPBACK:
+        print(f"agentmem: warning: auth is disabled on {args.host}: anyone who can reach it "
+              "reads every memory of tenant " + repr(args.tenant), file=sys.stderr)
+    uvicorn.run(
+        "agentmem.server.app:create_app_from_env", factory=True, host=args.host, port=args.port,
+        workers=args.workers, log_level=args.log_level, access_log=False,
+    )
+    return 0
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    from agentmem.server.keys import KeyStore
+    from agentmem.storage.sql import create_engine
+
+    engine = create_engine(_db_url(args))
+    try:
+        keys = KeyStore(engine)
+        if args.keys_command == "create":
+            k = keys.create(args.tenant, args.name)
+            print(json.dumps({"id": k.id, "tenant": k.tenant, "name": k.name, "key": k.key}))
+        elif args.keys_command == "revoke":
+            k = keys.revoke(args.key_id)
+            print(json.dumps({"id": k.id, "tenant": k.tenant, "revoked_at": str(k.revoked_at)}))
+        else:
+            for k in keys.list(args.tenant):
+                print(json.dumps({"id": k.id, "tenant": k.tenant, "name": k.name,
+                                  "created_at": k.created_at.isoformat(),
+                                  "revoked_at": k.revoked_at.isoformat() if k.revoked_at else None}))
+    finally:
+        engine.dispose()
+    return 0
+
+
+def cmd_mcp(args: argparse.Namespace) -> int:
+    from agentmem.server.mcp_server import run_mcp
+
+    run_mcp(args)
+    return 0
+
+
+def _store(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--home", default=None, help="data directory (default $AGENTMEM_HOME or ./.agentmem)")
+    p.add_argument("--db", default=None, help="SQLAlchemy URL (default: SQLite under --home)")
+
+
+def add_commands(sub: Any) -> None:
+    """Add ``serve``, ``keys`` and ``mcp`` to the CLI's subparsers."""
+    p = sub.add_parser("serve", help="run the HTTP sidecar (REST + LangGraph store + metrics)")
+    _store(p)
+    p.add_argument("--chroma", default=None, help="Chroma path or http://host:port (shared by replicas)")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8750)
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--no-auth", action="store_true",
+                   help="no API keys: every request acts as --tenant (local use only)")
+    p.add_argument("--tenant", default="default", help="the tenant of every request with --no-auth")
+    p.add_argument("--max-body", type=int, default=None, help="request body limit in bytes (default 4 MiB)")
+    p.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"])
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("keys", help="create, revoke and list API keys (directly in the database)")
+    keys = p.add_subparsers(dest="keys_command", required=True)
+    kp = keys.add_parser("create", help="a new key for a tenant (printed once)")
+    _store(kp)
+    kp.add_argument("--tenant", required=True)
+    kp.add_argument("--name", default="default")
+    kp.set_defaults(func=cmd_keys)
+    kp = keys.add_parser("revoke", help="revoke a key by id")
+    _store(kp)
+    kp.add_argument("key_id")
+    kp.set_defaults(func=cmd_keys)
+    kp = keys.add_parser("list", help="keys (without secrets)")
+    _store(kp)
+    kp.add_argument("--tenant", default=None)
+    kp.set_defaults(func=cmd_keys)
+
+    p = sub.add_parser("mcp", help="run the MCP server (stdio or streamable HTTP)")
+    _store(p)
+    p.add_argument("--chroma", default=None)
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--tenant", default="default", help="the tenant every tool call acts in")
+    p.add_argument("--transport", default="stdio", choices=["stdio", "http"])
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8751)
+    p.set_defaults(func=cmd_mcp)

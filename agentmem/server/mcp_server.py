@@ -1,0 +1,112 @@
+"""``agentmem mcp``: memory tools for MCP clients (official ``mcp`` SDK, stdio or streamable HTTP).
+
+Tools: ``add_memory``, ``search_memory``, ``recall_memory``, ``delete_memory``,
+``list_episodes``. Every call acts in one tenant (``--tenant``); the MCP client names the
+``user_id``. Engine errors reach the client as tool errors with their message; anything
+unexpected as a generic one (the SDK withholds its text).
+
+The HTTP transport has no authentication of its own: it binds to loopback by default; put
+it behind the sidecar's network policy (or a proxy that checks keys) before exposing it.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+from agentmem.errors import AgentMemError, BackendUnavailableError
+
+__all__ = ["build_mcp", "run_mcp"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def build_mcp(memory: Any, *, tenant: str = "default") -> Any:
+    """An ``MCPServer`` exposing ``memory``'s tools in ``tenant``."""
+    try:
+        from mcp.server.mcpserver import MCPServer
+        from mcp.server.mcpserver.exceptions import ToolError
+    except ImportError as exc:
+        raise BackendUnavailableError("the MCP SDK (mcp)", "server") from exc
+
+    def engine_errors(fn: F) -> F:
+        @wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return fn(*args, **kwargs)
+            except AgentMemError as exc:
+                raise ToolError(str(exc)) from exc
+
+        return wrapper  # type: ignore[return-value]
+
+    server = MCPServer(
+        "agentmem",
+        instructions="Long-term memory: add what the user says, search or recall it later, delete on request.",
+    )
+
+    @server.tool()
+    @engine_errors
+    def add_memory(user_id: str, content: str, role: str = "user", session_id: str | None = None) -> dict[str, Any]:
+        """Store one message in the user's long-term memory; returns the new memory ids."""
+        turns = memory.add([{"role": role, "content": content}], user_id=user_id, session_id=session_id,
+                           tenant=tenant)
+        return {"added": len(turns), "ids": [t.id for t in turns]}
+
+    @server.tool()
+    @engine_errors
+    def search_memory(user_id: str, query: str, k: int = 5) -> dict[str, Any]:
+        """The k memories of the user most relevant to the query, best first."""
+        hits = memory.search(query, user_id=user_id, k=k, tenant=tenant)
+        return {"hits": [{"id": h.id, "text": h.text, "score": h.score, "speaker": h.speaker,
+                          "timestamp": h.timestamp.isoformat() if h.timestamp else None,
+                          "signals": dict(h.signals)} for h in hits]}
+
+    @server.tool()
+    @engine_errors
+    def recall_memory(user_id: str, query: str, token_budget: int = 500) -> dict[str, Any]:
+        """Relevant memories packed chronologically into a token budget, with [n] citations."""
+        pack = memory.recall(query, user_id=user_id, token_budget=token_budget, tenant=tenant)
+        return {"text": pack.text, "tokens": pack.tokens,
+                "citations": [{"marker": c.marker, "id": c.id} for c in pack.citations]}
+
+    @server.tool()
+    @engine_errors
+    def delete_memory(user_id: str, memory_id: str) -> dict[str, Any]:
+        """Delete one memory of the user by id."""
+        memory.delete(memory_id, user_id=user_id, tenant=tenant)
+        return {"deleted": memory_id}
+
+    @server.tool()
+    @engine_errors
+    def list_episodes(user_id: str, session_id: str | None = None) -> dict[str, Any]:
+        """The user's conversation episodes (segments cut where the topic changed), in order."""
+        episodes = getattr(memory, "episodes", None)
+        if episodes is None:
+            raise ToolError("episodes are not available in this agentmem build")
+        kwargs: dict[str, Any] = {"user_id": user_id, "tenant": tenant}
+        if session_id is not None:
+            kwargs["session_id"] = session_id
+        return {"episodes": [{"id": e.id, "text": e.text, "start": e.start.isoformat(), "end": e.end.isoformat(),
+                              "turn_ids": list(e.turn_ids)} for e in episodes(**kwargs)]}
+
+    return server
+
+
+def run_mcp(args: argparse.Namespace) -> None:
+    """Build the Memory from CLI arguments and serve it over stdio or streamable HTTP."""
+    from agentmem.config import MemoryConfig, default_home
+    from agentmem.memory import Memory
+
+    home = Path(args.home) if args.home else default_home()
+    memory = Memory(MemoryConfig(home=home, db_url=args.db, chroma=args.chroma, device=args.device))
+    server = build_mcp(memory, tenant=args.tenant)
+    try:
+        if args.transport == "stdio":
+            server.run("stdio")
+        else:
+            server.run("streamable-http", host=args.host, port=args.port)
+    finally:
+        memory.close()

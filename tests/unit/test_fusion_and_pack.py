@@ -1,0 +1,58 @@
+from datetime import UTC, datetime
+
+from agentmem.assemble.pack import HEADER, pack_context
+from agentmem.assemble.tokens import TiktokenCounter
+from agentmem.components import Candidate
+from agentmem.retrieve.fusion import fuse_candidates, reciprocal_rank_fusion
+from agentmem.types import Hit, Scope
+
+
+def test_rrf_hand_computed() -> None:
+    got = reciprocal_rank_fusion({"a": ["x", "y", "z"], "b": ["z", "x"]}, weights={"a": 1.0, "b": 2.0}, k=10)
+    want = {"x": 1 / 11 + 2 / 12, "y": 1 / 12, "z": 1 / 13 + 2 / 11}
+    assert [d for d, _ in got] == sorted(want, key=lambda d: -want[d])
+    for d, s in got:
+        assert abs(s - want[d]) < 1e-12
+
+
+def test_fuse_candidates_records_ranks_and_credits_episode_turns() -> None:
+    lists = [
+        [Candidate("t1", "turn", 0.9, "dense"), Candidate("t2", "turn", 0.8, "dense"),
+         Candidate("t2", "turn", 3.0, "bm25")],
+        [Candidate("e1", "episode", 0.7, "episode", turn_ids=("t2", "t3"))],
+        [Candidate("th", "thought", 0.95, "thought", text="Ada likes cats")],
+    ]
+    fused = fuse_candidates(lists, weights={"dense": 1, "bm25": 1, "episode": 0.5, "thought": 1}, k=60)
+    by_key = {f.key: f for f in fused}
+    assert fused[0].key == ("turn", "t2")  # found by three signals
+    assert by_key[("turn", "t2")].ranks == {"dense": 2, "bm25": 1, "episode": 1}
+    assert by_key[("turn", "t3")].ranks == {"episode": 1}  # shares the episode's rank
+    assert by_key[("thought", "th")].raw == {"thought": 0.95}
+    assert abs(by_key[("turn", "t1")].score - 1 / 61) < 1e-12
+
+
+def test_zero_weight_signal_is_ignored() -> None:
+    fused = fuse_candidates([[Candidate("a", "turn", 1.0, "bm25")]], weights={"bm25": 0.0})
+    assert fused == []
+
+
+def hit(i: int, text: str, day: int) -> Hit:
+    return Hit(f"id{i}", "turn", text, 1.0 / (i + 1), Scope("t", "u"), datetime(2024, 1, day, tzinfo=UTC),
+               {"dense": i + 1}, speaker="Ada")
+
+
+def test_pack_is_chronological_within_budget_with_citations() -> None:
+    counter = TiktokenCounter()
+    hits = [hit(0, "most relevant, newest", 20), hit(1, "older but relevant", 5), hit(2, "x " * 400, 10)]
+    pack = pack_context(hits, token_budget=60, counter=counter)
+    assert pack.tokens <= 60 and pack.tokens == counter.count(pack.text)
+    assert [h.id for h in pack.hits] == ["id1", "id0"]  # chronological; the long one did not fit
+    assert pack.dropped == 1
+    assert pack.text.splitlines()[0] == HEADER
+    assert pack.text.splitlines()[1].startswith("[1] 2024-01-05 · Ada: older")
+    assert [(c.marker, c.id) for c in pack.citations] == [(1, "id1"), (2, "id0")]
+
+
+def test_pack_tiny_budget_is_empty_not_over() -> None:
+    pack = pack_context([hit(0, "hello", 1)], token_budget=3, counter=TiktokenCounter())
+    assert pack.text == "" and pack.hits == () and pack.dropped == 1

@@ -1,0 +1,210 @@
+"""GraphComponent driven directly (as the facade does): multi-hop recall, replicas, deletion,
+tenant isolation, precomputed triples vs. offline extraction."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, cast
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from agentmem.components import Candidate, Query, Services, TurnFilter
+from agentmem.config import GraphConfig, MemoryConfig
+from agentmem.embedding import SentenceTransformerEmbedder
+from agentmem.index.graph_store import graph_stats
+from agentmem.protocols import Embedder
+from agentmem.retrieve.graph import GraphComponent
+from agentmem.storage.sql import NewTurn, SqlStore, create_engine
+from agentmem.storage.vectors import ChromaVectors, open_chroma
+from agentmem.types import Scope, Turn
+
+DOCS = [
+    ("Acme Corp", "Acme Corp is a toy maker. It was founded by John Miller in 1990."),
+    ("John Miller", "John Miller was an American businessman. He was born in Springfield."),
+    ("Springfield", "Springfield is the capital of Illinois, with a population of 114,000."),
+    ("Beta Labs", "Beta Labs is a chemistry company based in Boston, founded by Mary Jones."),
+    ("Mary Jones", "Mary Jones was born in Dublin and studied chemistry at Trinity College."),
+    ("Gamma Toys", "Gamma Toys makes wooden toys in Vermont."),
+]
+
+
+@pytest.fixture(scope="module")
+def embedder() -> Embedder:
+    return cast(Embedder, SentenceTransformerEmbedder())
+
+
+@pytest.fixture()
+def services(tmp_path: Path, embedder: Embedder) -> Services:
+    return make_services(tmp_path, embedder)
+
+
+def make_services(tmp_path: Path, embedder: Embedder) -> Services:
+    from agentmem.assemble.tokens import TiktokenCounter
+
+    return Services(
+        config=MemoryConfig(home=tmp_path, graph=GraphConfig(enabled=True)),
+        sql=SqlStore(create_engine(f"sqlite:///{tmp_path}/t.db")),
+        vectors=ChromaVectors(open_chroma("memory", tmp_path), prefix=f"g{uuid.uuid4().hex[:8]}"),
+        embedder=embedder,
+        tokens=TiktokenCounter(),
+    )
+
+
+def add_docs(services: Services, comp: GraphComponent, scope: Scope, docs: Sequence[tuple[str, str]],
+             extra: Sequence[dict[str, Any]] | None = None) -> list[Turn]:
+    sql = services.sql
+    new = [
+        NewTurn(
+            speaker=title, role="document", content=text,
+            content_hash=hashlib.sha256(f"{title}\n{text}".encode()).hexdigest(),
+            timestamp=datetime(2024, 1, 1, tzinfo=UTC), session_id=None, agent_id=None,
+            metadata={"doc_id": title, **((extra or [{}] * len(docs))[i])},
+        )
+        for i, (title, text) in enumerate(docs)
+    ]
+    with sql.begin() as conn:
+        sql.ensure_user(conn, scope)
+        turns = sql.insert_turns(conn, scope, new)
+        version = sql.bump_version(conn, scope, "turns")
+    vectors = services.embedder.embed([f"{t.speaker}\n{t.content}" for t in turns])
+    comp.on_add(scope, turns, vectors, version)
+    return turns
+
+
+def search(services: Services, comp: GraphComponent, scope: Scope, text: str, k: int = 10,
+           flt: TurnFilter | None = None) -> list[Candidate]:
+    q = Query(text, services.embedder.embed([text])[0], scope, k, services.sql.versions(scope),
+              filter=flt or TurnFilter())
+    return comp.search(q)
+
+
+def titles(turns: Sequence[Turn], cands: Sequence[Candidate]) -> list[str]:
+    by_id = {t.id: t.speaker for t in turns}
+    return [by_id[c.id] for c in cands]
+
+
+SCOPE = Scope("acme", "alice")
+
+
+def test_offline_graph_recall_is_multi_hop(services: Services) -> None:
+    comp = GraphComponent(services)
+    turns = add_docs(services, comp, SCOPE, DOCS)
+    got = search(services, comp, SCOPE, "In which city was the founder of Acme Corp born?")
+    assert all(c.kind == "turn" and c.signal == "graph" for c in got)
+    assert set(titles(turns, got[:2])) == {"Acme Corp", "John Miller"}
+    assert [c.score for c in got] == sorted((c.score for c in got), reverse=True)
+    stats = graph_stats(services.sql, SCOPE)
+    assert stats["passages"] == len(DOCS) and stats["facts"] > 0
+
+
+def test_precomputed_triples_are_used_verbatim(services: Services) -> None:
+    comp = GraphComponent(services)
+    extra: list[dict[str, Any]] = [{"triples": [["Acme Corp", "founded by", "John Miller"]], "entities": ["Acme Corp"]},
+             {"triples": [["John Miller", "born in", "Springfield"]]}, {"triples": []}]
+    add_docs(services, comp, SCOPE, DOCS[:3], extra)
+    assert graph_stats(services.sql, SCOPE) == {
+        "entities": 3, "facts": 2, "passages": 3, "mentions": 4, "fact_sources": 2, "synonyms": 0,
+    }
+
+
+def test_second_replica_sees_writes_and_deletes(tmp_path: Path, embedder: Embedder) -> None:
+    a_services = make_services(tmp_path, embedder)
+    b_services = Services(  # another process on the same database
+        config=a_services.config, sql=SqlStore(create_engine(f"sqlite:///{tmp_path}/t.db")),
+        vectors=a_services.vectors, embedder=embedder, tokens=a_services.tokens,
+    )
+    a, b = GraphComponent(a_services), GraphComponent(b_services)
+    turns = add_docs(a_services, a, SCOPE, DOCS[:2])
+    assert len(search(b_services, b, SCOPE, "Acme Corp founder")) == 2
+    turns += add_docs(a_services, a, SCOPE, DOCS[2:])
+    assert len(search(b_services, b, SCOPE, "Acme Corp founder")) == len(DOCS)
+    gone = [t for t in turns if t.speaker in ("John Miller", "Gamma Toys")]
+    b.on_delete(SCOPE, gone, 0)
+    left = search(a_services, a, SCOPE, "Where was John Miller born?")
+    assert {c.id for c in left}.isdisjoint({t.id for t in gone}) and len(left) == len(DOCS) - 2
+
+
+def test_delete_everything_and_user(services: Services) -> None:
+    comp = GraphComponent(services)
+    turns = add_docs(services, comp, SCOPE, DOCS)
+    comp.on_delete(SCOPE, turns[:3], 0)
+    assert graph_stats(services.sql, SCOPE)["passages"] == 3
+    comp.on_delete_user(SCOPE)
+    assert set(graph_stats(services.sql, SCOPE).values()) == {0}
+    assert search(services, comp, SCOPE, "Acme") == []
+
+
+def test_tenant_isolation_of_graph_queries(services: Services) -> None:
+    comp = GraphComponent(services)
+    other = Scope("globex", "alice")
+    mine = add_docs(services, comp, SCOPE, DOCS[:3])
+    theirs = add_docs(services, comp, other, DOCS[3:])
+    got_mine = {c.id for c in search(services, comp, SCOPE, "Mary Jones Beta Labs Dublin")}
+    got_theirs = {c.id for c in search(services, comp, other, "Acme Corp John Miller")}
+    assert got_mine == {t.id for t in mine}
+    assert got_theirs == {t.id for t in theirs}
+    comp.on_delete_user(other)
+    assert graph_stats(services.sql, SCOPE)["passages"] == 3
+
+
+def test_filter_restricts_candidates(services: Services) -> None:
+    comp = GraphComponent(services)
+    turns = add_docs(services, comp, SCOPE, DOCS)
+    got = search(services, comp, SCOPE, "Acme Corp founder", flt=TurnFilter(speaker="Springfield"))
+    assert titles(turns, got) == ["Springfield"]
+    assert np.isfinite([c.score for c in got]).all()
+
+
+class FakeChat:
+    """NER = capitalized words; triples link the first entity to the others; the fact filter
+    keeps facts whose subject is named in the question."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.fail = fail
+        self.filter_calls = 0
+
+    def generate(self, messages: Sequence[tuple[str, str]]) -> str:
+        import json
+
+        text = messages[-1][1]
+        if self.fail:
+            return "Sorry, I can't do that."
+        if text.startswith("Question:"):
+            self.filter_calls += 1
+            question, facts = text.split("\n\nCandidate facts: ")
+            kept = [f for f in json.loads(facts)["fact"] if f[0] in question.lower()]
+            return json.dumps({"fact": kept})
+        if "named_entities" in text:
+            ents = json.loads(text[text.rindex("{"):])["named_entities"]
+            return json.dumps({"triples": [[ents[0], "related to", e] for e in ents[1:]]})
+        body = text.split("```")[1]
+        return json.dumps({"named_entities": sorted({w.strip(".,") for w in body.split() if w[:1].isupper()})})
+
+
+def test_llm_extraction_and_recognition_filter(tmp_path: Path, embedder: Embedder) -> None:
+    from agentmem.errors import ExtractionError
+
+    services = make_services(tmp_path, embedder)
+    services.chat_model = FakeChat()
+    comp = GraphComponent(services)
+    assert comp.runner is not None
+    turns = add_docs(services, comp, SCOPE, DOCS)
+    assert graph_stats(services.sql, SCOPE)["facts"] > len(DOCS)
+    got = search(services, comp, SCOPE, "Where was john miller born?")
+    assert services.chat_model.filter_calls == 1
+    assert titles(turns, got[:1]) == ["John Miller"]
+
+    (tmp_path / "b").mkdir()
+    failing = make_services(tmp_path / "b", embedder)
+    failing.chat_model = FakeChat(fail=True)
+    with pytest.raises(ExtractionError):
+        add_docs(failing, GraphComponent(failing), SCOPE, DOCS[:1])
+    assert graph_stats(failing.sql, SCOPE)["passages"] == 0  # nothing half-written

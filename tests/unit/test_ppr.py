@@ -1,0 +1,128 @@
+"""Personalized PageRank: scipy reference, torch path and networkx agree; errors are named."""
+
+from __future__ import annotations
+
+import networkx as nx
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+from agentmem.kernels.ppr import Transition, personalized_pagerank, personalized_pagerank_torch
+
+from agentmem.errors import ConvergenceError, ValidationError
+
+
+def random_graph(seed: int, n: int, *, directed: bool, density: float = 0.1) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    a = (rng.random((n, n)) < density) * rng.uniform(0.1, 2.0, (n, n))
+    np.fill_diagonal(a, 0.0)
+    if not directed:
+        a = np.triu(a) + np.triu(a).T
+    lone = rng.integers(n)
+    a[lone] = 0.0  # at least one dangling node
+    if not directed:
+        a[:, lone] = 0.0
+    return a
+
+
+def random_reset(seed: int, n: int) -> np.ndarray:
+    rng = np.random.default_rng(seed + 1000)
+    r = rng.random(n) * (rng.random(n) < 0.3)
+    r[0] += 0.5
+    return r
+
+
+def networkx_ppr(a: np.ndarray, reset: np.ndarray, damping: float, directed: bool) -> np.ndarray:
+    g = nx.from_numpy_array(a, create_using=nx.DiGraph if directed else nx.Graph)
+    pr = nx.pagerank(
+        g, alpha=damping, personalization={i: float(reset[i]) for i in range(len(reset))},
+        tol=1e-13, max_iter=10_000, weight="weight",
+    )
+    return np.array([pr[i] for i in range(len(reset))])
+
+
+@pytest.mark.parametrize("directed", [False, True])
+@pytest.mark.parametrize("damping", [0.5, 0.85])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_reference_matches_networkx(seed: int, damping: float, directed: bool) -> None:
+    a = random_graph(seed, 40, directed=directed)
+    r = random_reset(seed, 40)
+    got = personalized_pagerank(sp.csr_matrix(a), r, damping=damping, tol=1e-13, max_iter=1000)
+    np.testing.assert_allclose(got, networkx_ppr(a, r, damping, directed), atol=1e-9)
+    assert got.sum() == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("seed", [0, 3, 7])
+def test_torch_batched_matches_reference(seed: int) -> None:
+    a = random_graph(seed, 60, directed=False)
+    resets = np.stack([random_reset(seed + i, 60) for i in range(5)])
+    tr = Transition.from_adjacency(a)
+    batched = personalized_pagerank_torch(tr, resets, damping=0.5, device="cpu")
+    assert batched.shape == (5, 60)
+    for i in range(5):
+        ref = personalized_pagerank(tr, resets[i], damping=0.5)
+        np.testing.assert_allclose(batched[i].numpy(), ref, atol=1e-12)
+    single = personalized_pagerank_torch(tr, resets[0], damping=0.5, device="cpu")
+    assert single.shape == (60,)
+    np.testing.assert_allclose(single.numpy(), batched[0].numpy(), atol=1e-15)
+
+
+def test_torch_float32_close_to_reference() -> None:
+    a = random_graph(5, 80, directed=False)
+    r = random_reset(5, 80)
+    got = personalized_pagerank_torch(a, r, damping=0.5, device="cpu", dtype=torch.float32, tol=1e-7)
+    np.testing.assert_allclose(got.numpy(), personalized_pagerank(a, r, damping=0.5), atol=1e-5)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_matches_reference() -> None:
+    a = random_graph(11, 200, directed=False)
+    r = np.stack([random_reset(11 + i, 200) for i in range(4)])
+    got = personalized_pagerank_torch(a, r, damping=0.5, device="cuda")
+    assert got.device.type == "cuda"
+    ref = np.stack([personalized_pagerank(a, x, damping=0.5) for x in r])
+    np.testing.assert_allclose(got.cpu().numpy(), ref, atol=1e-10)
+
+
+def test_reset_mass_stays_near_seeds() -> None:
+    # path 0-1-2-3: seeding node 0 ranks nodes by distance from it
+    a = np.zeros((4, 4))
+    for i in range(3):
+        a[i, i + 1] = a[i + 1, i] = 1.0
+    x = personalized_pagerank(a, np.array([1.0, 0, 0, 0]), damping=0.5)
+    assert list(np.argsort(-x)) == [0, 1, 2, 3]
+
+
+def test_graph_without_edges_returns_reset() -> None:
+    r = np.array([0.2, 0.0, 0.8])
+    np.testing.assert_allclose(personalized_pagerank(np.zeros((3, 3)), r, damping=0.5), r)
+    np.testing.assert_allclose(
+        personalized_pagerank_torch(np.zeros((3, 3)), r, damping=0.5, device="cpu").numpy(), r
+    )
+
+
+def test_non_convergence_raises_named_error() -> None:
+    a = random_graph(0, 30, directed=False)
+    r = random_reset(0, 30)
+    with pytest.raises(ConvergenceError) as info:
+        personalized_pagerank(a, r, damping=0.99, tol=1e-15, max_iter=3)
+    assert info.value.max_iter == 3 and info.value.residual > 0
+    with pytest.raises(ConvergenceError):
+        personalized_pagerank_torch(a, r, damping=0.99, tol=1e-15, max_iter=3, device="cpu")
+
+
+@pytest.mark.parametrize(
+    ("adj", "reset", "kwargs"),
+    [
+        (np.ones((3, 3)), np.zeros(3), {}),  # all-zero reset
+        (np.ones((3, 3)), np.array([1.0, -1.0, 1.0]), {}),  # negative reset
+        (np.ones((3, 3)), np.ones(4), {}),  # wrong length
+        (np.ones((2, 3)), np.ones(3), {}),  # not square
+        (-np.ones((3, 3)), np.ones(3), {}),  # negative weights
+        (np.ones((3, 3)), np.ones(3), {"damping": 1.0}),
+        (np.ones((3, 3)), np.ones(3), {"max_iter": 0}),
+    ],
+)
+def test_validation(adj: np.ndarray, reset: np.ndarray, kwargs: dict) -> None:
+    with pytest.raises(ValidationError):
+        personalized_pagerank(adj, reset, **kwargs)
