@@ -14,6 +14,7 @@ Chroma also records its build time.
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import os
 import platform
@@ -319,3 +320,25 @@ def _triton_bandwidth(
         "kernel_gbps": round(gbps, 1),
         "kernel_pct_of_peak": round(100 * gbps / peak, 1) if peak else None,
     }
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """CLI: ``agentmem bench search --n 10000,100000,1000000 --batch 1,64 --json``."""
+    p.add_argument("--n", default="10000,100000", help="comma-separated corpus sizes")
+    p.add_argument("--batch", default="1,64", help="comma-separated query batch sizes")
+    p.add_argument("--dim", type=int, default=384)
+    p.add_argument("--k", type=int, default=10)
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--no-chroma", action="store_true")
+    p.add_argument("--no-faiss", action="store_true")
+    p.add_argument("--chroma-max-n", type=int, default=200_000)
+    p.add_argument("--peak-gbps", type=float, default=None, help="device peak bandwidth, for %% of peak")
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    return run_search_bench(
+        [int(x) for x in str(args.n).split(",")],
+        [int(x) for x in str(args.batch).split(",")],
+        dim=args.dim, k=args.k, device=args.device, include_chroma=not args.no_chroma,
+        include_faiss=not args.no_faiss, chroma_max_n=args.chroma_max_n, peak_gbps=args.peak_gbps,
+    )

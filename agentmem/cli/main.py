@@ -20,11 +20,12 @@ BENCHES = {
     "retrieval": "retrieval",
     "locomo": "locomo",
     "latency": "latency",
-    "search": "search_cli",
+    "search": "search",
     "thoughts": "thoughts",
     "segmentation": "segmentation",
     "prepare-musique": "musique",
     "load": "load",
+    "indexing": "indexing",
 }
 
 
@@ -111,6 +112,12 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_index(args: argparse.Namespace) -> int:
+    from agentmem.batch.cli import run_index_command
+
+    return run_index_command(args)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from agentmem.cli.demo import run_demo
 
@@ -164,6 +171,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--user", required=True)
     p.add_argument("file")
     p.set_defaults(func=cmd_import)
+
+    from agentmem.batch.cli import add_index_arguments
+
+    p = sub.add_parser("index", help="index conversation archives (ChatGPT, Claude, LongMemEval, LoCoMo, JSONL)")
+    _store_args(p)
+    add_index_arguments(p)
+    p.set_defaults(func=cmd_index)
 
     from agentmem.server.cli import add_commands as add_server_commands
 

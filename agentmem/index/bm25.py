@@ -67,12 +67,17 @@ class BM25Index:
     ----------
     k1, b
         BM25 parameters (``bm25s`` defaults).
+    compact
+        Renumber rows once most are deleted (saves memory); off keeps row numbers stable.
     """
 
-    def __init__(self, *, k1: float = 1.5, b: float = 0.75) -> None:
+    def __init__(self, *, k1: float = 1.5, b: float = 0.75, compact: bool = True) -> None:
         if k1 < 0 or not 0 <= b <= 1:
             raise ValueError("BM25 needs k1 >= 0 and 0 <= b <= 1")
         self.k1, self.b = k1, b
+        # With compact=False rows are never renumbered, so they can stay aligned with the rows
+        # of another index fed in the same order (agentmem.retrieve.turns relies on this).
+        self.compact = compact
         self._vocab: dict[str, int] = {}
         self._post_rows: list[array] = []
         self._post_tfs: list[array] = []
@@ -91,13 +96,15 @@ class BM25Index:
     def __contains__(self, doc_id: object) -> bool:
         return doc_id in self._row
 
-    def add(self, ids: Sequence[str], texts: Sequence[str]) -> None:
-        """Index documents; an id already present is replaced."""
+    def add(self, ids: Sequence[str], texts: Sequence[str]) -> list[int]:
+        """Index documents (an id already present is replaced); returns their rows."""
         if len(ids) != len(texts):
             raise ValueError("ids and texts differ in length")
         self.remove([i for i in ids if i in self._row])
+        rows = []
         for doc_id, text in zip(ids, texts, strict=True):
             row = len(self._ids)
+            rows.append(row)
             tokens = tokenize(text)
             counts = Counter(tokens)
             term_ids = []
@@ -119,6 +126,7 @@ class BM25Index:
             self._alive.append(1)
             self._n_alive += 1
             self._len_alive += len(tokens)
+        return rows
 
     def remove(self, ids: Sequence[str]) -> None:
         """Forget documents (unknown ids are ignored)."""
@@ -131,7 +139,7 @@ class BM25Index:
             self._len_alive -= self._doc_len[row]
             for tid in self._doc_terms[row]:
                 self._df[tid] -= 1
-        if len(self._ids) > 64 and self._n_alive < len(self._ids) // 2:
+        if self.compact and len(self._ids) > 64 and self._n_alive < len(self._ids) // 2:
             self._compact()
 
     def _compact(self) -> None:

@@ -8,6 +8,7 @@ fusion, plus the ``time`` list; each candidate records its dense and BM25 ranks 
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -48,13 +49,14 @@ class TurnIndex:
 
     plain: ExactIndex
     ctx: ExactIndex
-    bm25: BM25Index = field(default_factory=BM25Index)
+    bm25: BM25Index = field(default_factory=lambda: BM25Index(compact=False))  # rows = dense rows
     ts: list[float] = field(default_factory=list)
     speaker: list[str] = field(default_factory=list)
     session: list[str | None] = field(default_factory=list)
     role: list[str] = field(default_factory=list)
     prev: list[int] = field(default_factory=list)  # previous live row of the same session, -1
     next: list[int] = field(default_factory=list)
+    speakers: Counter[str] = field(default_factory=Counter)  # live turns per speaker
     _last: dict[str | None, int] = field(default_factory=dict)
 
     def add(self, turns: Sequence[Turn], plain: np.ndarray, ctx: np.ndarray) -> None:
@@ -74,7 +76,10 @@ class TurnIndex:
                 self.next[before] = r
             if _linked(t):
                 self._last[sid] = r
-        self.bm25.add([t.id for t in turns], [t.render() for t in turns])
+            self.speakers[t.speaker] += 1
+        bm_rows = self.bm25.add([t.id for t in turns], [t.render() for t in turns])
+        if bm_rows != rows:  # both indexes append in lockstep and never renumber
+            raise AssertionError("dense and BM25 rows diverged")
 
     def remove(self, ids: Sequence[str]) -> None:
         for i in ids:
@@ -88,6 +93,9 @@ class TurnIndex:
                 self.prev[n] = p
             if self._last.get(self.session[r]) == r:
                 self._last[self.session[r]] = p
+            self.speakers[self.speaker[r]] -= 1
+            if self.speakers[self.speaker[r]] <= 0:
+                del self.speakers[self.speaker[r]]
         self.plain.remove(ids)
         self.ctx.remove(ids)
         self.bm25.remove(ids)
@@ -114,20 +122,20 @@ class TurnIndex:
         """Hybrid-scored candidates (see module docstring), best first."""
         mask = self.mask(query.filter)
         allowed = None if mask is None else mask.numpy()
-        live = self.plain.alive_mask().numpy() if allowed is None else self.plain.alive_mask().numpy() & allowed
+        live = self.plain.alive_mask().numpy()
+        if allowed is not None:
+            live &= allowed
         dense_hits = self.plain.search(query.vector, n, valid=mask)[0]
         ctx_hits = self.ctx.search(query.vector, n, valid=mask)[0]
-        bm_all = self.bm25.scores(query.text)
-        bm_by_row = np.zeros(self.plain.n_rows)
-        for bm_row, doc_id in enumerate(self.bm25.rows()):
-            if bm_all[bm_row] > 0:
-                r = self.plain.row_of(doc_id)
-                if r is not None:
-                    bm_by_row[r] = bm_all[bm_row]
-        bm_by_row[~live] = 0.0
-        bm_top = [int(r) for r in np.flatnonzero(bm_by_row)[np.argsort(-bm_by_row[np.flatnonzero(bm_by_row)], kind="stable")][:n]]
-        seeds = list(dict.fromkeys([self.plain.row_of(i) for i, _ in dense_hits + ctx_hits] + bm_top))
-        seeds = [r for r in seeds if r is not None]
+        bm_by_row = self.bm25.scores(query.text)  # same rows as the dense views
+        if allowed is not None:
+            bm_by_row[~allowed[: len(bm_by_row)]] = 0.0
+        positive = np.flatnonzero(bm_by_row > 0)
+        if positive.size > n:
+            positive = positive[np.argpartition(-bm_by_row[positive], n - 1)[:n]]
+        bm_top = [int(r) for r in positive[np.lexsort((positive, -bm_by_row[positive]))]]
+        dense_rows = [self.plain.row_of(i) for i, _ in dense_hits + ctx_hits]
+        seeds = list(dict.fromkeys([r for r in dense_rows if r is not None] + bm_top))
         if not seeds:
             return []
         neighbours = [x for r in seeds for x in (self.prev[r], self.next[r]) if x >= 0 and live[x]]
@@ -135,13 +143,15 @@ class TurnIndex:
         q = np.asarray(query.vector, dtype=np.float32)
         dense = np.maximum(self.plain.rows_vectors(pool) @ q, self.ctx.rows_vectors(pool) @ q)
         base = score_fusion(dense, bm_by_row[pool], lexical_weight=lexical_weight)
-        named = named_speaker(query.text, set(self.speaker))
+        named = named_speaker(query.text, self.speakers)
         base += speaker_boost([self.speaker[r] for r in pool], named, boost)
         where = {int(r): i for i, r in enumerate(pool)}
         prev = np.array([where.get(self.prev[r], -1) for r in pool])
         nxt = np.array([where.get(self.next[r], -1) for r in pool])
         final = contiguity(base, prev, nxt, beta=beta)[: len(seeds)]
-        dense_rank = {i: k for k, (i, _) in enumerate(sorted(dense_hits + ctx_hits, key=lambda h: -h[1]), 1)}
+        dense_rank: dict[str, int] = {}
+        for i, _ in sorted(dense_hits + ctx_hits, key=lambda h: -h[1]):
+            dense_rank.setdefault(i, len(dense_rank) + 1)
         bm_rank = {self.plain.id_at(r): k for k, r in enumerate(bm_top, 1)}
         order = np.argsort(-final, kind="stable")[:n]
         out = []

@@ -35,6 +35,7 @@ __all__ = [
     "graph_passages",
     "graph_synonyms",
     "history",
+    "index_jobs",
     "metadata",
     "sessions",
     "store_items",
@@ -288,4 +289,23 @@ store_items = Table(
     Column("ttl_minutes", Float),
     PrimaryKeyConstraint("tenant", "namespace", "key", name="pk_store_items"),
     Index("ix_store_items_user", "tenant", "user_id"),
+)
+
+# Batch indexing jobs (agentmem.batch.job): one row per job (its inputs, options and user),
+# the watermark = records of the input stream fully stored (SQL, vectors, components), and
+# the end of the chunk being stored when the process stopped (re-checked on resume).
+index_jobs = Table(
+    "index_jobs",
+    metadata,
+    Column("job_id", ID, primary_key=True),
+    Column("tenant", NAME, nullable=False),
+    Column("user_id", NAME, nullable=False),  # the --user of the job ("" when records name users)
+    Column("inputs", JSON, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("watermark", BigInteger, nullable=False, default=0),
+    Column("inflight_end", BigInteger, nullable=False, default=0),
+    Column("counts", JSON, nullable=False),
+    Column("errors", JSON, nullable=False),
+    Column("started_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
 )

@@ -85,7 +85,14 @@ class SqlStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         try:
-            t.metadata.create_all(engine)
+            if engine.dialect.name == "postgresql":
+                # Replicas starting together on a fresh database would race in CREATE TABLE;
+                # a transaction-scoped advisory lock lets one create and the others find it.
+                with engine.begin() as conn:
+                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(7316820385)"))
+                    t.metadata.create_all(conn)
+            else:
+                t.metadata.create_all(engine)
         except SQLAlchemyError as exc:
             raise StorageError(f"cannot create schema: {exc}") from exc
 

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from agentmem import Memory, MemoryConfig
+from agentmem import Memory, MemoryConfig, NotFoundError
 
 TENANTS = ["acme", "globex"]
 USERS = ["ann", "bob", "cy"]
@@ -69,10 +69,8 @@ def test_scopes_never_leak(shared_memory) -> None:  # type: ignore[no-untyped-de
             # another scope deleting it must not find it
             other = next(x for x in USERS if x != u)
             before = dict(mine)
-            try:
+            with pytest.raises(NotFoundError):
                 self.mem.delete(tid, user_id=other, tenant=self.tenant(t))
-            except KeyError:
-                pass
             assert mine == before
             self.mem.delete(tid, user_id=u, tenant=self.tenant(t))
             del mine[tid]

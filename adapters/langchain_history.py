@@ -1,0 +1,120 @@
+"""A LangChain ``BaseChatMessageHistory`` kept in agentmem (one session of one user).
+
+``BaseChatMessageHistory`` is deprecated upstream (langchain-core 1.6.4, removal in 2.0) in
+favour of LangGraph persistence, but ``RunnableWithMessageHistory`` apps still use it. The
+messages stored through it are ordinary memories: ``Memory.recall`` finds them later.
+
+>>> history = AgentMemChatMessageHistory(Memory(), user_id="ada", session_id="s1")  # doctest: +SKIP
+>>> history.add_messages([HumanMessage("hi"), AIMessage("hello!")])                 # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from agentmem import BackendUnavailableError, Turn, ValidationError
+
+from ._backend import MemoryBackend, check_backend, tenant_kwargs
+
+try:
+    from langchain_core.chat_history import BaseChatMessageHistory
+    from langchain_core.messages import (
+        AIMessage,
+        BaseMessage,
+        ChatMessage,
+        HumanMessage,
+        SystemMessage,
+    )
+except ImportError as exc:  # pragma: no cover - exercised without the extra installed
+    raise BackendUnavailableError("langchain-core", "langchain") from exc
+
+__all__ = ["AgentMemChatMessageHistory", "message_dict", "turn_message"]
+
+# LangChain message type → agentmem role (agentmem knows user/assistant/system/tool/document).
+_ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool", "function": "tool"}
+_PAGE = 500
+
+
+def message_dict(message: BaseMessage) -> dict[str, Any]:
+    """A LangChain message as an agentmem message dict.
+
+    agentmem treats a re-sent message as a no-op; a chat history must keep a user saying
+    "yes" twice, so a message without its own id gets a fresh one.
+    """
+    role = _ROLES.get(message.type, "user")
+    if isinstance(message, ChatMessage):
+        role = message.role if message.role in _ROLES.values() else "user"
+    return {
+        "role": role,
+        "speaker": message.name or role,
+        "content": message.text,
+        "id": message.id or uuid.uuid4().hex,
+    }
+
+
+def turn_message(turn: Turn) -> BaseMessage:
+    """A stored turn as the LangChain message of its role (speaker kept as ``name``)."""
+    name = turn.speaker if turn.speaker != turn.role else None
+    message_id = str(turn.metadata.get("message_id", turn.id))
+    if turn.role == "user":
+        return HumanMessage(content=turn.content, name=name, id=message_id)
+    if turn.role == "assistant":
+        return AIMessage(content=turn.content, name=name, id=message_id)
+    if turn.role == "system":
+        return SystemMessage(content=turn.content, name=name, id=message_id)
+    # tool results carry no tool_call_id once stored; keep them as generic role messages
+    return ChatMessage(role=turn.role, content=turn.content, name=name, id=message_id)
+
+
+class AgentMemChatMessageHistory(BaseChatMessageHistory):
+    """Chat history of one ``session_id`` of one user, stored as agentmem memories.
+
+    Parameters
+    ----------
+    memory
+        :class:`agentmem.Memory` or ``agentmem.client.MemoryClient``.
+    user_id, session_id, tenant
+        Which conversation this history is (``tenant=None``: the backend's default).
+    """
+
+    def __init__(
+        self, memory: MemoryBackend | Any, *, user_id: str, session_id: str, tenant: str | None = None
+    ) -> None:
+        if not isinstance(session_id, str) or not session_id:
+            raise ValidationError("session_id must be a non-empty string")
+        self.memory = check_backend(memory)
+        self.user_id = user_id
+        self.session_id = session_id
+        self.tenant = tenant
+
+    def _turns(self) -> list[Turn]:
+        out: list[Turn] = []
+        after: int | None = None
+        while True:
+            page = self.memory.memories(
+                user_id=self.user_id, session_id=self.session_id, after=after, limit=_PAGE,
+                **tenant_kwargs(self.tenant),
+            )
+            out.extend(page)
+            if len(page) < _PAGE:
+                return out
+            after = page[-1].seq
+
+    @property
+    def messages(self) -> list[BaseMessage]:  # type: ignore[override]
+        """The session's messages, oldest first."""
+        return [turn_message(t) for t in self._turns()]
+
+    def add_messages(self, messages: Sequence[BaseMessage]) -> None:
+        """Store messages in one call (one round trip to a sidecar)."""
+        batch = [message_dict(m) for m in messages if m.text.strip()]
+        if batch:
+            self.memory.add(batch, user_id=self.user_id, session_id=self.session_id, **tenant_kwargs(self.tenant))
+
+    def clear(self) -> None:
+        """Delete the session's messages (the user's other memories stay)."""
+        ids = [t.id for t in self._turns()]
+        if ids:
+            self.memory.delete_many(ids, user_id=self.user_id, **tenant_kwargs(self.tenant), missing_ok=True)
