@@ -16,13 +16,14 @@ from agentmem.errors import NotFoundError, ValidationError
 from agentmem.ingest.normalize import content_hash, normalize_messages, parse_timestamp
 from agentmem.protocols import ChatModel, Embedder, LogitsModel, TokenCounter
 from agentmem.resolve import build_components, build_services
+from agentmem.retrieve.episodes import EpisodeComponent
 from agentmem.retrieve.filters import parse_filters
 from agentmem.retrieve.fusion import fuse_candidates
 from agentmem.retrieve.thoughts import ThoughtComponent
 from agentmem.retrieve.timeparse import parse_time_window
 from agentmem.retrieve.turns import KIND as TURN_KIND
 from agentmem.storage.sql import NewTurn, dumps
-from agentmem.types import ContextPack, HistoryEvent, Hit, Scope, Thought, Turn
+from agentmem.types import ContextPack, Episode, HistoryEvent, Hit, Scope, Thought, Turn
 
 __all__ = ["Memory"]
 
@@ -360,6 +361,22 @@ class Memory:
             raise ValidationError("token_budget must be a positive integer")
         hits = self.search(query, user_id=user_id, k=k, filters=filters, now=now, tenant=tenant)
         return pack_context(hits, token_budget=token_budget, counter=self.services.tokens)
+
+    # -- episodes (EM-LLM) -------------------------------------------------------------------
+    def episodes(
+        self,
+        *,
+        user_id: str,
+        session_id: str | None = None,
+        include_open: bool = True,
+        tenant: str = DEFAULT_TENANT,
+    ) -> list[Episode]:
+        """A user's episodes in time order (the still-open tail too, unless ``include_open=False``)."""
+        c = self.component("episode")
+        assert isinstance(c, EpisodeComponent)
+        scope = self._scope(tenant, user_id)
+        return c.episodes(scope, session_id=None if session_id is None else _check_id(session_id, "session_id"),
+                          include_open=include_open)
 
     # -- thoughts (Think-in-Memory) --------------------------------------------------------
     def _thought_memory(self) -> ThoughtComponent:

@@ -49,6 +49,14 @@ def build_components(services: Services) -> list[MemoryComponent]:
 
     config = services.config
     components: list[MemoryComponent] = [TurnComponent(services)]
+    if config.episodes.segmenter != "off":
+        from agentmem.retrieve.episodes import EpisodeComponent
+
+        components.append(EpisodeComponent(services))
+    if config.graph.enabled:
+        from agentmem.retrieve.graph import GraphComponent
+
+        components.append(GraphComponent(services))
     if config.thoughts.enabled:
         from agentmem.retrieve.thoughts import ThoughtComponent
 

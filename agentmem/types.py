@@ -73,7 +73,9 @@ class Turn:
     updated_at: datetime | None = None
 
     def render(self) -> str:
-        """The text indexed and shown for this turn: ``[date] speaker: content``."""
+        """The text indexed for this turn: ``[date] speaker: content`` (documents: ``title\ncontent``)."""
+        if self.role == "document":
+            return f"{self.speaker}\n{self.content}"
         return f"[{self.timestamp:%Y-%m-%d}] {self.speaker}: {self.content}"
 
 

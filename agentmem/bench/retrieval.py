@@ -14,6 +14,7 @@ index time and the p50 latency of ``Memory.search``.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import tempfile
 import time
@@ -66,7 +67,10 @@ def _memory(args: argparse.Namespace, home: Path) -> Any:
     from agentmem.retrieve.graph import GraphComponent
 
     # Passages are independent documents: embed each alone (no previous-turn context).
-    recall = RecallConfig(weights=_weights(args), context_window=0)
+    extra: dict[str, Any] = {}
+    if "context_window" in {f.name for f in dataclasses.fields(RecallConfig)}:
+        extra["context_window"] = 0
+    recall = RecallConfig(weights=_weights(args), **extra)
     config = MemoryConfig(
         home=home, chroma=str(home / "chroma"), recall=recall, graph=GraphConfig(enabled=not args.no_graph)
     )

@@ -298,11 +298,16 @@ class SqlStore:
         """Remove every row of this user from every scoped table; returns turns removed."""
         n = conn.execute(sa.delete(t.turns).where(_scoped(t.turns, scope))).rowcount
         for table in t.metadata.sorted_tables:
-            if table.name in ("tenants", "api_keys", "turns", "users"):
+            if table.name in ("tenants", "api_keys", "turns", "users", "versions"):
                 continue
             if "tenant" in table.c and "user_id" in table.c:
                 conn.execute(sa.delete(table).where(_scoped(table, scope)))
         conn.execute(sa.delete(t.users).where(_scoped(t.users, scope)))
+        # Version counters survive the user and move on: were they reset, a user re-created
+        # later could reach a version another replica's stale cache still holds.
+        conn.execute(
+            sa.update(t.versions).where(_scoped(t.versions, scope)).values(version=t.versions.c.version + 1)
+        )
         return int(n or 0)
 
     # -- history -------------------------------------------------------------------------

@@ -106,7 +106,7 @@ def test_delete_user_removes_every_row(store: SqlStore, unique: str) -> None:
     with store.begin() as conn:
         store.log(conn, scope, [("x", "turn", "ADD", None, "a")])
         assert store.delete_user(conn, scope) == 2
-    assert store.list_turns(scope) == [] and store.history(scope) == [] and store.versions(scope) == {}
+    assert store.list_turns(scope) == [] and store.history(scope) == []
     assert store.count_turns(other) == 1
     assert "gone" not in store.users(f"t{unique}")
 
@@ -130,3 +130,15 @@ def test_concurrent_writers_lose_nothing(store: SqlStore, unique: str) -> None:
     assert not errors
     assert store.count_turns(scope) == 41  # 40 distinct + the shared one once
     assert store.versions(scope)["turns"] == 40
+
+
+def test_versions_never_repeat_across_delete_user(store: SqlStore, unique: str) -> None:
+    """A replica's cache keyed by version must never match a re-created user's data."""
+    scope = Scope(f"t{unique}", "u1")
+    insert(store, scope, new("a"))
+    insert(store, scope, new("b"))
+    before = store.versions(scope)["turns"]
+    with store.begin() as conn:
+        store.delete_user(conn, scope)
+    insert(store, scope, new("c"))
+    assert store.versions(scope)["turns"] > before + 1

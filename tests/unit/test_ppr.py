@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import torch
-from agentmem.kernels.ppr import Transition, personalized_pagerank, personalized_pagerank_torch
 
 from agentmem.errors import ConvergenceError, ValidationError
+from agentmem.kernels.ppr import Transition, personalized_pagerank, personalized_pagerank_torch
 
 
 def random_graph(seed: int, n: int, *, directed: bool, density: float = 0.1) -> np.ndarray:

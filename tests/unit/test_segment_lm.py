@@ -15,9 +15,8 @@ import torch
 transformers = pytest.importorskip("transformers")
 tokenizers = pytest.importorskip("tokenizers")
 
-from agentmem.kernels.surprisal import token_surprisal  # noqa: E402
-
 from agentmem.errors import ConfigError  # noqa: E402
+from agentmem.kernels.surprisal import token_surprisal  # noqa: E402
 from agentmem.segment.lm import as_surprisal_lm, lm_available, load_logits_model  # noqa: E402
 from agentmem.segment.scorers import LMSurpriseScorer  # noqa: E402
 

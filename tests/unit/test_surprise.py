@@ -7,11 +7,11 @@ import math
 import numpy as np
 import pytest
 import torch
-from agentmem.kernels.surprisal import linear_surprisal, token_surprisal, token_surprisal_reference
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agentmem.errors import ValidationError
+from agentmem.kernels.surprisal import linear_surprisal, token_surprisal, token_surprisal_reference
 from agentmem.segment.surprise import (
     SurpriseDetector,
     surprise_boundaries,
