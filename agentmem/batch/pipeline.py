@@ -1,0 +1,395 @@
+"""``agentmem index``: read archives, embed in batches, store through ``Memory.add``, resumably.
+
+The pipeline, for both engines::
+
+    read (readers: records in a fixed order)
+      → chunk (sessions until ``chunk_turns`` turns)
+      → dedupe (message ids already stored are dropped before any embedding)
+      → embed (every text ``add`` will embed, one batch per chunk; workers / GPU)
+      → store (``Memory.add`` per session: SQL, Chroma, components such as episodes)
+      → watermark (the job's count of fully stored records; see :mod:`agentmem.batch.job`)
+
+The local engine runs the dedupe+embed stage of the next ``workers`` chunks on worker threads
+while the main thread stores the current one, in input order. The Ray engine
+(:mod:`agentmem.batch.ray_engine`) runs the same stages as Ray Data operators.
+
+Resume is exact because (1) records are read in the same order each time and the watermark
+counts fully stored records, (2) every message has a stable id, so re-adding one is a no-op,
+and (3) the chunk in flight at a crash may have turns in SQL without vectors: a resumed run
+rebuilds those users' turn index, which re-embeds missing vectors.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from agentmem.batch.embed import PrecomputedEmbedder, predicted_texts
+from agentmem.batch.job import JobState, job_id
+from agentmem.batch.progress import Display, StageClock
+from agentmem.config import MemoryConfig
+from agentmem.errors import ConfigError, ValidationError
+from agentmem.ingest.normalize import content_hash, normalize_messages
+from agentmem.ingest.readers import (
+    Conversation,
+    ReadError,
+    ReadProgress,
+    Record,
+    expand_paths,
+    read_paths,
+)
+from agentmem.protocols import Embedder
+from agentmem.types import Scope
+
+__all__ = ["IndexOptions", "IndexSummary", "run_index", "store_conversation"]
+
+Engine = Literal["local", "ray"]
+
+
+@dataclass(frozen=True, slots=True)
+class IndexOptions:
+    """What to index and how (the ``agentmem index`` flags).
+
+    ``user``: the user every record is stored under; formats that name users (LoCoMo,
+    LongMemEval, JSONL ``"user"``) use theirs when it is ``None``. ``episodes``: ``None`` keeps
+    the configured components; ``"surprise"`` / ``"drift"`` add episodic memory with that
+    segmenter (used by the indexing benchmark).
+    """
+
+    paths: tuple[str, ...]
+    fmt: str = "auto"
+    user: str | None = None
+    tenant: str = "default"
+    workers: int = 1
+    engine: Engine = "local"
+    resume: bool = False
+    strict: bool = False
+    chunk_turns: int = 512
+    progress: bool = False
+    episodes: Literal["surprise", "drift"] | None = None
+
+    def __post_init__(self) -> None:
+        if self.workers < 1 or self.chunk_turns < 1:
+            raise ConfigError("workers and chunk_turns must be >= 1")
+        if self.engine not in ("local", "ray"):
+            raise ConfigError(f"engine must be 'local' or 'ray', not {self.engine!r}")
+        if self.fmt not in ("auto", "chatgpt", "claude", "longmemeval", "locomo", "jsonl"):
+            raise ConfigError(f"unknown format {self.fmt!r}")
+
+
+@dataclass(slots=True)
+class IndexSummary:
+    """What a run did (the CLI prints it as JSON)."""
+
+    job_id: str
+    engine: str
+    workers: int
+    resumed_from: int
+    records: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    stages: dict[str, float] = field(default_factory=dict)
+    messages_this_run: int = 0
+
+    @property
+    def turns_per_s(self) -> float:
+        """Messages read and stored (or found already stored) per second of this run."""
+        return self.messages_this_run / self.seconds if self.seconds else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "job_id": self.job_id, "engine": self.engine, "workers": self.workers,
+            "resumed_from_record": self.resumed_from, "records": self.records,
+            "counts": dict(self.counts), "seconds": round(self.seconds, 2),
+            "turns_per_s": round(self.turns_per_s, 1), "stages_s": dict(self.stages),
+            "errors": list(self.errors),
+        }
+
+
+# -- storing one conversation (both engines) ---------------------------------------------------
+def user_of(conv: Conversation, user: str | None) -> str:
+    got = user or conv.user
+    if not got:
+        raise ValidationError(f"{conv.file}: {conv.source} records name no user: pass --user")
+    return got
+
+
+def store_conversation(mem: Any, conv: Conversation, *, user: str | None, tenant: str
+                       ) -> tuple[int, int, list[ReadError]]:
+    """``Memory.add`` one conversation; returns ``(added, duplicates, rejected messages)``.
+
+    A message ``add`` rejects (too long, NUL, ...) is reported with its position and the rest
+    of the conversation is stored.
+    """
+    uid = user_of(conv, user)
+    meta: dict[str, Any] = {"source": conv.source}
+    if conv.title:
+        meta["title"] = conv.title
+    cfg = mem.config
+    added = dup = 0
+    bad: list[ReadError] = []
+    step = cfg.max_messages_per_call
+    for s in range(0, len(conv.messages), step):
+        batch = list(conv.messages[s : s + step])
+        try:
+            turns = mem.add(batch, user_id=uid, session_id=conv.session_id, metadata=meta, tenant=tenant)
+        except ValidationError:
+            good = []
+            for m in batch:
+                try:
+                    normalize_messages([m], max_chars=cfg.max_message_chars, max_messages=1)
+                    good.append(m)
+                except ValidationError as exc:
+                    bad.append(ReadError(conv.file, f"{conv.position} message {m.get('id')}", str(exc)))
+            batch = good
+            turns = mem.add(good, user_id=uid, session_id=conv.session_id, metadata=meta,
+                            tenant=tenant) if good else []
+        added += len(turns)
+        dup += len(batch) - len(turns)
+    return added, dup, bad
+
+
+def fresh_messages(mem: Any, convs: Sequence[Conversation], *, user: str | None, tenant: str
+                   ) -> list[list[Mapping[str, Any]]]:
+    """Per conversation, the messages not stored yet (one SQL query per user)."""
+    cfg = mem.config
+    keyed: list[list[tuple[str, Mapping[str, Any]]]] = []
+    by_user: dict[str, list[str]] = {}
+    for conv in convs:
+        uid = user_of(conv, user)
+        rows: list[tuple[str, Mapping[str, Any]]] = []
+        for m in conv.messages:
+            try:
+                ((msg, cid),) = normalize_messages([m], max_chars=cfg.max_message_chars, max_messages=1)
+            except ValidationError:
+                continue
+            h = content_hash(msg, session_id=conv.session_id, caller_id=cid)
+            rows.append((h, m))
+            by_user.setdefault(uid, []).append(h)
+        keyed.append(rows)
+    known: set[str] = set()
+    for uid, hashes in by_user.items():
+        known |= mem.services.sql.existing_hashes(Scope(tenant, uid), hashes)
+    return [[m for h, m in rows if h not in known] for rows in keyed]
+
+
+# -- timing wrappers (exclusive per-stage seconds) ---------------------------------------------
+class _Timed:
+    def __init__(self, inner: Any, clock: StageClock, stage: str, methods: tuple[str, ...]) -> None:
+        self._inner, self._clock, self._stage, self._methods = inner, clock, stage, methods
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._inner, name)
+        if name not in self._methods:
+            return attr
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            with self._clock.stage(self._stage):
+                return attr(*args, **kwargs)
+
+        return timed
+
+
+def instrument(mem: Any, clock: StageClock) -> None:
+    """Attribute ``mem``'s Chroma writes and each component's ``on_add`` to stages of ``clock``."""
+    mem.services.vectors = _Timed(mem.services.vectors, clock, "store_chroma", ("upsert",))
+    mem.components = [_Timed(c, clock, f"component_{c.name}", ("on_add",)) for c in mem.components]
+
+
+def add_episodes(mem: Any, segmenter: str) -> None:
+    """Add episodic memory with ``segmenter`` to ``mem`` unless it already has it."""
+    from agentmem.retrieve.episodes import EpisodeComponent
+
+    if any(getattr(c, "name", None) == "episode" for c in mem.components):
+        return
+    cfg = mem.config
+    mem.services.config = replace(cfg, episodes=replace(cfg.episodes, segmenter=segmenter))
+    mem.components.append(EpisodeComponent(mem.services))
+
+
+def open_memory(config: MemoryConfig, embedder: Embedder | None, opts: IndexOptions) -> tuple[Any, PrecomputedEmbedder]:
+    """A ``Memory`` whose embedder answers from precomputed vectors."""
+    from agentmem.embedding import SentenceTransformerEmbedder
+    from agentmem.kernels.device import resolve_device
+    from agentmem.memory import Memory
+
+    inner = embedder or SentenceTransformerEmbedder(
+        config.embedder, device=str(resolve_device(config.device)), batch_size=config.embed_batch_size)
+    pre = PrecomputedEmbedder(inner)
+    mem = Memory(config, embedder=pre)
+    if opts.episodes is not None:
+        add_episodes(mem, opts.episodes)
+    return mem, pre
+
+
+# -- the local engine --------------------------------------------------------------------------
+Chunk = list[tuple[int, Record]]
+
+
+def chunks(records: Iterator[Record], start: int, size: int, clock: StageClock) -> Iterator[Chunk]:
+    chunk: Chunk = []
+    turns = 0
+    i = 0
+    while True:
+        with clock.stage("read"):
+            rec = next(records, None)
+        if rec is None:
+            break
+        if i >= start:
+            chunk.append((i, rec))
+            turns += len(rec.messages) if isinstance(rec, Conversation) else 0
+            if turns >= size:
+                yield chunk
+                chunk, turns = [], 0
+        i += 1
+    if chunk:
+        yield chunk
+
+
+def run_index(
+    opts: IndexOptions,
+    config: MemoryConfig,
+    *,
+    embedder: Embedder | None = None,
+    on_error: Callable[[str], None] | None = None,
+) -> IndexSummary:
+    """Index ``opts.paths`` into the stores of ``config``; see the module docstring.
+
+    Raises
+    ------
+    ValidationError
+        With ``strict``, at the first malformed record (the job keeps its watermark, so a
+        later ``--resume`` continues from there).
+    """
+    if opts.engine == "ray":
+        from agentmem.batch.ray_engine import run_ray
+
+        return run_ray(opts, config, on_error=on_error)
+    return _run_local(opts, config, embedder=embedder, on_error=on_error)
+
+
+def begin_job(sql: Any, opts: IndexOptions) -> tuple[JobState, list[Path]]:
+    files = expand_paths(list(opts.paths))
+    if not files:
+        raise ValidationError("no input files")
+    missing = [str(p) for p in files if not p.is_file()]
+    if missing:
+        raise ValidationError(f"no such file: {', '.join(missing)}")
+    jid = job_id(files, fmt=opts.fmt, tenant=opts.tenant, user=opts.user)
+    job = JobState.open(sql, jid, tenant=opts.tenant, user=opts.user,
+                        inputs=[str(p) for p in files], resume=opts.resume)
+    return job, files
+
+
+def report(job: JobState, err: ReadError, on_error: Callable[[str], None] | None) -> None:
+    job.add_error(str(err))
+    if on_error is not None:
+        on_error(str(err))
+
+
+def repair(mem: Any, users: set[str], tenant: str) -> None:
+    """Re-embed vectors missing after a crash (building a user's turn index heals them)."""
+    for uid in sorted(users):
+        mem.search("index repair", user_id=uid, k=1, tenant=tenant)
+
+
+def _run_local(opts: IndexOptions, config: MemoryConfig, *, embedder: Embedder | None,
+               on_error: Callable[[str], None] | None) -> IndexSummary:
+    t0 = time.perf_counter()
+    clock = StageClock()
+    mem, pre = open_memory(config, embedder, opts)
+    instrument(mem, clock)
+    inner = _Timed(pre.inner, clock, "embed", ("embed",))
+    pre.inner = inner  # type: ignore[assignment]  # prediction misses are embedding time too
+    sql = mem.services.sql
+    job, files = begin_job(sql, opts)
+    start, in_doubt_end = job.watermark, job.inflight_end
+    summary = IndexSummary(job.job_id, "local", opts.workers, start)
+    messages_before = job.counts.get("messages", 0)
+    in_doubt: set[str] = set()
+    progress = ReadProgress()
+    display = Display(sum(p.stat().st_size for p in files), enabled=opts.progress)
+    context_view = config.recall.context_view
+
+    def prepare(chunk: Chunk) -> tuple[list[str], np.ndarray]:
+        convs = [r for _, r in chunk if isinstance(r, Conversation)]
+        with clock.stage("dedupe"):
+            fresh = fresh_messages(mem, convs, user=opts.user, tenant=opts.tenant)
+            texts = list(dict.fromkeys(
+                t for msgs in fresh for t in predicted_texts(msgs, context_view=context_view,
+                                                             max_chars=config.max_message_chars)))
+        with clock.stage("embed"):
+            vectors = pre.inner.embed(texts)
+        return texts, vectors
+
+    def store(chunk: Chunk, fut: Future[tuple[list[str], np.ndarray]]) -> None:
+        texts, vectors = fut.result()
+        pre.provide(texts, vectors)
+        job.bump(embedded=len(texts))
+        job.inflight_end = chunk[-1][0] + 1
+        with clock.stage("job_state"):
+            job.save(sql)
+        for i, rec in chunk:
+            summary.records += 1
+            if isinstance(rec, ReadError):
+                report(job, rec, on_error)
+                if opts.strict:
+                    job.status = "failed"
+                    job.save(sql)
+                    raise ValidationError(f"malformed record (--strict): {rec}")
+                continue
+            with clock.stage("store_sql"):
+                added, dup, bad = store_conversation(mem, rec, user=opts.user, tenant=opts.tenant)
+            job.bump(records=1, messages=len(rec.messages), turns_added=added, duplicates=dup, empty=rec.empty)
+            for b in bad:
+                report(job, b, on_error)
+                if opts.strict:
+                    job.status = "failed"
+                    job.save(sql)
+                    raise ValidationError(f"malformed message (--strict): {b}")
+            if i < in_doubt_end:
+                in_doubt.add(user_of(rec, opts.user))
+        pre.release(texts)
+        job.watermark = chunk[-1][0] + 1
+        with clock.stage("job_state"):
+            job.save(sql)
+        display.update(progress.bytes_read, job.counts)
+
+    records = read_paths(list(files), opts.fmt, progress=progress)  # type: ignore[arg-type]
+    pending: deque[tuple[Chunk, Future[tuple[list[str], np.ndarray]]]] = deque()
+    try:
+        with ThreadPoolExecutor(max_workers=opts.workers, thread_name_prefix="agentmem-embed") as pool:
+            try:
+                for chunk in chunks(records, start, opts.chunk_turns, clock):
+                    pending.append((chunk, pool.submit(prepare, chunk)))
+                    while len(pending) > opts.workers:
+                        store(*pending.popleft())
+                while pending:
+                    store(*pending.popleft())
+            except BaseException:
+                for _, fut in pending:
+                    fut.cancel()
+                raise
+        with clock.stage("repair"):
+            repair(mem, in_doubt, opts.tenant)
+        job.status = "done"
+        job.inflight_end = job.watermark
+        job.save(sql)
+    finally:
+        display.close()
+        mem.close()
+    summary.counts = dict(job.counts)
+    summary.messages_this_run = job.counts.get("messages", 0) - messages_before
+    summary.errors = list(job.errors)
+    summary.seconds = time.perf_counter() - t0
+    summary.stages = clock.rounded()
+    summary.counts["embed_prediction_misses"] = pre.misses
+    return summary

@@ -1,0 +1,211 @@
+"""The distributed engine: the indexing pipeline as Ray Data operators.
+
+The driver reads the archive (records in the same fixed order as the local engine), reports
+malformed records, and sends blocks of conversations through two actor pools::
+
+    from_items(block) → map_batches(_Embed)  (model loaded once per actor; GPU when present)
+                      → map_batches(_Store)  (Memory.add into the shared Postgres + Chroma server)
+
+then moves the job's watermark past the block. Workers run in other processes (other
+machines), so the stores must be shared servers: a SQL URL and an ``http://`` Chroma.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from agentmem.batch.embed import predicted_texts
+from agentmem.batch.pipeline import (
+    Chunk,
+    IndexOptions,
+    IndexSummary,
+    begin_job,
+    chunks,
+    instrument,
+    open_memory,
+    repair,
+    report,
+    store_conversation,
+    user_of,
+)
+from agentmem.batch.progress import Display, StageClock
+from agentmem.config import MemoryConfig
+from agentmem.errors import BackendUnavailableError, ConfigError, ValidationError
+from agentmem.ingest.readers import Conversation, ReadError, ReadProgress, read_paths
+
+__all__ = ["run_ray"]
+
+
+def _encode(conv: Conversation) -> str:
+    def default(o: Any) -> Any:
+        if isinstance(o, datetime):
+            return o.isoformat()
+        raise TypeError(type(o).__name__)
+
+    return json.dumps({"source": conv.source, "user": conv.user, "session_id": conv.session_id,
+                       "messages": list(conv.messages), "file": conv.file, "position": conv.position,
+                       "title": conv.title, "empty": conv.empty}, default=default, ensure_ascii=False)
+
+
+def _decode(text: str) -> Conversation:
+    d = json.loads(text)
+    return Conversation(d["source"], d["user"], d["session_id"], tuple(d["messages"]), d["file"],
+                        d["position"], d["title"], d["empty"])
+
+
+class _Embed:
+    """Ray actor: embeds the texts ``Memory.add`` will ask for (one batch per call)."""
+
+    def __init__(self, config: MemoryConfig) -> None:
+        from agentmem.embedding import SentenceTransformerEmbedder
+        from agentmem.kernels.device import resolve_device
+
+        self.config = config
+        self.embedder = SentenceTransformerEmbedder(
+            config.embedder, device=str(resolve_device(config.device)), batch_size=config.embed_batch_size)
+
+    def __call__(self, batch: Any) -> Any:
+        t0 = time.perf_counter()
+        per_row = [predicted_texts(_decode(r).messages, context_view=self.config.recall.context_view,
+                                   max_chars=self.config.max_message_chars) for r in batch["record"]]
+        flat = list(dict.fromkeys(t for texts in per_row for t in texts))
+        vecs = self.embedder.embed(flat)
+        row = {t: k for k, t in enumerate(flat)}
+        batch["texts"] = [json.dumps(texts) for texts in per_row]
+        batch["vectors"] = [vecs[[row[t] for t in texts]].astype(np.float32).tobytes() for texts in per_row]
+        batch["embed_s"] = [time.perf_counter() - t0] + [0.0] * (len(per_row) - 1)
+        return batch
+
+
+class _Store:
+    """Ray actor: ``Memory.add`` with the precomputed vectors into the shared stores."""
+
+    def __init__(self, config: MemoryConfig, opts: IndexOptions) -> None:
+        self.opts = opts
+        self.clock = StageClock()
+        self.mem, self.pre = open_memory(config, None, opts)
+        instrument(self.mem, self.clock)
+        self.dim = self.mem.services.embedder.dim
+
+    def __call__(self, batch: Any) -> Any:
+        before = dict(self.clock.seconds)
+        added, dups, errors = [], [], []
+        for record, texts_json, blob in zip(batch["record"], batch["texts"], batch["vectors"], strict=True):
+            conv = _decode(record)
+            texts = json.loads(texts_json)
+            vecs = np.frombuffer(blob, dtype=np.float32).reshape(len(texts), -1) if texts else None
+            if vecs is not None:
+                self.pre.provide(texts, vecs)
+            with self.clock.stage("store_sql"):
+                a, d, bad = store_conversation(self.mem, conv, user=self.opts.user, tenant=self.opts.tenant)
+            self.pre.release(texts)
+            added.append(a)
+            dups.append(d)
+            errors.append(json.dumps([str(b) for b in bad]))
+        spent = {k: v - before.get(k, 0.0) for k, v in self.clock.seconds.items()}
+        n = len(added)
+        return {
+            "index": batch["index"], "added": added, "duplicates": dups, "errors": errors,
+            "messages": [len(_decode(r).messages) for r in batch["record"]],
+            "empty": [_decode(r).empty for r in batch["record"]],
+            "embed_s": batch["embed_s"],
+            "stages": [json.dumps(spent)] + ["{}"] * (n - 1),
+        }
+
+
+def _blocks(records: Iterator[Any], start: int, size: int, clock: StageClock) -> Iterator[Chunk]:
+    yield from chunks(records, start, size, clock)
+
+
+def run_ray(opts: IndexOptions, config: MemoryConfig, *,
+            on_error: Callable[[str], None] | None = None) -> IndexSummary:
+    """Index with Ray Data (a local instance is started unless one is connected)."""
+    try:
+        import ray
+    except ImportError as exc:
+        raise BackendUnavailableError("ray[data]", "distributed") from exc
+    if not (config.chroma or "").startswith(("http://", "https://")) or not config.db_url:
+        raise ConfigError("--engine ray needs shared stores: --db <SQL URL> and --chroma http://host:port")
+    t0 = time.perf_counter()
+    if not ray.is_initialized():
+        ray.init(include_dashboard=False, runtime_env={"env_vars": {
+            "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1"), "ANONYMIZED_TELEMETRY": "False"}})
+    from ray.data import ActorPoolStrategy
+
+    clock = StageClock()
+    # The driver keeps the job state and repairs the chunk in doubt; home is scratch space only.
+    work = replace(config, home=Path(tempfile.mkdtemp(prefix="agentmem-ray-")))
+    mem, _pre = open_memory(work, None, opts)
+    sql = mem.services.sql
+    job, files = begin_job(sql, opts)
+    start, in_doubt_end = job.watermark, job.inflight_end
+    messages_before = job.counts.get("messages", 0)
+    summary = IndexSummary(job.job_id, "ray", opts.workers, start)
+    progress = ReadProgress()
+    display = Display(sum(p.stat().st_size for p in files), enabled=opts.progress)
+    in_doubt: set[str] = set()
+    gpus = 1 if str(mem.services.device).startswith("cuda") else 0
+    block_turns = opts.chunk_turns * opts.workers * 4
+    records = read_paths(list(files), opts.fmt, progress=progress)  # type: ignore[arg-type]
+    try:
+        for block in _blocks(records, start, block_turns, clock):
+            rows = []
+            for i, rec in block:
+                summary.records += 1
+                if isinstance(rec, ReadError):
+                    report(job, rec, on_error)
+                    if opts.strict:
+                        job.status = "failed"
+                        job.save(sql)
+                        raise ValidationError(f"malformed record (--strict): {rec}")
+                    continue
+                user_of(rec, opts.user)  # fail early when a user is missing
+                if i < in_doubt_end:
+                    in_doubt.add(user_of(rec, opts.user))
+                rows.append({"index": i, "record": _encode(rec)})
+            job.inflight_end = block[-1][0] + 1
+            job.save(sql)
+            if rows:
+                per_batch = max(1, len(rows) // (opts.workers * 2) or 1)
+                ds: Any = ray.data.from_items(rows, override_num_blocks=max(1, min(len(rows), opts.workers * 2)))
+                ds = ds.map_batches(_Embed, fn_constructor_kwargs={"config": config}, batch_size=per_batch,
+                                    compute=ActorPoolStrategy(size=opts.workers), num_gpus=gpus,
+                                    batch_format="pandas")
+                ds = ds.map_batches(_Store, fn_constructor_kwargs={"config": work, "opts": opts},
+                                    batch_size=per_batch, compute=ActorPoolStrategy(size=opts.workers),
+                                    batch_format="pandas")
+                for out in ds.iter_rows():
+                    job.bump(records=1, messages=int(out["messages"]), turns_added=int(out["added"]),
+                             duplicates=int(out["duplicates"]), empty=int(out["empty"]))
+                    clock.merge({"embed": float(out["embed_s"]), **json.loads(out["stages"])})
+                    for e in json.loads(out["errors"]):
+                        job.add_error(e)
+                        if on_error is not None:
+                            on_error(e)
+            job.watermark = block[-1][0] + 1
+            job.save(sql)
+            display.update(progress.bytes_read, job.counts)
+        with clock.stage("repair"):
+            repair(mem, in_doubt, opts.tenant)
+        job.status = "done"
+        job.inflight_end = job.watermark
+        job.save(sql)
+    finally:
+        display.close()
+        mem.close()
+    summary.counts = dict(job.counts)
+    summary.messages_this_run = job.counts.get("messages", 0) - messages_before
+    summary.errors = list(job.errors)
+    summary.seconds = time.perf_counter() - t0
+    summary.stages = clock.rounded()
+    return summary
