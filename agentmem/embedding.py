@@ -64,9 +64,7 @@ class SentenceTransformerEmbedder:
                     raise ConfigError(
                         f"cannot load embedding model {self.name!r} offline: {exc}"
                     ) from exc
-                getter = getattr(self._model, "get_embedding_dimension", None) or getattr(
-                    self._model, "get_sentence_embedding_dimension"
-                )
+                getter = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
                 dim = getter()
                 self._dim = int(dim) if dim else int(self._model.encode(["x"]).shape[1])
         return self._model

@@ -30,7 +30,6 @@ from __future__ import annotations
 import importlib.util
 
 import torch
-from agentmem.kernels.device import resolve_device, triton_available, triton_interpret
 
 from agentmem.errors import (
     BackendUnavailableError,
@@ -38,6 +37,7 @@ from agentmem.errors import (
     DeviceUnavailableError,
     ValidationError,
 )
+from agentmem.kernels.device import resolve_device, triton_available, triton_interpret
 
 __all__ = ["METHODS", "topk", "topk_reference"]
 

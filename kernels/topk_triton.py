@@ -23,9 +23,9 @@ from typing import Any
 import torch
 import triton
 import triton.language as tl
-from agentmem.kernels.device import triton_interpret
 
 from agentmem.errors import ValidationError
+from agentmem.kernels.device import triton_interpret
 
 __all__ = ["MAX_TRITON_K", "block_topk_partials"]
 

@@ -55,7 +55,7 @@ def load_locomo(path: str | Path, *, categories: tuple[int, ...] = (1, 2, 3, 4))
     and kept only when they match ``D<session>:<turn>`` and name a turn of the conversation.
     """
     data = json.loads(Path(path).read_text(encoding="utf-8"))
-    convs = []
+    convs: list[LocomoConversation] = []
     for item in data:
         conv = item["conversation"]
         turns = []

@@ -14,7 +14,6 @@ index time and the p50 latency of ``Memory.search``.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import tempfile
 import time
@@ -66,11 +65,9 @@ def _memory(args: argparse.Namespace, home: Path) -> Any:
     from agentmem.memory import Memory
     from agentmem.retrieve.graph import GraphComponent
 
-    # Passages are independent documents: embed each alone (no previous-turn context).
-    extra: dict[str, Any] = {}
-    if "context_window" in {f.name for f in dataclasses.fields(RecallConfig)}:
-        extra["context_window"] = 0
-    recall = RecallConfig(weights=_weights(args), **extra)
+    # Passages are documents: the turn component embeds each alone (documents have no
+    # conversational neighbours), rendered as "title\ntext".
+    recall = RecallConfig(weights=_weights(args))
     config = MemoryConfig(
         home=home, chroma=str(home / "chroma"), recall=recall, graph=GraphConfig(enabled=not args.no_graph)
     )

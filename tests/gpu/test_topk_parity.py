@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import importlib.util
 
-import agentmem.kernels as kernels
 import numpy as np
 import pytest
 import torch
+
+import agentmem.kernels as kernels
+from agentmem.errors import ConfigError, DeviceUnavailableError, ValidationError
 from agentmem.kernels import resolve_device, topk, topk_reference
 from agentmem.kernels.device import triton_available
-
-from agentmem.errors import ConfigError, DeviceUnavailableError, ValidationError
 
 HAS_TRITON = importlib.util.find_spec("triton") is not None
 HAS_CUDA = torch.cuda.is_available()

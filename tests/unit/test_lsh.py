@@ -5,6 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+
+from agentmem.errors import ValidationError
+from agentmem.index.lsh import LSHIndex
 from agentmem.kernels.lsh import (
     lsh_codes,
     lsh_codes_reference,
@@ -12,9 +15,6 @@ from agentmem.kernels.lsh import (
     lsh_projections,
     random_planes,
 )
-
-from agentmem.errors import ValidationError
-from agentmem.index.lsh import LSHIndex
 
 
 def _unit(n: int, d: int = 32, seed: int = 0) -> np.ndarray:
