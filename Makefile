@@ -27,7 +27,7 @@ lint: venv
 
 test: venv lint
 	bash .ci/postgres.sh
-	$(VENV)/bin/python -m pytest -q -p no:cacheprovider tests
+	$(VENV)/bin/python -m pytest -q -p no:cacheprovider --durations=15 tests
 
 bench-locomo: venv
 	$(VENV)/bin/agentmem bench locomo --data ../shared/data/locomo_dev.json

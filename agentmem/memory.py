@@ -92,7 +92,11 @@ class Memory:
         for c in self.components:
             if c.name == name:
                 return c
-        raise ValidationError(f"no memory component named {name!r} is enabled")
+        raise ValidationError(
+            f"no memory component named {name!r} is enabled in this Memory's configuration "
+            "(episodes: EpisodeConfig(segmenter=...), graph: GraphConfig(enabled=True), "
+            "thoughts: ThoughtConfig(enabled=True))"
+        )
 
     # -- write -----------------------------------------------------------------------------
     def add(
