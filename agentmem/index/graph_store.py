@@ -18,16 +18,13 @@ from sqlalchemy.engine import Connection
 from agentmem._time import to_db, utcnow
 from agentmem.index.graph import GraphDelta, GraphIndex
 from agentmem.storage import schema as t
-from agentmem.storage.sql import SqlStore, _insert_ignore
+from agentmem.storage.sql import SqlStore, insert_ignore, scoped
 from agentmem.types import Scope
 
 __all__ = ["delete_graph_user", "delete_passages", "graph_stats", "load_graph", "write_delta"]
 
 _CHUNK = 500
 
-
-def _scoped(table: sa.Table, scope: Scope) -> sa.ColumnElement[bool]:
-    return sa.and_(table.c.tenant == scope.tenant, table.c.user_id == scope.user_id)
 
 
 def _blob(v: np.ndarray) -> bytes:
@@ -42,7 +39,7 @@ def _vec(b: bytes | None, dim: int) -> np.ndarray:
 
 def _insert(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
     for s in range(0, len(rows), _CHUNK):
-        _insert_ignore(conn, table, rows[s : s + _CHUNK])
+        insert_ignore(conn, table, rows[s : s + _CHUNK])
 
 
 def _chunks(ids: Iterable[str]) -> Iterable[list[str]]:
@@ -83,17 +80,17 @@ def delete_passages(conn: Connection, scope: Scope, passage_ids: Sequence[str]) 
     """Remove passages, their links, and the facts/entities/synonyms left without support."""
     for chunk in _chunks(passage_ids):
         for table in (t.graph_mentions, t.graph_fact_sources, t.graph_passages):
-            conn.execute(sa.delete(table).where(_scoped(table, scope), table.c.passage_id.in_(chunk)))
-    live_facts = sa.select(t.graph_fact_sources.c.fact_id).where(_scoped(t.graph_fact_sources, scope))
-    conn.execute(sa.delete(t.facts).where(_scoped(t.facts, scope), t.facts.c.id.not_in(live_facts)))
-    live_entities = sa.select(t.graph_mentions.c.entity_id).where(_scoped(t.graph_mentions, scope))
+            conn.execute(sa.delete(table).where(scoped(table, scope), table.c.passage_id.in_(chunk)))
+    live_facts = sa.select(t.graph_fact_sources.c.fact_id).where(scoped(t.graph_fact_sources, scope))
+    conn.execute(sa.delete(t.facts).where(scoped(t.facts, scope), t.facts.c.id.not_in(live_facts)))
+    live_entities = sa.select(t.graph_mentions.c.entity_id).where(scoped(t.graph_mentions, scope))
     conn.execute(
-        sa.delete(t.entities).where(_scoped(t.entities, scope), t.entities.c.id.not_in(live_entities))
+        sa.delete(t.entities).where(scoped(t.entities, scope), t.entities.c.id.not_in(live_entities))
     )
-    known = sa.select(t.entities.c.id).where(_scoped(t.entities, scope))
+    known = sa.select(t.entities.c.id).where(scoped(t.entities, scope))
     conn.execute(
         sa.delete(t.graph_synonyms).where(
-            _scoped(t.graph_synonyms, scope),
+            scoped(t.graph_synonyms, scope),
             sa.or_(t.graph_synonyms.c.a.not_in(known), t.graph_synonyms.c.b.not_in(known)),
         )
     )
@@ -103,34 +100,34 @@ def delete_graph_user(conn: Connection, scope: Scope) -> None:
     """Drop every graph row of this user (``SqlStore.delete_user`` does this too)."""
     for table in (t.graph_synonyms, t.graph_mentions, t.graph_fact_sources, t.graph_passages,
                   t.facts, t.entities):
-        conn.execute(sa.delete(table).where(_scoped(table, scope)))
+        conn.execute(sa.delete(table).where(scoped(table, scope)))
 
 
 def load_graph(sql: SqlStore, scope: Scope, dim: int) -> GraphIndex:
     """Build the user's :class:`GraphIndex` from SQL (the batch path; replicas reload with it)."""
     delta = GraphDelta()
     with sql.begin() as conn:
-        for r in conn.execute(sa.select(t.entities).where(_scoped(t.entities, scope))):
+        for r in conn.execute(sa.select(t.entities).where(scoped(t.entities, scope))):
             delta.entities[r.id] = r.name
             delta.entity_vecs[r.id] = _vec(r.vector, dim)
-        for r in conn.execute(sa.select(t.facts).where(_scoped(t.facts, scope))):
+        for r in conn.execute(sa.select(t.facts).where(scoped(t.facts, scope))):
             delta.facts[r.id] = (r.subject, r.relation, r.object, r.subject_id, r.object_id)
             delta.fact_vecs[r.id] = _vec(r.vector, dim)
         q = sa.select(t.graph_passages.c.passage_id, t.graph_passages.c.vector)
-        for pid, vec in conn.execute(q.where(_scoped(t.graph_passages, scope))):
+        for pid, vec in conn.execute(q.where(scoped(t.graph_passages, scope))):
             delta.passages[pid] = _vec(vec, dim)
         m = t.graph_mentions
         delta.mentions = {
-            (e, p) for e, p in conn.execute(sa.select(m.c.entity_id, m.c.passage_id).where(_scoped(m, scope)))
+            (e, p) for e, p in conn.execute(sa.select(m.c.entity_id, m.c.passage_id).where(scoped(m, scope)))
         }
         s = t.graph_fact_sources
         delta.sources = {
-            (f, p) for f, p in conn.execute(sa.select(s.c.fact_id, s.c.passage_id).where(_scoped(s, scope)))
+            (f, p) for f, p in conn.execute(sa.select(s.c.fact_id, s.c.passage_id).where(scoped(s, scope)))
         }
         y = t.graph_synonyms
         delta.synonyms = {
             (a, b): float(w)
-            for a, b, w in conn.execute(sa.select(y.c.a, y.c.b, y.c.score).where(_scoped(y, scope)))
+            for a, b, w in conn.execute(sa.select(y.c.a, y.c.b, y.c.score).where(scoped(y, scope)))
         }
     index = GraphIndex(dim)
     index.apply(delta)
@@ -146,6 +143,6 @@ def graph_stats(sql: SqlStore, scope: Scope) -> dict[str, int]:
             ("mentions", t.graph_mentions), ("fact_sources", t.graph_fact_sources),
             ("synonyms", t.graph_synonyms),
         ):
-            q = sa.select(sa.func.count()).select_from(table).where(_scoped(table, scope))
+            q = sa.select(sa.func.count()).select_from(table).where(scoped(table, scope))
             out[name] = int(conn.execute(q).scalar() or 0)
     return out

@@ -38,6 +38,7 @@ from agentmem.index.cache import VersionedCache
 from agentmem.segment.scorers import DriftScorer, LMSurpriseScorer, UnitScorer
 from agentmem.segment.stream import Segment, SegmentParams, StreamSegmenter, split_sentences
 from agentmem.storage import schema as t
+from agentmem.storage.sql import scoped
 from agentmem.types import Episode, Scope, Turn
 
 __all__ = ["EpisodeComponent", "EpisodeIndex"]
@@ -60,9 +61,6 @@ class EpisodeIndex:
     vectors: np.ndarray
     position: dict[str, int]  # episode id -> row
 
-
-def _scoped(table: sa.Table, scope: Scope) -> sa.ColumnElement[bool]:
-    return sa.and_(table.c.tenant == scope.tenant, table.c.user_id == scope.user_id)
 
 
 def _episode(row: Any) -> Episode:
@@ -167,7 +165,7 @@ class EpisodeComponent:
     ) -> tuple[StreamSegmenter, list[_Unit], dict[str, Any]]:
         row = conn.execute(
             sa.select(t.episode_streams.c.state, t.episode_streams.c.method).where(
-                _scoped(t.episode_streams, scope), t.episode_streams.c.stream == stream
+                scoped(t.episode_streams, scope), t.episode_streams.c.stream == stream
             )
         ).first()
         state = dict(row.state) if row is not None and row.method == self.segmenter else {}
@@ -185,7 +183,7 @@ class EpisodeComponent:
             "segmenter": seg.state(),
             "units": [[u.turn_id, u.text, u.ts.isoformat()] for u in units],
         }
-        where = sa.and_(_scoped(t.episode_streams, scope), t.episode_streams.c.stream == stream)
+        where = sa.and_(scoped(t.episode_streams, scope), t.episode_streams.c.stream == stream)
         conn.execute(sa.delete(t.episode_streams).where(where))
         conn.execute(
             sa.insert(t.episode_streams).values(
@@ -247,7 +245,7 @@ class EpisodeComponent:
                     if int(now.get("rev", 0)) != rev:
                         continue  # another replica (or a delete) changed this stream meanwhile
                     old_open = self._open_ids(conn, scope, stream)
-                    conn.execute(sa.delete(t.episodes).where(_scoped(t.episodes, scope), t.episodes.c.id.in_(old_open)))
+                    conn.execute(sa.delete(t.episodes).where(scoped(t.episodes, scope), t.episodes.c.id.in_(old_open)))
                     seq = self._next_seq(conn, scope)
                     rows, vecs = [], []
                     segments = [(x, False) for x in done] + [(x, True) for x in seg.open_segments()]
@@ -275,12 +273,12 @@ class EpisodeComponent:
     def _open_ids(self, conn: Connection, scope: Scope, stream: str) -> list[str]:
         return list(conn.execute(
             sa.select(t.episodes.c.id).where(
-                _scoped(t.episodes, scope), t.episodes.c.stream == stream, t.episodes.c.is_open.is_(True)
+                scoped(t.episodes, scope), t.episodes.c.stream == stream, t.episodes.c.is_open.is_(True)
             )
         ).scalars())
 
     def _next_seq(self, conn: Connection, scope: Scope) -> int:
-        top = conn.execute(sa.select(sa.func.max(t.episodes.c.seq)).where(_scoped(t.episodes, scope))).scalar()
+        top = conn.execute(sa.select(sa.func.max(t.episodes.c.seq)).where(scoped(t.episodes, scope))).scalar()
         return int(top) + 1 if top is not None else 0
 
     def on_delete(self, scope: Scope, turns: Sequence[Turn], version: int) -> None:
@@ -296,23 +294,23 @@ class EpisodeComponent:
         dropped: list[str] = []
         updated: list[tuple[str, str, list[list[Any]]]] = []
         with self._lock, sql.begin() as conn:
-            rows = conn.execute(sa.select(t.episodes).where(_scoped(t.episodes, scope))).all()
+            rows = conn.execute(sa.select(t.episodes).where(scoped(t.episodes, scope))).all()
             for r in rows:
                 if not gone.intersection(r.turn_ids):
                     continue
                 units = [u for u in r.units if u[0] not in gone]
                 if not units:
-                    conn.execute(sa.delete(t.episodes).where(t.episodes.c.id == r.id, _scoped(t.episodes, scope)))
+                    conn.execute(sa.delete(t.episodes).where(t.episodes.c.id == r.id, scoped(t.episodes, scope)))
                     dropped.append(r.id)
                     continue
                 conn.execute(
-                    sa.update(t.episodes).where(t.episodes.c.id == r.id, _scoped(t.episodes, scope)).values(
+                    sa.update(t.episodes).where(t.episodes.c.id == r.id, scoped(t.episodes, scope)).values(
                         units=units, text="\n".join(u[1] for u in units),
                         turn_ids=list(dict.fromkeys(u[0] for u in units)),
                     )
                 )
                 updated.append((r.id, r.stream, units))
-            for st in conn.execute(sa.select(t.episode_streams).where(_scoped(t.episode_streams, scope))).all():
+            for st in conn.execute(sa.select(t.episode_streams).where(scoped(t.episode_streams, scope))).all():
                 state = dict(st.state)
                 units = state.get("units", [])
                 if not any(u[0] in gone for u in units):
@@ -331,7 +329,7 @@ class EpisodeComponent:
                              rev=int(state.get("rev", 0)) + 1)
                 conn.execute(
                     sa.update(t.episode_streams)
-                    .where(_scoped(t.episode_streams, scope), t.episode_streams.c.stream == st.stream)
+                    .where(scoped(t.episode_streams, scope), t.episode_streams.c.stream == st.stream)
                     .values(state=state, updated_at=to_db(utcnow()))
                 )
             if dropped or updated:
@@ -349,15 +347,15 @@ class EpisodeComponent:
 
     def on_delete_user(self, scope: Scope) -> None:
         with self._lock, self.s.sql.begin() as conn:
-            conn.execute(sa.delete(t.episodes).where(_scoped(t.episodes, scope)))
-            conn.execute(sa.delete(t.episode_streams).where(_scoped(t.episode_streams, scope)))
+            conn.execute(sa.delete(t.episodes).where(scoped(t.episodes, scope)))
+            conn.execute(sa.delete(t.episode_streams).where(scoped(t.episode_streams, scope)))
         self.s.vectors.delete_user(KIND, scope)
         self._cache.drop(scope)
 
     # -- reading -------------------------------------------------------------------------------
     def episodes(self, scope: Scope, *, session_id: str | None = None, include_open: bool = True) -> list[Episode]:
         """The user's episodes in order (by stream, then time); the open tails last in each."""
-        q = sa.select(t.episodes).where(_scoped(t.episodes, scope))
+        q = sa.select(t.episodes).where(scoped(t.episodes, scope))
         if session_id is not None:
             q = q.where(t.episodes.c.stream == session_id)
         if not include_open:

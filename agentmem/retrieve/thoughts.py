@@ -43,7 +43,7 @@ from agentmem.index.cache import VersionedCache
 from agentmem.index.lsh import LSHIndex
 from agentmem.protocols import ChatModel
 from agentmem.storage import schema as t
-from agentmem.storage.sql import dumps
+from agentmem.storage.sql import dumps, scoped
 from agentmem.types import Scope, Thought, Turn
 
 __all__ = ["THOUGHT_KIND", "ThoughtComponent"]
@@ -53,7 +53,7 @@ _TABLE = t.thoughts
 
 
 def _scoped(scope: Scope) -> sa.ColumnElement[bool]:
-    return sa.and_(_TABLE.c.tenant == scope.tenant, _TABLE.c.user_id == scope.user_id)
+    return scoped(_TABLE, scope)
 
 
 def _thought(row: Any) -> Thought:

@@ -149,7 +149,7 @@ class ItemStore:
             if old is None:
                 # Two replicas may insert the same new key at once: the primary key decides and
                 # the loser updates instead.
-                inserted = _insert_ignore(conn, {
+                inserted = insert_ignore(conn, {
                     "tenant": tenant, "user_id": ns[0], "namespace": ".".join(ns), "key": key,
                     "created_at": to_db(now), **values,
                 })
@@ -275,7 +275,7 @@ class ItemStore:
         return sorted(out)[offset:offset + limit]
 
 
-def _insert_ignore(conn: sa.Connection, row: dict[str, Any]) -> bool:
+def insert_ignore(conn: sa.Connection, row: dict[str, Any]) -> bool:
     if conn.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 

@@ -23,7 +23,7 @@ from agentmem.errors import NotFoundError, StorageError
 from agentmem.storage import schema as t
 from agentmem.types import HistoryEvent, Scope, Turn
 
-__all__ = ["NewTurn", "SqlStore", "create_engine"]
+__all__ = ["NewTurn", "SqlStore", "create_engine", "insert_ignore", "scoped"]
 
 
 def create_engine(url: str) -> Engine:
@@ -59,7 +59,8 @@ class NewTurn:
     metadata: dict[str, Any]
 
 
-def _scoped(table: sa.Table, scope: Scope) -> sa.ColumnElement[bool]:
+def scoped(table: sa.Table, scope: Scope) -> sa.ColumnElement[bool]:
+    """The predicate every query on a per-user table carries: this tenant AND this user."""
     return sa.and_(table.c.tenant == scope.tenant, table.c.user_id == scope.user_id)
 
 
@@ -112,9 +113,9 @@ class SqlStore:
             (t.tenants, {"tenant": scope.tenant, "created_at": now}),
             (t.users, {"tenant": scope.tenant, "user_id": scope.user_id, "created_at": now}),
         ):
-            _insert_ignore(conn, table, [values])
+            insert_ignore(conn, table, [values])
         if scope.session_id is not None:
-            _insert_ignore(
+            insert_ignore(
                 conn,
                 t.sessions,
                 [
@@ -130,8 +131,8 @@ class SqlStore:
 
     def bump_version(self, conn: Connection, scope: Scope, name: str) -> int:
         """Increment and return the version of index ``name`` (inside the writing transaction)."""
-        where = sa.and_(_scoped(t.versions, scope), t.versions.c.name == name)
-        _insert_ignore(
+        where = sa.and_(scoped(t.versions, scope), t.versions.c.name == name)
+        insert_ignore(
             conn, t.versions, [{"tenant": scope.tenant, "user_id": scope.user_id, "name": name, "version": 0}]
         )
         conn.execute(sa.update(t.versions).where(where).values(version=t.versions.c.version + 1))
@@ -141,7 +142,7 @@ class SqlStore:
         """Every index version of this user (absent names are version 0)."""
         with self.begin() as conn:
             rows = conn.execute(
-                sa.select(t.versions.c.name, t.versions.c.version).where(_scoped(t.versions, scope))
+                sa.select(t.versions.c.name, t.versions.c.version).where(scoped(t.versions, scope))
             )
             return {name: int(v) for name, v in rows}
 
@@ -164,7 +165,7 @@ class SqlStore:
         existing = set(
             conn.execute(
                 sa.select(t.turns.c.content_hash).where(
-                    _scoped(t.turns, scope), t.turns.c.content_hash.in_(hashes)
+                    scoped(t.turns, scope), t.turns.c.content_hash.in_(hashes)
                 )
             ).scalars()
         )
@@ -195,7 +196,7 @@ class SqlStore:
             return []
         # Concurrent writers may race on the same hash: the unique constraint decides, the
         # loser's row is ignored, and we read back only what this call inserted.
-        _insert_ignore(conn, t.turns, rows)
+        insert_ignore(conn, t.turns, rows)
         ids = [r["id"] for r in rows]
         got = conn.execute(sa.select(t.turns).where(t.turns.c.id.in_(ids)).order_by(t.turns.c.seq))
         return [_turn(r) for r in got]
@@ -206,7 +207,7 @@ class SqlStore:
             return []
         with self.begin() as conn:
             rows = conn.execute(
-                sa.select(t.turns).where(_scoped(t.turns, scope), t.turns.c.id.in_(list(ids)))
+                sa.select(t.turns).where(scoped(t.turns, scope), t.turns.c.id.in_(list(ids)))
                 .order_by(t.turns.c.seq)
             )
             return [_turn(r) for r in rows]
@@ -225,7 +226,7 @@ class SqlStore:
         after_seq: int | None = None,
         limit: int | None = None,
     ) -> list[Turn]:
-        q = sa.select(t.turns).where(_scoped(t.turns, scope))
+        q = sa.select(t.turns).where(scoped(t.turns, scope))
         if session_id is not None:
             q = q.where(t.turns.c.session_id == session_id)
         if after_seq is not None:
@@ -238,7 +239,7 @@ class SqlStore:
 
     def previous_turn(self, scope: Scope, session_id: str | None, seq: int) -> Turn | None:
         """The turn just before ``seq`` in a session (among turns without one when ``None``)."""
-        q = sa.select(t.turns).where(_scoped(t.turns, scope), t.turns.c.seq < seq)
+        q = sa.select(t.turns).where(scoped(t.turns, scope), t.turns.c.seq < seq)
         q = q.where(t.turns.c.session_id.is_(None) if session_id is None else t.turns.c.session_id == session_id)
         with self.begin() as conn:
             row = conn.execute(q.order_by(t.turns.c.seq.desc()).limit(1)).first()
@@ -251,7 +252,7 @@ class SqlStore:
             return set(
                 conn.execute(
                     sa.select(t.turns.c.content_hash).where(
-                        _scoped(t.turns, scope), t.turns.c.content_hash.in_(list(hashes))
+                        scoped(t.turns, scope), t.turns.c.content_hash.in_(list(hashes))
                     )
                 ).scalars()
             )
@@ -259,7 +260,7 @@ class SqlStore:
     def count_turns(self, scope: Scope) -> int:
         with self.begin() as conn:
             return int(
-                conn.execute(sa.select(sa.func.count()).select_from(t.turns).where(_scoped(t.turns, scope))).scalar()
+                conn.execute(sa.select(sa.func.count()).select_from(t.turns).where(scoped(t.turns, scope))).scalar()
                 or 0
             )
 
@@ -269,7 +270,7 @@ class SqlStore:
     ) -> tuple[Turn, Turn]:
         """Change a turn's content (and metadata); returns ``(before, after)``."""
         row = conn.execute(
-            sa.select(t.turns).where(_scoped(t.turns, scope), t.turns.c.id == turn_id)
+            sa.select(t.turns).where(scoped(t.turns, scope), t.turns.c.id == turn_id)
         ).first()
         if row is None:
             raise NotFoundError(f"no memory {turn_id!r} for user {scope.user_id!r}")
@@ -286,27 +287,27 @@ class SqlStore:
     def delete_turns(self, conn: Connection, scope: Scope, ids: Sequence[str]) -> list[Turn]:
         """Delete these turns in this scope; returns what was deleted."""
         rows = conn.execute(
-            sa.select(t.turns).where(_scoped(t.turns, scope), t.turns.c.id.in_(list(ids)))
+            sa.select(t.turns).where(scoped(t.turns, scope), t.turns.c.id.in_(list(ids)))
         ).all()
         if rows:
             conn.execute(
-                sa.delete(t.turns).where(_scoped(t.turns, scope), t.turns.c.id.in_([r.id for r in rows]))
+                sa.delete(t.turns).where(scoped(t.turns, scope), t.turns.c.id.in_([r.id for r in rows]))
             )
         return [_turn(r) for r in rows]
 
     def delete_user(self, conn: Connection, scope: Scope) -> int:
         """Remove every row of this user from every scoped table; returns turns removed."""
-        n = conn.execute(sa.delete(t.turns).where(_scoped(t.turns, scope))).rowcount
+        n = conn.execute(sa.delete(t.turns).where(scoped(t.turns, scope))).rowcount
         for table in t.metadata.sorted_tables:
             if table.name in ("tenants", "api_keys", "turns", "users", "versions"):
                 continue
             if "tenant" in table.c and "user_id" in table.c:
-                conn.execute(sa.delete(table).where(_scoped(table, scope)))
-        conn.execute(sa.delete(t.users).where(_scoped(t.users, scope)))
+                conn.execute(sa.delete(table).where(scoped(table, scope)))
+        conn.execute(sa.delete(t.users).where(scoped(t.users, scope)))
         # Version counters survive the user and move on: were they reset, a user re-created
         # later could reach a version another replica's stale cache still holds.
         conn.execute(
-            sa.update(t.versions).where(_scoped(t.versions, scope)).values(version=t.versions.c.version + 1)
+            sa.update(t.versions).where(scoped(t.versions, scope)).values(version=t.versions.c.version + 1)
         )
         return int(n or 0)
 
@@ -341,7 +342,7 @@ class SqlStore:
         )
 
     def history(self, scope: Scope, record_id: str | None = None) -> list[HistoryEvent]:
-        q = sa.select(t.history).where(_scoped(t.history, scope))
+        q = sa.select(t.history).where(scoped(t.history, scope))
         if record_id is not None:
             q = q.where(t.history.c.record_id == record_id)
         with self.begin() as conn:
@@ -362,7 +363,7 @@ class SqlStore:
         ]
 
 
-def _insert_ignore(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+def insert_ignore(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
     """INSERT ... ON CONFLICT DO NOTHING on SQLite and Postgres."""
     dialect = conn.dialect.name
     if dialect == "sqlite":
