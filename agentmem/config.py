@@ -210,6 +210,10 @@ class MemoryConfig:
     embedder: str = "all-MiniLM-L6-v2"
     device: Device = "auto"
     embed_batch_size: int = 128
+    # Storage dtype of the in-memory search matrices. bf16 halves the memory traffic of exact
+    # search (the kernel bounds the bf16 rounding and rescores candidates in fp32, so results
+    # are exact for the stored vectors); "float32" keeps full precision at twice the cost.
+    vector_dtype: Literal["bfloat16", "float32"] = "bfloat16"
     max_message_chars: int = 32_000
     max_messages_per_call: int = 10_000
     recall: RecallConfig = field(default_factory=RecallConfig)
@@ -222,6 +226,8 @@ class MemoryConfig:
             raise ConfigError(f"device must be 'auto', 'cpu' or 'cuda', not {self.device!r}")
         if self.max_message_chars < 1 or self.max_messages_per_call < 1:
             raise ConfigError("size limits must be positive")
+        if self.vector_dtype not in ("bfloat16", "float32"):
+            raise ConfigError(f"vector_dtype must be 'bfloat16' or 'float32', not {self.vector_dtype!r}")
         if self.embed_batch_size < 1:
             raise ConfigError("embed_batch_size must be >= 1")
 

@@ -177,7 +177,8 @@ class TurnComponent:
 
     def _new_index(self) -> TurnIndex:
         dim, dev = self.s.embedder.dim, self.s.device
-        return TurnIndex(ExactIndex(dim, device=dev), ExactIndex(dim, device=dev))
+        dtype = torch.bfloat16 if self.s.config.vector_dtype == "bfloat16" else torch.float32
+        return TurnIndex(ExactIndex(dim, device=dev, dtype=dtype), ExactIndex(dim, device=dev, dtype=dtype))
 
     def _vectors(self, kind: str, scope: Scope, turns: Sequence[Turn], texts: Sequence[str]) -> np.ndarray:
         """Stored vectors of ``kind`` for ``turns``, embedding (and storing) any missing ones.
