@@ -143,3 +143,20 @@ def tenant_kwargs(tenant: str | None) -> TenantArg:
     """``{"tenant": tenant}``, or nothing for ``None``: the backend's own default then
     (``Memory``: ``"default"``; ``MemoryClient``: the tenant of its API key)."""
     return TenantArg() if tenant is None else TenantArg(tenant=tenant)
+
+
+_PAGE = 500
+
+
+def session_turns(memory: MemoryBackend, *, user_id: str, session_id: str, tenant: str | None) -> list[Turn]:
+    """Every turn of one session, in order, read page by page through ``memories``."""
+    out: list[Turn] = []
+    after: int | None = None
+    while True:
+        page = memory.memories(
+            user_id=user_id, session_id=session_id, after=after, limit=_PAGE, **tenant_kwargs(tenant)
+        )
+        out.extend(page)
+        if len(page) < _PAGE:
+            return out
+        after = page[-1].seq

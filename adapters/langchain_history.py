@@ -16,7 +16,7 @@ from typing import Any
 
 from agentmem import BackendUnavailableError, Turn, ValidationError
 
-from ._backend import MemoryBackend, check_backend, tenant_kwargs
+from ._backend import MemoryBackend, check_backend, session_turns, tenant_kwargs
 
 try:
     from langchain_core.chat_history import BaseChatMessageHistory
@@ -34,7 +34,6 @@ __all__ = ["AgentMemChatMessageHistory", "message_dict", "turn_message"]
 
 # LangChain message type → agentmem role (agentmem knows user/assistant/system/tool/document).
 _ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool", "function": "tool"}
-_PAGE = 500
 
 
 def message_dict(message: BaseMessage) -> dict[str, Any]:
@@ -90,17 +89,7 @@ class AgentMemChatMessageHistory(BaseChatMessageHistory):
         self.tenant = tenant
 
     def _turns(self) -> list[Turn]:
-        out: list[Turn] = []
-        after: int | None = None
-        while True:
-            page = self.memory.memories(
-                user_id=self.user_id, session_id=self.session_id, after=after, limit=_PAGE,
-                **tenant_kwargs(self.tenant),
-            )
-            out.extend(page)
-            if len(page) < _PAGE:
-                return out
-            after = page[-1].seq
+        return session_turns(self.memory, user_id=self.user_id, session_id=self.session_id, tenant=self.tenant)
 
     @property
     def messages(self) -> list[BaseMessage]:  # type: ignore[override]

@@ -16,7 +16,7 @@ from typing import Any
 
 from agentmem import BackendUnavailableError, Turn
 
-from ._backend import MemoryBackend, check_backend, tenant_kwargs
+from ._backend import MemoryBackend, check_backend, session_turns, tenant_kwargs
 
 try:
     from llama_index.core.base.llms.types import ChatMessage, MessageRole
@@ -27,7 +27,6 @@ except ImportError as exc:  # pragma: no cover - exercised without the extra ins
 
 __all__ = ["AgentMemLlamaMemory"]
 
-_PAGE = 500
 # LlamaIndex role → agentmem role (agentmem knows user/assistant/system/tool/document).
 _TO_AGENTMEM = {
     MessageRole.USER: "user",
@@ -100,17 +99,7 @@ class AgentMemLlamaMemory(BaseMemory):
 
     # -- read --------------------------------------------------------------------------------
     def _turns(self) -> list[Turn]:
-        out: list[Turn] = []
-        after: int | None = None
-        while True:
-            page = self.memory.memories(
-                user_id=self.user_id, session_id=self.session_id, after=after, limit=_PAGE,
-                **tenant_kwargs(self.tenant),
-            )
-            out.extend(page)
-            if len(page) < _PAGE:
-                return out
-            after = page[-1].seq
+        return session_turns(self.memory, user_id=self.user_id, session_id=self.session_id, tenant=self.tenant)
 
     def get_all(self) -> list[ChatMessage]:
         """Every message of the session, oldest first."""
