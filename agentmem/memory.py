@@ -12,7 +12,7 @@ from agentmem._time import as_utc, utcnow
 from agentmem.assemble.pack import pack_context
 from agentmem.components import Candidate, MemoryComponent, Query, Services, TurnFilter
 from agentmem.config import DEFAULT_TENANT, MemoryConfig
-from agentmem.errors import NotFoundError, ValidationError
+from agentmem.errors import ConfigError, NotFoundError, ValidationError
 from agentmem.ingest.normalize import content_hash, normalize_messages, parse_timestamp
 from agentmem.protocols import ChatModel, Embedder, LogitsModel, TokenCounter
 from agentmem.resolve import build_components, build_services
@@ -88,11 +88,15 @@ class Memory:
             None if session_id is None else _check_id(session_id, "session_id"),
         )
 
+    def enabled(self, name: str) -> bool:
+        """Whether the memory mechanism ``name`` (``"episode"``, ``"graph"``, ``"thought"``) is on."""
+        return any(c.name == name for c in self.components)
+
     def component(self, name: str) -> MemoryComponent:
         for c in self.components:
             if c.name == name:
                 return c
-        raise ValidationError(
+        raise ConfigError(
             f"no memory component named {name!r} is enabled in this Memory's configuration "
             "(episodes: EpisodeConfig(segmenter=...), graph: GraphConfig(enabled=True), "
             "thoughts: ThoughtConfig(enabled=True))"

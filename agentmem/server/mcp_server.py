@@ -84,8 +84,8 @@ def build_mcp(memory: Any, *, tenant: str = "default") -> Any:
     def list_episodes(user_id: str, session_id: str | None = None) -> dict[str, Any]:
         """The user's conversation episodes (segments cut where the topic changed), in order."""
         episodes = getattr(memory, "episodes", None)
-        if episodes is None:
-            raise ToolError("episodes are not available in this agentmem build")
+        if episodes is None or not memory.enabled("episode"):
+            raise ToolError("episodes are not available: episodic memory is not enabled on this server")
         kwargs: dict[str, Any] = {"user_id": user_id, "tenant": tenant}
         if session_id is not None:
             kwargs["session_id"] = session_id

@@ -209,8 +209,8 @@ def list_episodes(
     """A user's episodes (conversation cut where the local LM was surprised), in order."""
     mem = _memory(request)
     episodes = getattr(mem, "episodes", None)
-    if episodes is None:
-        raise HTTPException(501, "episodes are not available in this agentmem build")
+    if episodes is None or not mem.enabled("episode"):
+        raise HTTPException(501, "episodes are not available: episodic memory is not enabled on this server")
     require_user(mem, tenant, user_id)
     kwargs: dict[str, Any] = {"user_id": user_id, "tenant": tenant}
     if session_id is not None:

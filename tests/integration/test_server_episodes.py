@@ -27,6 +27,9 @@ class WithEpisodes:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._memory, name)
 
+    def enabled(self, name: str) -> bool:
+        return name == "episode" or bool(self._memory.enabled(name))
+
     def episodes(self, **kwargs: Any) -> list[Episode]:
         self.calls.append(kwargs)
         turns = self._memory.memories(user_id=kwargs["user_id"], tenant=kwargs["tenant"])
