@@ -197,6 +197,16 @@ def _raise_for(resp: httpx.Response) -> None:
     raise AgentMemError(f"server error {code}: {message}")
 
 
+
+def _query_payload(query: str, filters: Mapping[str, Any] | None, now: datetime | None, **extra: Any) -> dict[str, Any]:
+    """The JSON body of search and recall: the query, its options, and dates as ISO strings."""
+    payload: dict[str, Any] = {"query": query, **extra}
+    if filters is not None:
+        payload["filters"] = {key: _dt(v) for key, v in filters.items()}
+    if now is not None:
+        payload["now"] = _dt(now)
+    return payload
+
 def _unknown_user(resp: httpx.Response) -> bool:
     if resp.status_code != 404:
         return False
@@ -388,11 +398,7 @@ class _Api:
 
     def _search(self, query: str, user_id: str, k: int, filters: Mapping[str, Any] | None,
                 now: datetime | None, tenant: str | None) -> _Ops[list[Hit]]:
-        payload: dict[str, Any] = {"query": query, "k": k}
-        if filters is not None:
-            payload["filters"] = {key: _dt(v) for key, v in filters.items()}
-        if now is not None:
-            payload["now"] = _dt(now)
+        payload = _query_payload(query, filters, now, k=k)
         resp = yield _Request("POST", f"{self._u(user_id)}/search", payload, tenant=tenant)
         if _unknown_user(resp):
             return []
@@ -407,11 +413,7 @@ class _Api:
 
     def _recall(self, query: str, user_id: str, token_budget: int, k: int, filters: Mapping[str, Any] | None,
                 now: datetime | None, tenant: str | None) -> _Ops[ContextPack]:
-        payload: dict[str, Any] = {"query": query, "token_budget": token_budget, "k": k}
-        if filters is not None:
-            payload["filters"] = {key: _dt(v) for key, v in filters.items()}
-        if now is not None:
-            payload["now"] = _dt(now)
+        payload = _query_payload(query, filters, now, token_budget=token_budget, k=k)
         resp = yield _Request("POST", f"{self._u(user_id)}/recall", payload, tenant=tenant)
         if _unknown_user(resp):
             return ContextPack("", (), (), 0, token_budget)

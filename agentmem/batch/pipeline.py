@@ -301,6 +301,24 @@ def repair(mem: Any, users: set[str], tenant: str) -> None:
         mem.search("index repair", user_id=uid, k=1, tenant=tenant)
 
 
+def complete_job(mem: Any, sql: Any, job: JobState, in_doubt: set[str], tenant: str, clock: StageClock) -> None:
+    """The last step of a run that read everything: heal what a crash left, mark the job done."""
+    with clock.stage("repair"):
+        repair(mem, in_doubt, tenant)
+    job.status = "done"
+    job.inflight_end = job.watermark
+    job.save(sql)
+
+
+def fill_summary(summary: IndexSummary, job: JobState, messages_before: int, t0: float, clock: StageClock) -> None:
+    """Copy a finished (or interrupted) job's counts, errors and timings into its summary."""
+    summary.counts = dict(job.counts)
+    summary.messages_this_run = job.counts.get("messages", 0) - messages_before
+    summary.errors = list(job.errors)
+    summary.seconds = time.perf_counter() - t0
+    summary.stages = clock.rounded()
+
+
 def _run_local(opts: IndexOptions, config: MemoryConfig, *, embedder: Embedder | None,
                on_error: Callable[[str], None] | None) -> IndexSummary:
     t0 = time.perf_counter()
@@ -378,18 +396,10 @@ def _run_local(opts: IndexOptions, config: MemoryConfig, *, embedder: Embedder |
                 for _, fut in pending:
                     fut.cancel()
                 raise
-        with clock.stage("repair"):
-            repair(mem, in_doubt, opts.tenant)
-        job.status = "done"
-        job.inflight_end = job.watermark
-        job.save(sql)
+        complete_job(mem, sql, job, in_doubt, opts.tenant, clock)
     finally:
         display.close()
         mem.close()
-    summary.counts = dict(job.counts)
-    summary.messages_this_run = job.counts.get("messages", 0) - messages_before
-    summary.errors = list(job.errors)
-    summary.seconds = time.perf_counter() - t0
-    summary.stages = clock.rounded()
+    fill_summary(summary, job, messages_before, t0, clock)
     summary.counts["embed_prediction_misses"] = pre.misses
     return summary

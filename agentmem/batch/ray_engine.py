@@ -31,9 +31,10 @@ from agentmem.batch.pipeline import (
     IndexSummary,
     begin_job,
     chunks,
+    complete_job,
+    fill_summary,
     instrument,
     open_memory,
-    repair,
     report,
     store_conversation,
     user_of,
@@ -195,17 +196,9 @@ def run_ray(opts: IndexOptions, config: MemoryConfig, *,
             job.watermark = block[-1][0] + 1
             job.save(sql)
             display.update(progress.bytes_read, job.counts)
-        with clock.stage("repair"):
-            repair(mem, in_doubt, opts.tenant)
-        job.status = "done"
-        job.inflight_end = job.watermark
-        job.save(sql)
+        complete_job(mem, sql, job, in_doubt, opts.tenant, clock)
     finally:
         display.close()
         mem.close()
-    summary.counts = dict(job.counts)
-    summary.messages_this_run = job.counts.get("messages", 0) - messages_before
-    summary.errors = list(job.errors)
-    summary.seconds = time.perf_counter() - t0
-    summary.stages = clock.rounded()
+    fill_summary(summary, job, messages_before, t0, clock)
     return summary
