@@ -26,13 +26,18 @@ class RecallConfig:
     """How signals are fused.
 
     Components' ranked lists are fused by reciprocal rank fusion (Cormack et al. 2009): each
-    signal contributes ``weights[signal] / (rrf_k + rank)``. ``candidates`` is how many hits each
+    signal contributes ``weights[signal] / (rrf_k + rank)``, unless the ``primary`` signal
+    (the knowledge graph) answered: then its order is kept below the others' top ``head``. ``candidates`` is how many hits each
     signal contributes. Within the turn component, dense and BM25 scores are fused by score
     (see :mod:`agentmem.retrieve.hybrid`).
     """
 
     rrf_k: int = 60
     candidates: int = 100
+    # When this signal has candidates, keep its order and let the others place only their top
+    # ``head`` (agentmem.retrieve.fusion.head_fusion); None: plain RRF. See docs/benchmarks.md.
+    primary: str | None = "graph"
+    head: int = 1
     weights: dict[str, float] = field(
         default_factory=lambda: {
             "turns": 1.0,
@@ -54,6 +59,8 @@ class RecallConfig:
             raise ConfigError("recall.rrf_k must be >= 1")
         if self.candidates < 1:
             raise ConfigError("recall.candidates must be >= 1")
+        if self.head < 0:
+            raise ConfigError("recall.head must be >= 0")
         if not 0.0 <= self.lexical_weight <= 1.0:
             raise ConfigError("recall.lexical_weight must be in [0, 1]")
         if self.contiguity < 0 or self.speaker_boost < 0:
@@ -124,6 +131,9 @@ class GraphConfig:
     link_top_k: int = 5  # seed entities kept (highest fact score / passage count)
     passage_weight: float = 0.05
     damping: float = 0.5
+    # BM25 over fact strings in the query-to-fact score (agentmem.retrieve.graph.fact_scores);
+    # 0 is HippoRAG 2. See docs/benchmarks.md for how the value was chosen.
+    lexical_weight: float = 0.25
     extractor: Literal["auto", "offline", "llm"] = "auto"  # auto: llm when a chat model is set
     recognition_filter: bool = True  # LLM filter of the top facts (only with a chat model)
     max_concurrency: int = 4  # parallel chat-model calls during extraction
@@ -136,8 +146,8 @@ class GraphConfig:
             raise ConfigError("graph.damping must be in [0, 1)")
         if min(self.top_facts, self.link_top_k, self.max_concurrency) < 1:
             raise ConfigError("graph.top_facts, link_top_k and max_concurrency must be >= 1")
-        if self.synonym_max_neighbors < 0 or self.passage_weight < 0:
-            raise ConfigError("graph.synonym_max_neighbors and passage_weight must be >= 0")
+        if self.synonym_max_neighbors < 0 or self.passage_weight < 0 or self.lexical_weight < 0:
+            raise ConfigError("graph.synonym_max_neighbors, passage_weight and lexical_weight must be >= 0")
         if self.extractor not in ("auto", "offline", "llm"):
             raise ConfigError(f"graph.extractor must be auto, offline or llm, not {self.extractor!r}")
 
@@ -153,7 +163,8 @@ class ThoughtConfig:
     ``exact_merge_below``: stores up to this size check merges by exact cosine over every live
     thought (cheap there), larger ones through LSH candidates. ``lsh_*``: see
     :class:`agentmem.index.lsh.LSHIndex` (``lsh_planes`` is TiM's ``m``: codes take ``2m``
-    values).
+    values); ``lsh_center`` hashes ``x − c`` with ``c`` the embedder's common direction
+    (:func:`agentmem.index.center.embedding_center`), which balances the buckets.
     """
 
     enabled: bool = True
@@ -168,6 +179,7 @@ class ThoughtConfig:
     lsh_probes: int = 128
     lsh_max_scan: float | None = None
     lsh_seed: int = 0
+    lsh_center: bool = True
 
     def __post_init__(self) -> None:
         if not 0.0 < self.merge_threshold <= 1.0:

@@ -10,8 +10,13 @@ Data (said in the result, per size):
   resemble MiniLM sentence embeddings (norm of the corpus mean ≈ 0.4, as measured; nearest
   neighbours somewhat *less* similar than real data at the same size, so it is the harder case).
 
-Queries are held-out points of the same distribution. The index hashes ``x − mean`` (the mean of
-the stored vectors, see ``LSHIndex(center=...)``); ``--no-center`` hashes ``x``.
+* ``vectors`` — your own embeddings, ``--vectors FILE.npy`` (``[n, dim]``, unit rows), e.g. a
+  real store's turn embeddings; sizes above the file's row count are skipped.
+
+Queries are held-out points of the same distribution. ``--center`` picks what the index hashes:
+``x − mean`` of the stored vectors (``data``), ``x − c`` with ``c`` the embedder's calibration
+center (``embedder``: what the live thought store does, see :mod:`agentmem.index.center`), or
+``x`` (``none``; ``--no-center`` is an alias).
 """
 
 from __future__ import annotations
@@ -82,19 +87,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--data", choices=["auto", "minilm", "mixture"], default="auto",
                         help="auto: MiniLM sentences up to --real-max vectors, the mixture beyond")
+    parser.add_argument("--vectors", default=None, help=".npy of real embeddings [n, dim] (overrides --data)")
     parser.add_argument("--real-max", type=int, default=10_000)
     parser.add_argument("--planes", type=int, default=16)
     parser.add_argument("--hashes-per-table", type=int, default=2)
     parser.add_argument("--tables", type=int, default=16)
     parser.add_argument("--probes", type=int, default=128)
     parser.add_argument("--max-scan", type=float, default=None)
-    parser.add_argument("--no-center", action="store_true")
+    parser.add_argument("--center", choices=["data", "embedder", "none"], default="data")
+    parser.add_argument("--no-center", action="store_true", help="same as --center none")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default=None, help="torch device for bulk hashing (default CPU)")
 
 
 def _data(n: int, args: argparse.Namespace) -> tuple[str, np.ndarray]:
     total = n + args.queries
+    if args.vectors:
+        rows = np.load(args.vectors, mmap_mode="r")
+        pick = np.random.default_rng(args.seed).permutation(len(rows))[:total]
+        return "vectors", np.ascontiguousarray(rows[np.sort(pick)], dtype=np.float32)
     kind = args.data if args.data != "auto" else ("minilm" if total <= args.real_max + args.queries else "mixture")
     if kind == "minilm":
         from agentmem.embedding import SentenceTransformerEmbedder
@@ -111,13 +122,30 @@ def _exact_topk(x: np.ndarray, q: np.ndarray, k: int) -> np.ndarray:
     return np.concatenate(best)
 
 
+def _center(stored: np.ndarray, args: argparse.Namespace) -> np.ndarray | None:
+    mode = "none" if args.no_center else args.center
+    if mode == "data":
+        return stored.mean(axis=0)
+    if mode == "embedder":
+        from agentmem.embedding import SentenceTransformerEmbedder
+        from agentmem.index.center import embedding_center
+
+        return embedding_center(SentenceTransformerEmbedder())
+    return None
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     rows = []
+    available = len(np.load(args.vectors, mmap_mode="r")) if args.vectors else None
     for n in [int(v) for v in str(args.n).split(",") if v.strip()]:
+        if available is not None and n + args.queries > available:
+            continue
         kind, data = _data(n, args)
+        rng = np.random.default_rng(args.seed + 1)
+        data = data[rng.permutation(len(data))]  # held-out queries drawn from the whole set
         queries, stored = data[: args.queries], data[args.queries :]
         del data
-        center = None if args.no_center else stored.mean(axis=0)
+        center = _center(stored, args)
         idx = LSHIndex(
             stored.shape[1], n_planes=args.planes, hashes_per_table=args.hashes_per_table,
             n_tables=args.tables, probes=args.probes, max_scan=args.max_scan, seed=args.seed,
@@ -153,7 +181,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "k": args.k,
         "queries": args.queries,
         "params": {"planes": args.planes, "hashes_per_table": args.hashes_per_table, "tables": args.tables,
-                   "probes": args.probes, "max_scan": args.max_scan, "center": not args.no_center},
+                   "probes": args.probes, "max_scan": args.max_scan,
+                   "center": "none" if args.no_center else args.center},
         "torch_threads": torch.get_num_threads(),
         "rows": rows,
     }

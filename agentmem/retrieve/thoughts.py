@@ -40,6 +40,7 @@ from agentmem.errors import NotFoundError, ValidationError
 from agentmem.extract.thoughts import ThoughtDraft, derive_thoughts, post_think
 from agentmem.index import thought_policy as policy
 from agentmem.index.cache import VersionedCache
+from agentmem.index.center import embedding_center
 from agentmem.index.lsh import LSHIndex
 from agentmem.protocols import ChatModel
 from agentmem.storage import schema as t
@@ -296,6 +297,7 @@ class ThoughtComponent:
         return LSHIndex(
             self.services.embedder.dim, n_planes=c.lsh_planes, hashes_per_table=c.lsh_hashes_per_table,
             n_tables=c.lsh_tables, probes=c.lsh_probes, max_scan=c.lsh_max_scan, seed=c.lsh_seed,
+            center=embedding_center(self.services.embedder) if c.lsh_center else None,
         )
 
     def _user_lock(self, scope: Scope) -> threading.Lock:

@@ -14,6 +14,7 @@ from agentmem.components import Query, Services, TimeWindow, TurnFilter
 from agentmem.config import MemoryConfig, ThoughtConfig
 from agentmem.embedding import SentenceTransformerEmbedder
 from agentmem.errors import ExtractionError, NotFoundError, ValidationError
+from agentmem.index.center import CALIBRATION, embedding_center
 from agentmem.index.lsh import LSHIndex
 from agentmem.retrieve.thoughts import ThoughtComponent
 from agentmem.storage.schema import thoughts
@@ -211,7 +212,8 @@ def test_second_replica_sees_writes_and_rebuilds_from_stored_codes(services, tmp
     # codes are persisted with the thought, under the signature of the hash functions
     with services.sql.begin() as conn:
         row = conn.execute(sa.select(thoughts.c.lsh_codes).where(thoughts.c.id == a.id)).one()
-    probe = LSHIndex(services.embedder.dim, n_planes=16, hashes_per_table=2, n_tables=16, probes=128)
+    probe = LSHIndex(services.embedder.dim, n_planes=16, hashes_per_table=2, n_tables=16, probes=128,
+                     center=embedding_center(services.embedder))
     assert row.lsh_codes["sig"] == probe.signature
     assert row.lsh_codes["codes"] == probe.hash(services.embedder.embed([a.text]))[0].tolist()
 
@@ -230,3 +232,22 @@ def test_query_vector_matches_embedding(comp, embedder):
     a = comp.insert(ALICE, "The user plays the cello.", now=T0)
     hit = ask(comp, "The user plays the cello.")[0]
     assert hit.id == a.id and np.isclose(hit.score, 1.0, atol=1e-4)
+
+
+def test_codes_are_centered_on_the_embedder_calibration_mean(services, embedder):
+    center = embedding_center(embedder)
+    assert embedding_center(embedder) is center  # computed once per embedder
+    mean = np.asarray(embedder.embed(list(CALIBRATION))).mean(axis=0)
+    assert np.allclose(center, mean, atol=5e-4) and np.array_equal(center, np.round(center, 3))
+    assert 0.2 < float(np.linalg.norm(center)) < 0.8  # MiniLM's common direction is real
+    assert np.array_equal(ThoughtComponent(services)._new_index().center, center)
+
+
+def test_uncentered_config_and_signature_change_rehash(tmp_path, services):
+    a = ThoughtComponent(services).insert(ALICE, "The user plays the cello.", now=T0)
+    plain = ThoughtConfig(lsh_center=False)
+    cfg = MemoryConfig(home=tmp_path, thoughts=plain)
+    other = ThoughtComponent(Services(cfg, services.sql, services.vectors, services.embedder, services.tokens))
+    assert other._new_index().center is None
+    assert other._new_index().signature != ThoughtComponent(services)._new_index().signature
+    assert ask(other, "cello")[0].id == a.id  # stored codes do not match: rebuilt by rehashing
