@@ -21,10 +21,12 @@ import hashlib
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import scipy.sparse as sp
 
+from agentmem.index.bm25 import BM25Index
 from agentmem.kernels.ppr import Transition
 from agentmem.types import Scope
 
@@ -115,6 +117,13 @@ class GraphSnapshot:
     @property
     def n_entities(self) -> int:
         return len(self.entity_ids)
+
+    @cached_property
+    def fact_lexicon(self) -> BM25Index:
+        """BM25 over the fact strings ``"s r o"``, rows aligned with ``fact_ids`` (built on first use)."""
+        index = BM25Index(compact=False)
+        index.add(list(self.fact_ids), [" ".join(t) for t in self.fact_triples])
+        return index
 
 
 class GraphIndex:

@@ -3,7 +3,9 @@
 Query time (Gutiérrez et al. 2025, §3.2, with its defaults):
 
 1. score every fact by cosine with the query, min-max normalize, keep the top ``top_facts``
-   (optionally filtered by a chat model: "recognition memory");
+   (optionally filtered by a chat model: "recognition memory"). With ``lexical_weight`` > 0
+   the fact score also counts BM25 over the fact strings ``"s r o"`` (:func:`fact_scores`):
+   entity names are rare tokens that a small sentence encoder embeds poorly;
 2. seed each entity of those facts with ``fact score / |passages mentioning the entity|``
    (an entity keeps its best score), keep the ``link_top_k`` strongest;
 3. seed every passage with its min-max normalized dense score times ``passage_weight``;
@@ -29,7 +31,7 @@ from agentmem.index.graph_store import delete_graph_user, delete_passages, load_
 from agentmem.kernels.ppr import personalized_pagerank, personalized_pagerank_torch
 from agentmem.types import Scope, Turn
 
-__all__ = ["GraphComponent", "min_max", "passage_text", "rank_passages"]
+__all__ = ["GraphComponent", "fact_scores", "min_max", "passage_text", "rank_passages"]
 
 
 def min_max(x: np.ndarray) -> np.ndarray:
@@ -42,10 +44,30 @@ def min_max(x: np.ndarray) -> np.ndarray:
     return (x - lo) / (hi - lo)
 
 
+def fact_scores(dense: np.ndarray, lexical: np.ndarray | None = None, *, lexical_weight: float = 0.0) -> np.ndarray:
+    """Query-to-fact scores in [0, 1]: ``min_max(min_max(dense) + w * min_max(lexical))``.
+
+    With ``lexical_weight`` 0 (or no lexical scores) this is HippoRAG 2's ``min_max(dense)``.
+    A query that matches no fact string lexically (all BM25 scores equal) adds a constant,
+    which the outer normalization removes.
+
+    Examples
+    --------
+    >>> fact_scores(np.array([0.2, 0.6, 0.4]), np.array([3.0, 0.0, 1.0]), lexical_weight=1.0).tolist()
+    [1.0, 1.0, 0.0]
+    """
+    score = min_max(np.asarray(dense, dtype=np.float64))
+    if lexical is not None and lexical_weight > 0 and score.size:
+        score = min_max(score + lexical_weight * min_max(np.asarray(lexical, dtype=np.float64)))
+    return score
+
+
 def rank_passages(
     snap: GraphSnapshot,
     qvec: np.ndarray,
     *,
+    query_text: str | None = None,
+    lexical_weight: float = 0.0,
     top_facts: int = 5,
     link_top_k: int = 5,
     passage_weight: float = 0.05,
@@ -61,6 +83,9 @@ def rank_passages(
         The user's graph.
     qvec
         Unit-norm query embedding.
+    query_text, lexical_weight
+        The query's text and the weight of BM25 over the fact strings in :func:`fact_scores`
+        (0, or no text: HippoRAG 2's dense-only fact scores).
     keep_facts
         Optional recognition filter: given fact rows (best first), the rows to keep.
 
@@ -76,7 +101,8 @@ def rank_passages(
     q = np.asarray(qvec, dtype=np.float32).ravel()
     reset = np.zeros(n_e + n_p, dtype=np.float64)
     if len(snap.fact_ids):
-        fact = min_max(snap.fact_vecs @ q)
+        lexical = snap.fact_lexicon.scores(query_text) if query_text and lexical_weight > 0 else None
+        fact = fact_scores(snap.fact_vecs @ q, lexical, lexical_weight=lexical_weight)
         top = [int(i) for i in np.argsort(-fact, kind="stable")[:top_facts]]
         if keep_facts is not None:
             top = keep_facts(top)
@@ -219,7 +245,7 @@ class GraphComponent:
                 return [rows[i] for i in runner.filter_facts(query.text, facts)]
 
         rows, scores = rank_passages(
-            snap, query.vector,
+            snap, query.vector, query_text=query.text, lexical_weight=self.config.lexical_weight,
             top_facts=self.config.top_facts, link_top_k=self.config.link_top_k,
             passage_weight=self.config.passage_weight, damping=self.config.damping,
             keep_facts=keep, device=self.services.device,

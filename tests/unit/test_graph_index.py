@@ -20,7 +20,7 @@ from agentmem.index.graph import (
     plan_delete,
 )
 from agentmem.index.graph_store import delete_passages, graph_stats, load_graph, write_delta
-from agentmem.retrieve.graph import rank_passages
+from agentmem.retrieve.graph import fact_scores, min_max, rank_passages
 from agentmem.storage import schema as t
 from agentmem.storage.sql import SqlStore, create_engine
 from agentmem.types import Scope
@@ -209,3 +209,33 @@ def test_multi_hop_ranking_follows_the_bridge_entity() -> None:
     assert set(ranked[:2]) == {"p1", "p4"}
     assert ranked.index("p2") < ranked.index("p5")
     assert np.all(np.diff(scores) <= 1e-15)
+
+
+def test_fact_scores_hand_computed() -> None:
+    dense = np.array([0.2, 0.6, 0.4, 0.5])
+    bm25 = np.array([3.0, 0.0, 1.0, 0.0])
+    # min_max(dense) = [0, 1, .5, .75], min_max(bm25) = [1, 0, 1/3, 0]
+    # w = 0.5: [.5, 1, .5 + 1/6, .75] -> min-max over [.5, 1]
+    want = (np.array([0.5, 1.0, 0.5 + 1 / 6, 0.75]) - 0.5) / 0.5
+    np.testing.assert_allclose(fact_scores(dense, bm25, lexical_weight=0.5), want)
+    # weight 0, no lexical scores, or a query matching nothing: HippoRAG 2's min_max(dense)
+    np.testing.assert_allclose(fact_scores(dense, bm25, lexical_weight=0.0), min_max(dense))
+    np.testing.assert_allclose(fact_scores(dense, None, lexical_weight=0.5), min_max(dense))
+    np.testing.assert_allclose(fact_scores(dense, np.zeros(4), lexical_weight=0.5), min_max(dense))
+
+
+def test_fact_lexicon_rows_follow_fact_ids() -> None:
+    snap = build(SCOPE, list(PASSAGES), one_by_one=False).snapshot()
+    scores = snap.fact_lexicon.scores("where is beta labs based")
+    assert snap.fact_triples[int(np.argmax(scores))] == ("beta labs", "based in", "boston")
+    assert np.count_nonzero(scores) == 1
+
+
+def test_lexical_fact_match_seeds_the_named_entities() -> None:
+    snap = build(SCOPE, list(PASSAGES), one_by_one=False).snapshot()
+    q = np.zeros(DIM, dtype=np.float32)  # dense says nothing: every fact ties
+    ref_rows, ref_scores = rank_passages(snap, q, passage_weight=0.0)
+    rows, _ = rank_passages(snap, q, query_text="beta labs boston", lexical_weight=0.0, passage_weight=0.0)
+    np.testing.assert_array_equal(rows, ref_rows)  # weight 0 is the reference
+    rows, _ = rank_passages(snap, q, query_text="beta labs boston", lexical_weight=0.25, passage_weight=0.0)
+    assert snap.passage_ids[rows[0]] == "p5"
