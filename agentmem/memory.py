@@ -328,7 +328,8 @@ class Memory:
             filter=flt,
         )
         lists = [c.search(q) for c in self.components]
-        fused = fuse_candidates(lists, weights=self.config.recall.weights, k=self.config.recall.rrf_k)
+        rc = self.config.recall
+        fused = fuse_candidates(lists, weights=rc.weights, k=rc.rrf_k, primary=rc.primary, head=rc.head)
         return self._hits(scope, fused, lists, flt, k)
 
     def _hits(self, scope: Scope, fused: list[Any], lists: list[list[Candidate]], flt: TurnFilter, k: int) -> list[Hit]:

@@ -35,6 +35,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--signals", default=None, help="fuse only these signals, e.g. dense,graph (ablation)")
     p.add_argument("--weights", default=None, help="override fusion weights, e.g. graph=2,bm25=0.5")
     p.add_argument("--no-graph", action="store_true", help="leave the knowledge graph out")
+    p.add_argument(
+        "--primary", default=RecallConfig().primary,
+        help="signal whose order fusion keeps below the others' top picks; 'none': plain RRF (ablation)",
+    )
+    p.add_argument(
+        "--lexical-weight", type=float, default=GraphConfig().lexical_weight,
+        help="BM25 weight in the query-to-fact score; 0: HippoRAG 2's dense-only (ablation)",
+    )
     p.add_argument("--home", default=None, help="data directory (default: a temporary one)")
 
 
@@ -61,16 +69,19 @@ def _weights(args: argparse.Namespace) -> dict[str, float]:
     return weights
 
 
+def _primary(args: argparse.Namespace) -> str | None:
+    return None if args.primary in (None, "none") else str(args.primary)
+
+
 def _memory(args: argparse.Namespace, home: Path) -> Any:
     from agentmem.memory import Memory
     from agentmem.retrieve.graph import GraphComponent
 
     # Passages are documents: the turn component embeds each alone (documents have no
     # conversational neighbours), rendered as "title\ntext".
-    recall = RecallConfig(weights=_weights(args))
-    config = MemoryConfig(
-        home=home, chroma=str(home / "chroma"), recall=recall, graph=GraphConfig(enabled=not args.no_graph)
-    )
+    recall = RecallConfig(weights=_weights(args), primary=_primary(args))
+    graph = GraphConfig(enabled=not args.no_graph, lexical_weight=args.lexical_weight)
+    config = MemoryConfig(home=home, chroma=str(home / "chroma"), recall=recall, graph=graph)
     mem = Memory(config)
     names = {c.name for c in mem.components}
     if not args.no_graph and "graph" not in names:
@@ -160,6 +171,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "index_s": round(index_s, 1),
         "query_ms_p50": round(1000.0 * float(np.median(latency)), 1),
         "weights": _weights(args),
+        "primary": _primary(args),
+        "lexical_weight": args.lexical_weight,
     }
 
 

@@ -1,13 +1,22 @@
-"""Weighted reciprocal rank fusion of the candidate lists of every signal."""
+"""Fusion of the candidate lists of every signal.
+
+Weighted reciprocal rank fusion by default. With a *primary* signal (the knowledge graph, whose
+personalized PageRank already seeds passages with their dense scores), RRF's consensus would
+re-rank the primary list by agreement with a signal it subsumes; :func:`head_fusion` keeps
+RRF's top ``head`` records (where agreement is a good sign) and the primary order below them.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from agentmem.components import Candidate
 
-__all__ = ["Fused", "fuse_candidates", "reciprocal_rank_fusion"]
+__all__ = ["Fused", "fuse_candidates", "head_fusion", "reciprocal_rank_fusion"]
+
+T = TypeVar("T", bound=Hashable)
 
 
 @dataclass(slots=True)
@@ -41,13 +50,43 @@ def reciprocal_rank_fusion(
     return sorted(scores.items(), key=lambda kv: (-kv[1], order[kv[0]]))
 
 
+def head_fusion(consensus: Sequence[T], primary: Sequence[T], *, head: int = 2) -> list[T]:
+    """The first ``head`` of ``consensus``, then ``primary``'s order, then the rest of ``consensus``.
+
+    ``consensus`` is the RRF order of every signal, whose top is sharp where the signals
+    agree; below it, RRF would re-rank the primary list by agreement, so the primary order
+    is kept there. ``head=0`` is the primary list alone; ``head >= len(consensus)`` is RRF.
+
+    Examples
+    --------
+    >>> head_fusion(["x", "b", "a", "y"], ["a", "b", "c", "d"], head=2)
+    ['x', 'b', 'a', 'c', 'd', 'y']
+    """
+    if head < 0:
+        raise ValueError("head must be >= 0")
+    out = dict.fromkeys(consensus[:head])
+    out.update(dict.fromkeys(d for d in primary if d not in out))
+    out.update(dict.fromkeys(d for d in consensus if d not in out))
+    return list(out)
+
+
 def fuse_candidates(
-    lists: Sequence[Sequence[Candidate]], *, weights: Mapping[str, float], k: int = 60
+    lists: Sequence[Sequence[Candidate]],
+    *,
+    weights: Mapping[str, float],
+    k: int = 60,
+    primary: str | None = None,
+    head: int = 2,
 ) -> list[Fused]:
     """Fuse component candidate lists (each list is ranked within each of its signals).
 
     A candidate that covers turns (an episode) credits each covered turn with its rank; a
     thought is fused as itself. A record found twice by one signal keeps its best rank.
+
+    Scores are weighted RRF, ``Σ_s w_s / (k + rank_s)``. When ``primary`` names a signal
+    that has candidates (and a non-zero weight), the order is :func:`head_fusion` of the RRF
+    order and that signal's list, and the score of the record at fused position ``i``
+    (1-based) is ``1 / (k + i)``. Ranks and raw scores per signal are kept either way.
     """
     by_signal: dict[str, list[tuple[str, str, float]]] = {}
     sub_ranks: dict[tuple[str, tuple[str, str]], Mapping[str, int]] = {}
@@ -82,4 +121,11 @@ def fuse_candidates(
             for sub, sub_rank in sub_ranks.get((signal, key), {}).items():
                 f.ranks.setdefault(sub, sub_rank)
     order = {key: i for i, key in enumerate(fused)}
-    return sorted(fused.values(), key=lambda f: (-f.score, order[f.key]))
+    rrf = sorted(fused.values(), key=lambda f: (-f.score, order[f.key]))
+    if primary is None or primary not in by_signal or weights.get(primary, 1.0) == 0:
+        return rrf
+    primary_keys = list(dict.fromkeys((kind, rid) for kind, rid, _ in by_signal[primary]))
+    out = [fused[key] for key in head_fusion([f.key for f in rrf], primary_keys, head=head)]
+    for i, f in enumerate(out, start=1):
+        f.score = 1.0 / (k + i)
+    return out

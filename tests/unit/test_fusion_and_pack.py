@@ -1,9 +1,11 @@
 from datetime import UTC, datetime
 
+import pytest
+
 from agentmem.assemble.pack import HEADER, pack_context
 from agentmem.assemble.tokens import TiktokenCounter
 from agentmem.components import Candidate
-from agentmem.retrieve.fusion import fuse_candidates, reciprocal_rank_fusion
+from agentmem.retrieve.fusion import fuse_candidates, head_fusion, reciprocal_rank_fusion
 from agentmem.types import Hit, Scope
 
 
@@ -34,6 +36,37 @@ def test_fuse_candidates_records_ranks_and_credits_episode_turns() -> None:
 def test_zero_weight_signal_is_ignored() -> None:
     fused = fuse_candidates([[Candidate("a", "turn", 1.0, "bm25")]], weights={"bm25": 0.0})
     assert fused == []
+
+
+def test_head_fusion_keeps_the_primary_order_below_the_head() -> None:
+    consensus = ["x", "b", "a", "y"]
+    primary = ["a", "b", "c", "d"]
+    assert head_fusion(consensus, primary, head=0) == ["a", "b", "c", "d", "x", "y"]
+    assert head_fusion(consensus, primary, head=1) == ["x", "a", "b", "c", "d", "y"]
+    assert head_fusion(consensus, primary, head=2) == ["x", "b", "a", "c", "d", "y"]
+    assert head_fusion(consensus, primary, head=10) == consensus + ["c", "d"]
+    with pytest.raises(ValueError):
+        head_fusion(consensus, primary, head=-1)
+
+
+def test_fuse_candidates_with_a_primary_signal() -> None:
+    graph = [Candidate(f"g{i}", "turn", 1.0 - i / 10, "graph") for i in range(4)]
+    turns = [Candidate(t, "turn", s, "turns") for t, s in (("t1", 0.9), ("g3", 0.8), ("g2", 0.7), ("t2", 0.6))]
+    weights = {"graph": 1.0, "turns": 1.0}
+    rrf = fuse_candidates([turns, graph], weights=weights, k=60)
+    assert [f.key[1] for f in rrf] == ["g3", "g2", "t1", "g0", "g1", "t2"]  # agreement first
+    fused = fuse_candidates([turns, graph], weights=weights, k=60, primary="graph", head=1)
+    # RRF's top record, then graph's order, then what only the other signals found
+    assert [f.key[1] for f in fused] == ["g3", "g0", "g1", "g2", "t1", "t2"]
+    assert [f.score for f in fused] == [1 / (60 + i) for i in range(1, 7)]
+    by_id = {f.key[1]: f for f in fused}
+    assert by_id["g3"].ranks == {"turns": 2, "graph": 4}  # provenance as with RRF
+    # a primary that did not answer, or has weight 0: plain RRF
+    assert [f.key for f in fuse_candidates([turns], weights=weights, primary="graph")] == [
+        f.key for f in fuse_candidates([turns], weights=weights)
+    ]
+    off = fuse_candidates([turns, graph], weights={**weights, "graph": 0.0}, k=60, primary="graph")
+    assert [f.key[1] for f in off] == ["t1", "g3", "g2", "t2"]
 
 
 def hit(i: int, text: str, day: int) -> Hit:
