@@ -185,14 +185,22 @@ def run_ray(opts: IndexOptions, config: MemoryConfig, *,
                 ds = ds.map_batches(_Store, fn_constructor_kwargs={"config": work, "opts": opts},
                                     batch_size=per_batch, compute=ActorPoolStrategy(size=opts.workers),
                                     batch_format="pandas")
+                rejected: list[str] = []
                 for out in ds.iter_rows():
                     job.bump(records=1, messages=int(out["messages"]), turns_added=int(out["added"]),
                              duplicates=int(out["duplicates"]), empty=int(out["empty"]))
                     clock.merge({"embed": float(out["embed_s"]), **json.loads(out["stages"])})
                     for e in json.loads(out["errors"]):
                         job.add_error(e)
+                        rejected.append(e)
                         if on_error is not None:
                             on_error(e)
+                if rejected and opts.strict:
+                    # Workers store a whole block at once, so --strict stops after the block holding
+                    # the first rejected message; the watermark stays before it (a rerun redoes it).
+                    job.status = "failed"
+                    job.save(sql)
+                    raise ValidationError(f"malformed message (--strict): {sorted(rejected)[0]}")
             job.watermark = block[-1][0] + 1
             job.save(sql)
             display.update(progress.bytes_read, job.counts)
