@@ -59,7 +59,8 @@ def named_speaker(query: str, speakers: Iterable[str]) -> str | None:
     >>> named_speaker("What did Melanie paint?", ["Caroline", "Melanie"])
     'Melanie'
     """
-    named = [s for s in set(speakers) if s and re.search(rf"(?<!\w){re.escape(s)}(?!\w)", query)]
+    # substring test first: a store of documents has one "speaker" (title) per passage
+    named = [s for s in set(speakers) if s and s in query and re.search(rf"(?<!\w){re.escape(s)}(?!\w)", query)]
     return named[0] if len(named) == 1 else None
 
 
