@@ -1,0 +1,73 @@
+"""Projected-bound exact top-k (``kernels.topk_projected``) returns the reference's answer.
+
+The bounds must hold whatever the data: a basis fitted on other data, rows appended after the
+fit, masked rows, duplicated rows (ties), ``k`` larger than the rows left.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from test_topk_parity import assert_same_topk, brute_force
+
+from agentmem.errors import ValidationError
+from agentmem.kernels.topk import topk_reference
+from agentmem.kernels.topk_projected import build_sketch, extend_sketch, fit_basis, topk_projected
+
+
+def embeddings(n: int, dim: int = 64, *, seed: int = 0, shared: float = 0.6) -> torch.Tensor:
+    """Unit rows with a common direction and a few strong axes, like sentence embeddings."""
+    g = torch.Generator().manual_seed(seed)
+    axes = torch.randn(8, dim, generator=g)
+    x = shared * torch.randn(1, dim, generator=g) + torch.randn(n, 8, generator=g) @ axes / 3
+    x += 0.3 * torch.randn(n, dim, generator=g)
+    return torch.nn.functional.normalize(x, dim=1)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("rank", [1, 8, 32, 64])
+def test_matches_reference(dtype: torch.dtype, rank: int) -> None:
+    c = embeddings(3000).to(dtype)
+    q = embeddings(7, seed=1)
+    sk = build_sketch(c, rank)
+    got = topk_projected(q, c, sk, 10)
+    assert_same_topk(got, brute_force(q, c.float(), 10), q, c.float())
+    assert torch.equal(got[1], topk_reference(q, c, 10)[1])
+
+
+def test_foreign_basis_and_appended_rows_stay_exact() -> None:
+    c = embeddings(2000)
+    other = fit_basis(torch.randn(500, 64), 16)  # fitted on unrelated data: loose bounds, same answer
+    q = embeddings(5, seed=2)
+    sk = build_sketch(c, basis=other)
+    assert torch.equal(topk_projected(q, c, sk, 8)[1], topk_reference(q, c, 8)[1])
+    more = torch.cat([c, embeddings(700, seed=3, shared=-0.6)])  # rows far from the fitted axes
+    grown = extend_sketch(build_sketch(c, 16), more[2000:])
+    assert len(grown) == 2700
+    assert torch.equal(topk_projected(q, more, grown, 8)[1], topk_reference(q, more, 8)[1])
+
+
+def test_masks_ties_and_small_k() -> None:
+    base = embeddings(400)
+    c = torch.cat([base, base[:50]])  # 50 exact duplicates: tied scores, lower index first
+    q = torch.cat([embeddings(3, seed=4), base[:2]])
+    sk = build_sketch(c, 8)
+    valid = torch.rand(450, generator=torch.Generator().manual_seed(5)) > 0.3
+    for k in (1, 10, 500):
+        got = topk_projected(q, c, sk, k, valid=valid)
+        assert_same_topk(got, brute_force(q, c, k, valid), q, c)
+        assert got[1].shape[1] == min(k, int(valid.sum()))
+        assert bool(valid[got[1]].all())
+    none = torch.zeros(450, dtype=torch.bool)
+    assert topk_projected(q, c, sk, 3, valid=none)[1].shape == (5, 0)
+
+
+def test_validation() -> None:
+    c = embeddings(100)
+    sk = build_sketch(c, 8)
+    with pytest.raises(ValidationError):
+        topk_projected(embeddings(1), c[:50], sk, 3)  # sketch of other rows
+    with pytest.raises(ValidationError):
+        fit_basis(c, 0)
+    with pytest.raises(ValidationError):
+        topk_projected(embeddings(1), c, sk, 0)
