@@ -64,6 +64,14 @@ def scoped(table: sa.Table, scope: Scope) -> sa.ColumnElement[bool]:
     return sa.and_(table.c.tenant == scope.tenant, table.c.user_id == scope.user_id)
 
 
+def _create_schema(conn: Connection) -> None:
+    """Create missing tables, and missing indexes of existing tables (added in later versions)."""
+    t.metadata.create_all(conn)
+    for table in t.metadata.sorted_tables:
+        for index in table.indexes:
+            index.create(conn, checkfirst=True)
+
+
 def _turn(row: Any) -> Turn:
     return Turn(
         id=row.id,
@@ -91,9 +99,10 @@ class SqlStore:
                 # a transaction-scoped advisory lock lets one create and the others find it.
                 with engine.begin() as conn:
                     conn.execute(sa.text("SELECT pg_advisory_xact_lock(7316820385)"))
-                    t.metadata.create_all(conn)
+                    _create_schema(conn)
             else:
-                t.metadata.create_all(engine)
+                with engine.begin() as conn:
+                    _create_schema(conn)
         except SQLAlchemyError as exc:
             raise StorageError(f"cannot create schema: {exc}") from exc
 
@@ -206,11 +215,10 @@ class SqlStore:
         if not ids:
             return []
         with self.begin() as conn:
-            rows = conn.execute(
-                sa.select(t.turns).where(scoped(t.turns, scope), t.turns.c.id.in_(list(ids)))
-                .order_by(t.turns.c.seq)
-            )
-            return [_turn(r) for r in rows]
+            # No ORDER BY: with one, SQLite walks the (tenant, user_id, seq) index over the whole
+            # user instead of probing ix_turns_scope_id (measured: 73 ms vs 1.8 ms, 23 of 100k).
+            rows = conn.execute(sa.select(t.turns).where(scoped(t.turns, scope), t.turns.c.id.in_(list(ids))))
+            return sorted((_turn(r) for r in rows), key=lambda turn: turn.seq)
 
     def get_turn(self, scope: Scope, turn_id: str) -> Turn:
         got = self.get_turns(scope, [turn_id])
