@@ -28,6 +28,7 @@ import torch
 
 from agentmem.kernels import resolve_device, topk
 from agentmem.kernels.device import triton_available
+from agentmem.kernels.topk_projected import build_sketch, topk_projected
 
 __all__ = ["clustered_unit_vectors", "run_search_bench"]
 
@@ -125,6 +126,18 @@ def _torch_search(corpus: torch.Tensor, k: int, method: str) -> Callable[[np.nda
     return search
 
 
+def _projected_search(corpus: torch.Tensor, k: int, info: dict[str, Any]) -> Callable[[np.ndarray], np.ndarray]:
+    t0 = time.perf_counter()
+    sketch = build_sketch(corpus, 128)
+    info["sketch_build_s"] = round(time.perf_counter() - t0, 2)
+    info["sketch_mean_residual"] = round(float(sketch.perp.mean()), 3)
+
+    def search(q: np.ndarray) -> np.ndarray:
+        return topk_projected(torch.from_numpy(q), corpus, sketch, k)[1].numpy()
+
+    return search
+
+
 def _faiss_search(corpus: np.ndarray, k: int, threads: int) -> Callable[[np.ndarray], np.ndarray]:
     import faiss
 
@@ -170,6 +183,7 @@ def run_search_bench(
     repeats: int = 20,
     budget_s: float = 10.0,
     threads: int | None = None,
+    vectors: str | None = None,
 ) -> dict[str, Any]:
     """Measure exact and approximate top-``k`` search for each corpus size and batch size.
 
@@ -194,6 +208,10 @@ def run_search_bench(
     threads : int, optional
         CPU threads for torch and faiss; default: the CPU cores this process may use. The
         config records the load average, since other processes on the cores skew the numbers.
+    vectors : str, optional
+        A ``.npy`` of real embeddings ``[N, dim]`` to search instead of the synthetic mixture:
+        ``pool_size`` random rows become the queries, the first ``n`` of the rest the corpus
+        (sizes above what the file holds are skipped).
 
     Returns
     -------
@@ -214,7 +232,7 @@ def run_search_bench(
         "machine": platform.machine(), "torch": torch.__version__,
         "gpu": torch.cuda.get_device_name(target) if target.type == "cuda" else None,
         "peak_gbps": peak_gbps, "chroma_max_n": chroma_max_n,
-        "data": "mixture of n/1000 (>= 16) Gaussian clusters on the unit sphere, spread 1.0",
+        "data": vectors or "mixture of n/1000 (>= 16) Gaussian clusters on the unit sphere, spread 1.0",
         "recall_truth": "exact fp32 search of the fp32 corpus; bf16 rows lose what bf16 storage loses",
         "recall_queries": pool_size,
         "loadavg_start": _loadavg(),
@@ -229,8 +247,17 @@ def run_search_bench(
         for n in ns:
             t0 = time.perf_counter()
             clusters = max(16, n // 1000)
-            corpus_np = clustered_unit_vectors(n, dim, seed=seed, stream=1, n_clusters=clusters)
-            pool = clustered_unit_vectors(pool_size, dim, seed=seed, stream=2, n_clusters=clusters)
+            if vectors is not None:
+                real = np.load(vectors, mmap_mode="r")
+                if n + pool_size > len(real):
+                    continue
+                order = np.random.default_rng(seed).permutation(len(real))
+                pool = np.ascontiguousarray(real[np.sort(order[:pool_size])], dtype=np.float32)
+                corpus_np = np.ascontiguousarray(real[np.sort(order[pool_size : pool_size + n])], dtype=np.float32)
+                dim = corpus_np.shape[1]
+            else:
+                corpus_np = clustered_unit_vectors(n, dim, seed=seed, stream=1, n_clusters=clusters)
+                pool = clustered_unit_vectors(pool_size, dim, seed=seed, stream=2, n_clusters=clusters)
             info: dict[str, Any] = {
                 "n": n,
                 "clusters": clusters,
@@ -243,6 +270,7 @@ def run_search_bench(
             methods: dict[str, Callable[[np.ndarray], np.ndarray] | str] = {
                 "torch_fp32": _torch_search(c32, k, "torch"),
                 "torch_bf16": _torch_search(c16, k, "torch"),
+                "torch_bf16_projected": _projected_search(c16, k, info) if target.type == "cpu" else "CPU path",
                 "triton_bf16": _torch_search(c16, k, "triton") if use_triton else "needs CUDA",
             }
             if include_faiss and has_faiss:
@@ -333,6 +361,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-faiss", action="store_true")
     p.add_argument("--chroma-max-n", type=int, default=200_000)
     p.add_argument("--peak-gbps", type=float, default=None, help="device peak bandwidth, for %% of peak")
+    p.add_argument("--vectors", default=None, help=".npy of real embeddings [N, dim] instead of the mixture")
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -341,4 +370,5 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         [int(x) for x in str(args.batch).split(",")],
         dim=args.dim, k=args.k, device=args.device, include_chroma=not args.no_chroma,
         include_faiss=not args.no_faiss, chroma_max_n=args.chroma_max_n, peak_gbps=args.peak_gbps,
+        vectors=args.vectors,
     )
