@@ -1,10 +1,10 @@
 """Exact in-memory vector index for one scope, searched through :mod:`agentmem.kernels`.
 
 Rows live in one growable torch matrix (capacity doubles, so appends are amortised O(1));
-deleted rows are masked. A bf16 matrix on the CPU with at least ``sketch_min_rows`` rows is
-searched for a few queries at a time through a rank-``sketch_rank`` sketch with certified
-bounds (:mod:`agentmem.kernels.topk_projected`): the same answer, about a third of the memory
-traffic (measured on 100k stored MiniLM turn embeddings: 13.5 → 4.8 ms per query). The sketch
+deleted rows are masked. A matrix on the CPU with at least ``sketch_min_rows`` rows is searched
+for a few queries at a time through a rank-``sketch_rank`` bf16 sketch with certified bounds
+(:mod:`agentmem.kernels.topk_projected`): the same answer for a fraction of the memory traffic
+(measured on 100k stored MiniLM turn embeddings: 13.5 → 4.8 ms per query). The sketch
 is fitted lazily, extended as rows are appended, and refitted when the index has grown 4×.
 """
 
@@ -33,7 +33,7 @@ class ExactIndex:
     dtype
         Storage dtype; scores are accumulated in float32 whatever it is.
     sketch_rank, sketch_min_rows
-        The bounded-sketch search path (bf16 on the CPU only); ``sketch_rank=0`` turns it off.
+        The bounded-sketch search path (CPU only); ``sketch_rank=0`` turns it off.
     """
 
     SKETCH_MAX_QUERIES = 4  # beyond this many queries per call a full matmul pass is cheaper
@@ -130,8 +130,7 @@ class ExactIndex:
 
     def _current_sketch(self, n: int) -> Sketch | None:
         """The sketch of rows ``[0, n)``, fitted, extended or refitted as needed (or None)."""
-        if (self.sketch_rank < 1 or n < self.sketch_min_rows or self.dtype != torch.bfloat16
-                or self.device.type != "cpu"):
+        if self.sketch_rank < 1 or n < self.sketch_min_rows or self.device.type != "cpu":
             return None
         sketch = self._sketch
         if sketch is None or len(sketch) > n or n > 4 * self._sketch_fitted_on:

@@ -71,3 +71,31 @@ def test_validation() -> None:
         fit_basis(c, 0)
     with pytest.raises(ValidationError):
         topk_projected(embeddings(1), c, sk, 0)
+
+
+def same(a: list[list[tuple[str, float]]], b: list[list[tuple[str, float]]]) -> bool:
+    """Same ids in the same order; scores equal up to fp32 summation order."""
+    return all(
+        [i for i, _ in x] == [i for i, _ in y]
+        and all(abs(s - t) < 1e-5 for (_, s), (_, t) in zip(x, y, strict=True))
+        for x, y in zip(a, b, strict=True)
+    )
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_exact_index_sketch_path_gives_the_plain_answer(dtype: torch.dtype) -> None:
+    from agentmem.index.dense import ExactIndex
+
+    vecs = embeddings(1500, dim=32).numpy()
+    sketched = ExactIndex(32, dtype=dtype, sketch_rank=8, sketch_min_rows=200)
+    plain = ExactIndex(32, dtype=dtype, sketch_rank=0)
+    q = embeddings(3, dim=32, seed=9).numpy()
+    for idx in (sketched, plain):
+        idx.add([f"a{i}" for i in range(300)], vecs[:300])
+    assert same(sketched.search(q, 7), plain.search(q, 7)) and sketched._sketch is not None
+    for idx in (sketched, plain):  # appends extend the sketch; deletes and replacements mask rows
+        idx.add([f"a{i}" for i in range(300, 1500)], vecs[300:])
+        idx.remove([f"a{i}" for i in range(0, 1500, 3)])
+        idx.add(["a1"], vecs[5:6])
+    assert same(sketched.search(q, 7), plain.search(q, 7))
+    assert len(sketched._sketch or ()) == sketched.n_rows
