@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 
 import numpy as np
 
@@ -295,6 +295,13 @@ def report(job: JobState, err: ReadError, on_error: Callable[[str], None] | None
         on_error(str(err))
 
 
+def fail_strict(job: JobState, sql: Any, what: str, err: object) -> NoReturn:
+    """``--strict``: mark the job failed (its watermark stays before ``err``) and stop."""
+    job.status = "failed"
+    job.save(sql)
+    raise ValidationError(f"malformed {what} (--strict): {err}")
+
+
 def repair(mem: Any, users: set[str], tenant: str) -> None:
     """Re-embed vectors missing after a crash (building a user's turn index heals them)."""
     for uid in sorted(users):
@@ -360,9 +367,7 @@ def _run_local(opts: IndexOptions, config: MemoryConfig, *, embedder: Embedder |
             if isinstance(rec, ReadError):
                 report(job, rec, on_error)
                 if opts.strict:
-                    job.status = "failed"
-                    job.save(sql)
-                    raise ValidationError(f"malformed record (--strict): {rec}")
+                    fail_strict(job, sql, "record", rec)
                 continue
             with clock.stage("store_sql"):
                 added, dup, bad = store_conversation(mem, rec, user=opts.user, tenant=opts.tenant)
@@ -370,9 +375,7 @@ def _run_local(opts: IndexOptions, config: MemoryConfig, *, embedder: Embedder |
             for b in bad:
                 report(job, b, on_error)
                 if opts.strict:
-                    job.status = "failed"
-                    job.save(sql)
-                    raise ValidationError(f"malformed message (--strict): {b}")
+                    fail_strict(job, sql, "message", b)
             if i < in_doubt_end:
                 in_doubt.add(user_of(rec, opts.user))
         pre.release(texts)

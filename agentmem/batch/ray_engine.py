@@ -32,6 +32,7 @@ from agentmem.batch.pipeline import (
     begin_job,
     chunks,
     complete_job,
+    fail_strict,
     fill_summary,
     instrument,
     open_memory,
@@ -41,7 +42,7 @@ from agentmem.batch.pipeline import (
 )
 from agentmem.batch.progress import Display, StageClock
 from agentmem.config import MemoryConfig
-from agentmem.errors import BackendUnavailableError, ConfigError, ValidationError
+from agentmem.errors import BackendUnavailableError, ConfigError
 from agentmem.ingest.readers import Conversation, ReadError, ReadProgress, read_paths
 
 __all__ = ["run_ray"]
@@ -166,9 +167,7 @@ def run_ray(opts: IndexOptions, config: MemoryConfig, *,
                 if isinstance(rec, ReadError):
                     report(job, rec, on_error)
                     if opts.strict:
-                        job.status = "failed"
-                        job.save(sql)
-                        raise ValidationError(f"malformed record (--strict): {rec}")
+                        fail_strict(job, sql, "record", rec)
                     continue
                 user_of(rec, opts.user)  # fail early when a user is missing
                 if i < in_doubt_end:
@@ -198,9 +197,7 @@ def run_ray(opts: IndexOptions, config: MemoryConfig, *,
                 if rejected and opts.strict:
                     # Workers store a whole block at once, so --strict stops after the block holding
                     # the first rejected message; the watermark stays before it (a rerun redoes it).
-                    job.status = "failed"
-                    job.save(sql)
-                    raise ValidationError(f"malformed message (--strict): {sorted(rejected)[0]}")
+                    fail_strict(job, sql, "message", sorted(rejected)[0])
             job.watermark = block[-1][0] + 1
             job.save(sql)
             display.update(progress.bytes_read, job.counts)
