@@ -5,6 +5,12 @@ Each mechanism (dense turns, BM25, episodes, knowledge graph, thoughts) is a
 ``on_delete_user``) and asks it for candidates (``search``); the facade fuses the candidates.
 A component owns its derived records (SQL tables on the shared metadata, Chroma kinds, in-memory
 indexes) and nothing else; it never calls another component.
+
+Turns are committed before ``on_add`` runs, so a process that dies in between leaves stored
+turns a component never saw; re-adding them stores nothing and calls no ``on_add``. A
+component whose records must cover every stored turn (episodes, the graph) also implements
+:class:`CatchesUp`: it knows which turns it consumed, and the facade asks it to catch up
+whenever an ``add`` finds some of its messages already stored.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ if TYPE_CHECKING:
     from agentmem.storage.sql import SqlStore
     from agentmem.storage.vectors import ChromaVectors
 
-__all__ = ["Candidate", "MemoryComponent", "Query", "Services", "TimeWindow", "TurnFilter"]
+__all__ = ["Candidate", "CatchesUp", "MemoryComponent", "Query", "Services", "TimeWindow", "TurnFilter"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,4 +136,16 @@ class MemoryComponent(Protocol):
 
     def search(self, query: Query) -> list[Candidate]:
         """Up to ``query.k`` candidates, best first."""
+        ...
+
+
+@runtime_checkable
+class CatchesUp(Protocol):
+    """A component that can consume stored turns it has not seen yet (optional, beside :class:`MemoryComponent`)."""
+
+    def catch_up(self, scope: Scope) -> int:
+        """Consume, as ``on_add`` would have, the stored turns of ``scope.session_id``'s session
+        (turns without a session when ``None``) that this component has not consumed; returns
+        how many. Cheap when there are none: it runs on every ``add`` that meets a stored message.
+        """
         ...

@@ -183,6 +183,8 @@ class Memory:
         s = self.services
         known = s.sql.existing_hashes(scope, [n.content_hash for n in new])
         fresh = [n for n in new if n.content_hash not in known]
+        if known:
+            self._catch_up(scope)
         if not fresh:
             return []
         with s.sql.begin() as conn:
@@ -197,6 +199,20 @@ class Memory:
         for c in self.components:
             c.on_add(scope, turns, vectors, version)
         return turns
+
+    def _catch_up(self, scope: Scope) -> None:
+        """Let components consume this session's stored turns they missed.
+
+        Some of the messages were stored already, maybe by a process that died after their
+        commit and before every ``on_add`` ran; re-adding them stores nothing, so this is the
+        moment to heal (see :class:`~agentmem.components.CatchesUp`).
+        """
+        for c in self.components:
+            # getattr, not isinstance(c, CatchesUp): since Python 3.12 a protocol check does not
+            # see methods a wrapper forwards (the indexer wraps components to time them)
+            catch_up = getattr(c, "catch_up", None)
+            if catch_up is not None:
+                catch_up(scope)
 
     def _embed_turns(self, turns: Sequence[Turn]) -> Any:
         return self.services.embedder.embed([t.render() for t in turns])

@@ -7,7 +7,8 @@ turns are fully stored (SQL rows, vectors, components). It only moves after that
 same database as the turns, so after a crash every record below it is stored and every
 record above it is re-added (``Memory.add`` is idempotent by message id). ``inflight_end``
 marks the records that were being stored when the process stopped: their turns may be in SQL
-without vectors, which a resumed run repairs.
+without vectors, which a resumed run repairs, or not yet consumed by the components (episodes,
+graph), which catch up when the re-add meets those stored messages.
 """
 
 from __future__ import annotations

@@ -14,9 +14,15 @@ while the main thread stores the current one, in input order. The Ray engine
 (:mod:`agentmem.batch.ray_engine`) runs the same stages as Ray Data operators.
 
 Resume is exact because (1) records are read in the same order each time and the watermark
-counts fully stored records, (2) every message has a stable id, so re-adding one is a no-op,
-and (3) the chunk in flight at a crash may have turns in SQL without vectors: a resumed run
-rebuilds those users' turn index, which re-embeds missing vectors.
+counts fully stored records, (2) every message has a stable id, so re-adding one stores
+nothing, (3) the chunk in flight at a crash may have turns in SQL that components never
+consumed (the process died between the turns' commit and ``on_add``): re-adding such a
+message makes ``Memory.add`` ask the episode and graph components to catch up on the
+session's stored turns they lack (:class:`~agentmem.components.CatchesUp`: an episode stream
+saves the last turn it consumed with its episodes; the graph has a passage per consumed
+turn), at the same point of the input as in an uninterrupted run, and (4) the in-flight turns
+may lack vectors: a resumed run rebuilds those users' turn and episode indexes, which embeds
+what is missing.
 """
 
 from __future__ import annotations
@@ -201,7 +207,7 @@ class _Timed:
 def instrument(mem: Any, clock: StageClock) -> None:
     """Attribute ``mem``'s Chroma writes and each component's ``on_add`` to stages of ``clock``."""
     mem.services.vectors = _Timed(mem.services.vectors, clock, "store_chroma", ("upsert",))
-    mem.components = [_Timed(c, clock, f"component_{c.name}", ("on_add",)) for c in mem.components]
+    mem.components = [_Timed(c, clock, f"component_{c.name}", ("on_add", "catch_up")) for c in mem.components]
 
 
 def add_episodes(mem: Any, segmenter: str) -> None:
@@ -303,7 +309,11 @@ def fail_strict(job: JobState, sql: Any, what: str, err: object) -> NoReturn:
 
 
 def repair(mem: Any, users: set[str], tenant: str) -> None:
-    """Re-embed vectors missing after a crash (building a user's turn index heals them)."""
+    """Re-embed vectors missing after a crash (building a user's turn and episode indexes heals them).
+
+    Components that missed turns of the chunk in flight caught up already, when its records
+    were added again (see the module docstring).
+    """
     for uid in sorted(users):
         mem.search("index repair", user_id=uid, k=1, tenant=tenant)
 

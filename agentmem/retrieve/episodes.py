@@ -8,7 +8,11 @@ that became final are stored in ``episodes`` (and their embedding, the normalise
 units' embeddings, in the Chroma kind ``episodes``). The *open tail* — units after the last
 final boundary — is stored too, as provisional episodes (``is_open``; cut at the boundary
 already detected but not yet refined) replaced at every add, so the newest turns are
-searchable before the next boundary makes them final.
+searchable before the next boundary makes them final. The state also holds ``consumed``, the
+``seq`` of the last turn the stream took in, written with the episodes: turns stored after it
+(committed by a process that died before its ``on_add``) are fed first, in order, by the next
+``on_add`` of the stream or by :meth:`EpisodeComponent.catch_up` (which ``Memory.add`` calls
+when it meets stored messages).
 
 Recall is EM-LLM's two stages: the ``k_similar`` episodes most similar to the query, then the
 ``k_contiguous`` episodes before and after each in the same stream (temporal contiguity).
@@ -35,6 +39,7 @@ from agentmem._time import from_db, to_db, utcnow
 from agentmem.components import Candidate, Query, Services
 from agentmem.errors import BackendUnavailableError, StorageError
 from agentmem.index.cache import VersionedCache
+from agentmem.retrieve.turns import stored_vectors
 from agentmem.segment.scorers import DriftScorer, LMSurpriseScorer, UnitScorer
 from agentmem.segment.stream import Segment, SegmentParams, StreamSegmenter, split_sentences
 from agentmem.storage import schema as t
@@ -144,15 +149,15 @@ class EpisodeComponent:
             )
         return DriftScorer(window=self.cfg.drift_window, state=state)
 
-    def _units(self, turns: Sequence[Turn], vectors: np.ndarray) -> tuple[list[_Unit], np.ndarray]:
+    def _units(self, turns: Sequence[Turn], vectors: Sequence[np.ndarray | None]) -> tuple[list[_Unit], np.ndarray]:
+        """The units of ``turns``: a turn that is one unit keeps its turn vector (when given)."""
         units: list[_Unit] = []
         rows: list[np.ndarray | None] = []
-        ok = vectors.ndim == 2 and vectors.shape == (len(turns), self.s.embedder.dim)
-        for i, turn in enumerate(turns):
+        for turn, vector in zip(turns, vectors, strict=True):
             parts = split_sentences(turn.content, self.cfg.max_unit_chars)
             for p in parts:
                 units.append(_Unit(turn.id, f"{turn.speaker}: {p}", turn.timestamp))
-                rows.append(vectors[i] if ok and len(parts) == 1 else None)
+                rows.append(vector if len(parts) == 1 else None)
         missing = [j for j, r in enumerate(rows) if r is None]
         if missing:
             new = self.s.embedder.embed([units[j].text for j in missing])
@@ -168,17 +173,22 @@ class EpisodeComponent:
                 scoped(t.episode_streams, scope), t.episode_streams.c.stream == stream
             )
         ).first()
-        state = dict(row.state) if row is not None and row.method == self.segmenter else {}
+        if row is None:
+            state: dict[str, Any] = {"consumed": -1}  # a new stream: no turn consumed yet
+        else:  # another segmenter's stream starts over from the next turn, its past left as is
+            state = dict(row.state) if row.method == self.segmenter else {}
         sc = self._scorer(state.get("scorer")) if scorer else DriftScorer()  # scorer=False: peek only
         seg = StreamSegmenter(sc, self.params, state=state.get("segmenter"))
         units = [_Unit(u[0], u[1], datetime.fromisoformat(u[2])) for u in state.get("units", [])]
         return seg, units, state
 
     def _save_stream(
-        self, conn: Connection, scope: Scope, stream: str, seg: StreamSegmenter, units: list[_Unit], rev: int
+        self, conn: Connection, scope: Scope, stream: str, seg: StreamSegmenter, units: list[_Unit], rev: int,
+        consumed: int,
     ) -> None:
         state = {
             "rev": rev,
+            "consumed": consumed,
             "scorer": seg.scorer.state(),
             "segmenter": seg.state(),
             "units": [[u.turn_id, u.text, u.ts.isoformat()] for u in units],
@@ -218,23 +228,71 @@ class EpisodeComponent:
         for i, turn in enumerate(turns):
             by_stream.setdefault(turn.scope.session_id or "", []).append(i)
         vectors = np.asarray(vectors)
+        ok = vectors.ndim == 2 and vectors.shape == (len(turns), self.s.embedder.dim)
         for stream, idx in by_stream.items():
-            self._add_stream(scope, stream, [turns[i] for i in idx], vectors[idx] if len(vectors) else vectors)
+            self._add_stream(scope, stream, [turns[i] for i in idx], [vectors[i] if ok else None for i in idx])
 
-    def _add_stream(self, scope: Scope, stream: str, turns: list[Turn], vectors: np.ndarray) -> None:
+    def catch_up(self, scope: Scope) -> int:
+        """Feed the stream of ``scope.session_id`` the stored turns it has not consumed yet.
+
+        Turns committed by a process that died before (or while) their ``on_add`` ran; they
+        are fed in stream order, from their stored vectors, so the episodes are those of a run
+        without the crash. Returns how many turns were fed.
+        """
+        return self._add_stream(scope, scope.session_id or "", [], [])
+
+    def _to_feed(self, scope: Scope, stream: str, turns: list[Turn], vectors: list[np.ndarray | None],
+                 state: dict[str, Any], units: list[_Unit]) -> tuple[list[Turn], list[np.ndarray | None]]:
+        """What the stream consumes now: its stored turns after ``consumed`` (those a crash
+        kept from it) and the given turns it does not hold already, in turn order.
+
+        A given turn at or below ``consumed`` is an updated turn (its old text was removed by
+        ``on_delete``) or one that another writer's catch-up fed meanwhile (then it is held).
+        A stream saved before ``consumed`` was kept takes the given turns as they come.
+        """
+        consumed = state.get("consumed")
+        if consumed is None:
+            return turns, vectors
+        old = {x.id for x in turns if x.seq <= consumed}
+        held = self._held(scope, stream, old, units) if old else set()
+        given = {x.id for x in turns}
+        pending = [x for x in self.s.sql.session_turns(scope, stream or None, after_seq=consumed)
+                   if x.id not in given]
+        pairs = [(x, v) for x, v in zip(turns, vectors, strict=True) if x.id not in held]
+        if pending:
+            pairs += zip(pending, stored_vectors(self.s, scope, pending), strict=True)
+            pairs.sort(key=lambda p: p[0].seq)
+        return [x for x, _ in pairs], [v for _, v in pairs]
+
+    def _held(self, scope: Scope, stream: str, ids: set[str], units: list[_Unit]) -> set[str]:
+        """Those of ``ids`` that the stream holds: in its open tail or in one of its episodes."""
+        held = {u.turn_id for u in units if u.turn_id in ids}
+        q = sa.select(t.episodes.c.turn_ids).where(scoped(t.episodes, scope), t.episodes.c.stream == stream)
+        with self.s.sql.begin() as conn:
+            for turn_ids in conn.execute(q).scalars():
+                held.update(ids.intersection(turn_ids))
+        return held
+
+    def _add_stream(self, scope: Scope, stream: str, turns: list[Turn], vectors: list[np.ndarray | None]) -> int:
         """Score and segment outside any transaction, then write if nobody else moved the stream.
 
         The LM pass can take seconds; holding a write transaction that long would block other
         writers. Another replica that advanced the same stream meanwhile makes this one start
-        over from the new state (optimistic concurrency on the stream position).
+        over from the new state (optimistic concurrency on the stream position). The stream's
+        ``consumed`` (the last turn ``seq`` it took in) is saved with its episodes, so turns a
+        crash kept from it are found and fed first. Returns how many turns were fed.
         """
-        new_units, new_vecs = self._units(turns, vectors)
         sql = self.s.sql
         with self._lock:
             for _attempt in range(5):
                 with sql.begin() as conn:
                     seg, units, state = self._load_stream(conn, scope, stream)
+                todo, todo_vecs = self._to_feed(scope, stream, turns, vectors, state, units)
+                if not todo:
+                    return 0
+                new_units, new_vecs = self._units(todo, todo_vecs)
                 rev = int(state.get("rev", 0))
+                consumed = max([int(state.get("consumed", -1))] + [x.seq for x in todo])
                 tail = seg.open_tail()
                 base = tail.start if tail is not None else seg.position
                 all_vecs = [np.asarray(v, dtype=np.float32) for v in seg.state()["vectors"]] + list(new_vecs)
@@ -259,7 +317,7 @@ class EpisodeComponent:
                         conn.execute(sa.insert(t.episodes), rows)
                     new_tail = seg.open_tail()
                     keep_from = (new_tail.start if new_tail is not None else seg.position) - base
-                    self._save_stream(conn, scope, stream, seg, units[keep_from:], rev + 1)
+                    self._save_stream(conn, scope, stream, seg, units[keep_from:], rev + 1, consumed)
                     sql.bump_version(conn, scope, self.name)
                 break
             else:
@@ -269,6 +327,7 @@ class EpisodeComponent:
             self.s.vectors.upsert(KIND, scope, [r["id"] for r in rows], np.stack(vecs),
                                   [{"stream": stream} for _ in rows])
         self._cache.drop(scope)
+        return len(todo)
 
     def _open_ids(self, conn: Connection, scope: Scope, stream: str) -> list[str]:
         return list(conn.execute(
@@ -372,12 +431,29 @@ class EpisodeComponent:
         have = {i: r for r, i in enumerate(ids)}
         missing = [e for e in eps if e.id not in have]
         if missing:  # a crash between the SQL commit and the vector write: heal
-            new = np.stack([_normed_mean(self.s.embedder.embed(e.text.split("\n"))) for e in missing])
+            new = self._episode_vectors(scope, missing)
             self.s.vectors.upsert(KIND, scope, [e.id for e in missing], new)
             vecs = new if not ids else np.vstack([vecs, new])
             have.update({e.id: len(ids) + j for j, e in enumerate(missing)})
         matrix = np.asarray(vecs, dtype=np.float32)[[have[e.id] for e in eps]]
         return EpisodeIndex(eps, matrix, {e.id: r for r, e in enumerate(eps)})
+
+    def _episode_vectors(self, scope: Scope, eps: list[Episode]) -> np.ndarray:
+        """Episode embeddings computed again as :meth:`_add_stream` did: the normalised mean of
+        their units' vectors, a turn that is one unit taking its stored turn vector."""
+        with self.s.sql.begin() as conn:
+            got = conn.execute(sa.select(t.episodes.c.id, t.episodes.c.units).where(
+                scoped(t.episodes, scope), t.episodes.c.id.in_([e.id for e in eps]))).all()
+        units = {r.id: r.units for r in got}
+        turns = self.s.sql.get_turns(scope, list(dict.fromkeys(u[0] for r in got for u in r.units if u[0])))
+        whole = [x for x in turns if len(split_sentences(x.content, self.cfg.max_unit_chars)) == 1]
+        turn_vecs = dict(zip([x.id for x in whole], stored_vectors(self.s, scope, whole), strict=True))
+        out = []
+        for e in eps:
+            us = units.get(e.id) or [[None, e.text]]  # deleted meanwhile: any vector will do
+            split = iter(self.s.embedder.embed([u[1] for u in us if u[0] not in turn_vecs]))
+            out.append(_normed_mean(np.stack([turn_vecs[u[0]] if u[0] in turn_vecs else next(split) for u in us])))
+        return np.stack(out)
 
     def _two_stage(self, scope: Scope, vector: np.ndarray, version: int, k_similar: int,
                    k_contiguous: int, query: Query | None = None) -> list[tuple[Episode, float]]:

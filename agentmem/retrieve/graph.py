@@ -29,6 +29,7 @@ from agentmem.index.cache import VersionedCache
 from agentmem.index.graph import GraphIndex, GraphSnapshot, PassageInput, plan_add, plan_delete
 from agentmem.index.graph_store import delete_graph_user, delete_passages, load_graph, write_delta
 from agentmem.kernels.ppr import personalized_pagerank, personalized_pagerank_torch
+from agentmem.retrieve.turns import stored_vectors
 from agentmem.types import Scope, Turn
 
 __all__ = ["GraphComponent", "fact_scores", "min_max", "passage_text", "rank_passages"]
@@ -211,6 +212,15 @@ class GraphComponent:
                 write_delta(conn, owner, delta)
                 v = self.services.sql.bump_version(conn, owner, self.name)
             self.cache.advance(owner, v, lambda g: g.apply(delta))
+
+    def catch_up(self, scope: Scope) -> int:
+        """Add the passages of the session's stored turns that the graph lacks (a crash kept
+        their ``on_add`` from running); returns how many. Every turn added becomes a passage."""
+        index = self.index(scope.owner())
+        missed = [x for x in self.services.sql.session_turns(scope, scope.session_id) if x.id not in index.passages]
+        if missed:
+            self.on_add(scope, missed, stored_vectors(self.services, scope, missed), 0)
+        return len(missed)
 
     def on_delete(self, scope: Scope, turns: Sequence[Turn], version: int) -> None:
         if not turns:

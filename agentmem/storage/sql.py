@@ -245,6 +245,15 @@ class SqlStore:
         with self.begin() as conn:
             return [_turn(r) for r in conn.execute(q)]
 
+    def session_turns(self, scope: Scope, session_id: str | None, *, after_seq: int | None = None) -> list[Turn]:
+        """One session's turns in order (the turns without a session when ``session_id`` is None)."""
+        q = sa.select(t.turns).where(scoped(t.turns, scope))
+        q = q.where(t.turns.c.session_id.is_(None) if session_id is None else t.turns.c.session_id == session_id)
+        if after_seq is not None:
+            q = q.where(t.turns.c.seq > after_seq)
+        with self.begin() as conn:
+            return [_turn(r) for r in conn.execute(q.order_by(t.turns.c.seq))]
+
     def previous_turn(self, scope: Scope, session_id: str | None, seq: int) -> Turn | None:
         """The turn just before ``seq`` in a session (among turns without one when ``None``)."""
         q = sa.select(t.turns).where(scoped(t.turns, scope), t.turns.c.seq < seq)

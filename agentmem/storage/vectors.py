@@ -120,10 +120,13 @@ class ChromaVectors:
         except Exception as exc:
             raise StorageError(f"Chroma delete failed: {exc}") from exc
 
-    def fetch(self, kind: str, scope: Scope) -> tuple[list[str], np.ndarray]:
-        """All ids and vectors of ``kind`` in ``scope``."""
+    def fetch(self, kind: str, scope: Scope, ids: Sequence[str] | None = None) -> tuple[list[str], np.ndarray]:
+        """All ids and vectors of ``kind`` in ``scope`` (only those of ``ids`` that exist, when given)."""
+        if ids is not None and not ids:
+            return [], np.zeros((0, 0), dtype=np.float32)
         try:
-            got = self._col(kind).get(where=_where(scope), include=["embeddings"])
+            got = self._col(kind).get(ids=None if ids is None else list(ids), where=_where(scope),
+                                      include=["embeddings"])
         except Exception as exc:
             raise StorageError(f"Chroma read failed: {exc}") from exc
         ids = list(got["ids"])

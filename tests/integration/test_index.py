@@ -9,14 +9,19 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from agentmem import Memory, MemoryConfig
 from agentmem.batch import IndexOptions, run_index
+from agentmem.config import EpisodeConfig, GraphConfig
 from agentmem.errors import ValidationError
+from agentmem.retrieve.graph import GraphComponent
 from agentmem.retrieve.turns import CONTEXT_KIND, KIND
 from agentmem.types import Scope
 
@@ -141,3 +146,121 @@ def test_kill_and_resume_equals_uninterrupted_run(tmp_path: Path, embedder: Any)
     b = stored_state(fresh, embedder, ["u"])
     assert sum(len(v) for v in b["u"].values()) == 240
     assert a == b
+
+
+# -- a crash between the turns' commit and the components' on_add ----------------------------
+TOPICS = [
+    ["I baked sourdough bread with a new starter.", "The crust came out crispy from the dutch oven.",
+     "Next I want to make pizza dough with the same flour.", "Fresh mozzarella and basil make a margherita."],
+    ["The telescope captured a distant galaxy.", "Its infrared camera sees stars forming in dust clouds.",
+     "Black holes grow by swallowing gas.", "I watched Jupiter and its moons from the backyard."],
+    ["Our football team won the match on Saturday.", "The striker scored twice and the keeper saved a penalty.",
+     "The coach changed the formation at half time.", "Next week they play the league leaders away."],
+]
+LONG = ("We spent a week on the island last spring. Zanzibar has white beaches and warm water. "
+        "We ate grilled octopus at the night market in Stone Town. Next year we want to see the spice farms.")
+
+
+def topic_archive(path: Path, sessions: int, long_at: int) -> None:
+    """Sessions hopping between topics (drift boundaries); session 5 holds a turn longer than a
+    unit at position ``long_at``."""
+    with open(path, "w", encoding="utf-8") as fh:
+        for s in range(sessions):
+            texts = [x for k in range(3) for x in TOPICS[(s + k) % 3][: 2 + (s + k) % 3]]
+            if s == 5:
+                texts.insert(long_at, LONG)
+            for i, text in enumerate(texts):
+                fh.write(json.dumps({"session_id": f"s{s}", "role": "user" if i % 2 == 0 else "assistant",
+                                     "content": f"{text} (session {s})",
+                                     "timestamp": 1_700_000_000 + 3600 * s + 30 * i}) + "\n")
+
+
+class CrashingEmbedder:
+    """The test embedder, interrupted (Ctrl-C) the first time it is asked for a text about
+    Zanzibar that the indexer did not predict: only a component's ``on_add`` asks for those
+    (the episode component for the long turn's sentence units, the graph for entity names),
+    so the crash falls after the session's turns were committed."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner, self.name, self.dim = inner, inner.name, inner.dim
+        self.fired = False
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        predicted = [x for x in texts if "] " in x]  # "[date] speaker: content" and its context view
+        if not self.fired and any("zanzibar" in x.lower() for x in texts if x not in predicted):
+            self.fired = True
+            raise KeyboardInterrupt
+        return np.asarray(self.inner.embed(list(texts)))
+
+
+def derived_state(home: Path, embedder: Any, user: str, *, graph: bool, **config: Any) -> dict[str, Any]:
+    """Episodes (and the graph) with turn ids replaced by the turns' text, comparable across runs
+    (the floats, ``surprise`` and ``vectors``, up to rounding)."""
+    cfg = MemoryConfig(home=home, device="cpu", episodes=EpisodeConfig(segmenter="drift"),
+                       graph=GraphConfig(enabled=graph), **config)
+    mem = Memory(cfg, embedder=embedder)
+    try:
+        scope = Scope("default", user)
+        text = {t.id: t.content for t in mem.memories(user_id=user)}
+        eps = mem.episodes(user_id=user)
+        ids, vecs = mem.services.vectors.fetch("episodes", scope, [e.id for e in eps])
+        vec = dict(zip(ids, vecs, strict=True))
+        state: dict[str, Any] = {
+            "covered": sorted(text[i] for e in eps for i in e.turn_ids),
+            "episodes": [(e.scope.session_id, [text[i] for i in e.turn_ids], e.text, e.start, e.end, e.seq,
+                          e.boundary_method) for e in eps],
+            "surprise": np.array([(e.surprise_mean, e.surprise_max) for e in eps]),
+            "vectors": np.stack([vec[e.id] for e in eps]),
+            "turns": sorted(text.values()),
+        }
+        if graph:
+            g = mem.component("graph")
+            assert isinstance(g, GraphComponent)
+            idx = g.index(scope)
+            state["graph"] = (
+                sorted(text[p] for p in idx.passages), sorted(idx.entities.values()),
+                sorted(f[:3] for f in idx.facts.values()), sorted(idx.synonyms),
+                sorted((e, text[p]) for e, ps in idx.mentions.items() for p in ps),
+                sorted((f, text[p]) for f, ps in idx.sources.items() for p in ps),
+            )
+        return state
+    finally:
+        mem.close()
+
+
+# The crash falls in session 5's third (last) add in the episode component, or in its second add
+# in the graph component (which runs before the episode component). Either way only re-adding
+# the stored messages (a catch-up in Memory.add) can make the components consume those turns.
+@pytest.mark.parametrize(("graph", "long_at"), [(False, 8), (True, 6)], ids=["crash-in-episodes", "crash-in-graph"])
+def test_crash_after_turns_commit_resumes_to_uninterrupted_episodes(tmp_path: Path, embedder: Any,
+                                                                   graph: bool, long_at: int) -> None:
+    archive = tmp_path / "topics.jsonl"
+    topic_archive(archive, sessions=8, long_at=long_at)  # 8 records of 9-10 turns; adds of 4 messages
+    opts = IndexOptions(paths=(str(archive),), user="u", chunk_turns=18, episodes="drift")
+
+    def config(home: Path) -> MemoryConfig:
+        return MemoryConfig(home=home, device="cpu", max_messages_per_call=4, graph=GraphConfig(enabled=graph),
+                            episodes=EpisodeConfig(window=4, min_turns=2, max_turns=6, max_unit_chars=90))
+
+    crashing = CrashingEmbedder(embedder)
+    with pytest.raises(KeyboardInterrupt):
+        run_index(opts, config(tmp_path / "killed"), embedder=crashing)
+    assert crashing.fired
+    # the in-flight session's turns are stored, but no component consumed the last add's turns
+    cut = derived_state(tmp_path / "killed", embedder, "u", graph=graph)
+    assert any(LONG in x for x in cut["turns"]) and not any(LONG in x for x in cut["covered"])
+    if graph:
+        assert not any(LONG in x for x in cut["graph"][0])
+
+    resumed = run_index(replace(opts, resume=True), config(tmp_path / "killed"), embedder=embedder)
+    assert resumed.resumed_from == 4  # records 0-3 were done; 4 and 5 were in flight
+    fresh = run_index(opts, config(tmp_path / "fresh"), embedder=embedder)
+
+    a = derived_state(tmp_path / "killed", embedder, "u", graph=graph)
+    b = derived_state(tmp_path / "fresh", embedder, "u", graph=graph)
+    assert b["covered"] == b["turns"] and len(b["turns"]) == fresh.counts["turns_added"] == 73
+    floats = [(a.pop(key), b.pop(key)) for key in ("surprise", "vectors")]
+    assert a == b
+    for got, want in floats:
+        np.testing.assert_allclose(got, want, atol=1e-4)
+    assert stored_state(tmp_path / "killed", embedder, ["u"]) == stored_state(tmp_path / "fresh", embedder, ["u"])
