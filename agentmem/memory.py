@@ -12,6 +12,7 @@ from agentmem._time import as_utc, utcnow
 from agentmem.assemble.pack import pack_context
 from agentmem.components import Candidate, MemoryComponent, Query, Services, TurnFilter
 from agentmem.config import DEFAULT_TENANT, MemoryConfig
+from agentmem.embedding import embed_query
 from agentmem.errors import ConfigError, NotFoundError, ValidationError
 from agentmem.ingest.normalize import content_hash, normalize_messages, parse_timestamp
 from agentmem.protocols import ChatModel, Embedder, LogitsModel, TokenCounter
@@ -336,7 +337,7 @@ class Memory:
         s = self.services
         q = Query(
             text=query,
-            vector=s.embedder.embed([query])[0],
+            vector=embed_query(s.embedder, query),
             scope=scope,
             k=max(k, self.config.recall.candidates),
             versions=s.sql.versions(scope),

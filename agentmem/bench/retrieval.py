@@ -24,7 +24,7 @@ import numpy as np
 
 from agentmem.config import GraphConfig, MemoryConfig, RecallConfig
 
-__all__ = ["add_arguments", "load_jsonl", "recall_at", "run"]
+__all__ = ["add_arguments", "load_jsonl", "memory_config", "recall_at", "run"]
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -39,6 +39,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--primary", default=RecallConfig().primary,
         help="signal whose order fusion keeps below the others' top picks; 'none': plain RRF (ablation)",
     )
+    p.add_argument("--head", type=int, default=RecallConfig().head, help="RRF records kept above the primary's order")
     p.add_argument(
         "--lexical-weight", type=float, default=GraphConfig().lexical_weight,
         help="BM25 weight in the query-to-fact score; 0: HippoRAG 2's dense-only (ablation)",
@@ -73,16 +74,20 @@ def _primary(args: argparse.Namespace) -> str | None:
     return None if args.primary in (None, "none") else str(args.primary)
 
 
+def memory_config(args: argparse.Namespace, home: Path) -> MemoryConfig:
+    """The :class:`MemoryConfig` the bench runs with, from its parsed arguments."""
+    recall = RecallConfig(weights=_weights(args), primary=_primary(args), head=args.head)
+    graph = GraphConfig(enabled=not args.no_graph, lexical_weight=args.lexical_weight)
+    return MemoryConfig(home=home, chroma=str(home / "chroma"), recall=recall, graph=graph)
+
+
 def _memory(args: argparse.Namespace, home: Path) -> Any:
     from agentmem.memory import Memory
     from agentmem.retrieve.graph import GraphComponent
 
     # Passages are documents: the turn component embeds each alone (documents have no
     # conversational neighbours), rendered as "title\ntext".
-    recall = RecallConfig(weights=_weights(args), primary=_primary(args))
-    graph = GraphConfig(enabled=not args.no_graph, lexical_weight=args.lexical_weight)
-    config = MemoryConfig(home=home, chroma=str(home / "chroma"), recall=recall, graph=graph)
-    mem = Memory(config)
+    mem = Memory(memory_config(args, home))
     names = {c.name for c in mem.components}
     if not args.no_graph and "graph" not in names:
         mem.components.append(GraphComponent(mem.services))
@@ -109,6 +114,7 @@ def _documents(args: argparse.Namespace) -> tuple[list[dict[str, Any]], int]:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from agentmem.components import Query
+    from agentmem.embedding import embed_query
     from agentmem.types import Scope
 
     ks = [int(x) for x in str(args.k).split(",")]
@@ -136,7 +142,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 fused[k].append(recall_at(ranked, q["gold"], k))
             # each signal's own list (not timed): what fusion started from
             s = mem.services
-            query = Query(q["query"], s.embedder.embed([q["query"]])[0], scope, max(ks), s.sql.versions(scope))
+            query = Query(q["query"], embed_query(s.embedder, q["query"]), scope, max(ks), s.sql.versions(scope))
             lists: dict[str, list[str]] = {}
             for c in mem.components:
                 for cand in c.search(query):
@@ -172,6 +178,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "query_ms_p50": round(1000.0 * float(np.median(latency)), 1),
         "weights": _weights(args),
         "primary": _primary(args),
+        "head": args.head,
         "lexical_weight": args.lexical_weight,
     }
 
