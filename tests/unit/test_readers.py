@@ -148,9 +148,9 @@ def test_every_record_is_accounted_for() -> None:
 
 @pytest.mark.parametrize("chunk", [1, 7, 1 << 16])
 def test_iter_json_array_streams_across_chunks(chunk: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    import agentmem.ingest.readers as readers
+    import agentmem.ingest.readers.jsonstream as jsonstream
 
-    monkeypatch.setattr(readers, "_CHUNK", chunk)
+    monkeypatch.setattr(jsonstream, "_CHUNK", chunk)
     items = [{"a": [1, 2, {"b": "x,]y"}]}, 12345, "s", None, [], 1.5e10]
     got = list(iter_json_array(io.StringIO(" \n" + json.dumps(items))))
     assert got == list(enumerate(items))
