@@ -4,7 +4,7 @@ Rows live in one growable torch matrix (capacity doubles, so appends are amortis
 deleted rows are masked. A matrix on the CPU with at least ``sketch_min_rows`` rows is searched
 for a few queries at a time through a rank-``sketch_rank`` bf16 sketch with certified bounds
 (:mod:`agentmem.kernels.topk_projected`): the same answer for a fraction of the memory traffic
-(measured on 100k stored MiniLM turn embeddings: 13.5 → 4.8 ms per query). The sketch
+(measured on 100k stored MiniLM turn embeddings: 13.5 → 4.8 ms per query). :meth:`ExactIndex.search_rows` answers one query as row arrays, for callers that work on rows. The sketch
 is fitted lazily, extended as rows are appended, and refitted when the index has grown 4×.
 """
 
@@ -110,23 +110,39 @@ class ExactIndex:
         self, queries: np.ndarray, k: int, *, valid: torch.Tensor | None = None
     ) -> list[list[tuple[str, float]]]:
         """Top ``k`` ``(id, cosine)`` per query among live rows (and ``valid`` ones), best first."""
-        n = len(self._ids)
         q = torch.as_tensor(np.asarray(queries, dtype=np.float32)).reshape(-1, self.dim).to(self.device)
-        if n == 0 or k <= 0:
+        found = self._topk(q, k, valid)
+        if found is None:
             return [[] for _ in range(q.shape[0])]
-        mask = self._alive[:n] if valid is None else (self._alive[:n] & valid[:n])
-        if not bool(mask.any()):
-            return [[] for _ in range(q.shape[0])]
-        sketch = self._current_sketch(n) if q.shape[0] <= self.SKETCH_MAX_QUERIES else None
-        if sketch is not None:
-            live = None if valid is None and len(self._row) == n else mask  # nothing deleted: no mask pass
-            scores, idx = topk_projected(q, self._mat[:n], sketch, k, valid=live)
-        else:
-            scores, idx = topk(q, self._mat[:n], k, valid=mask, device=str(self.device))
+        scores, idx = found
         out = []
         for srow, irow in zip(scores.tolist(), idx.tolist(), strict=True):
             out.append([(self._ids[i], float(s)) for s, i in zip(srow, irow, strict=True)])
         return out
+
+    def search_rows(self, query: np.ndarray, k: int, *, valid: torch.Tensor | None = None
+                    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`search` for one query as ``(rows, scores)`` arrays (int64, float32), best first."""
+        q = torch.as_tensor(np.asarray(query, dtype=np.float32)).reshape(1, self.dim).to(self.device)
+        found = self._topk(q, k, valid)
+        if found is None:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        scores, idx = found
+        return idx[0].cpu().numpy(), scores[0].cpu().numpy()
+
+    def _topk(self, q: torch.Tensor, k: int, valid: torch.Tensor | None
+              ) -> tuple[torch.Tensor, torch.Tensor] | None:
+        n = len(self._ids)
+        if n == 0 or k <= 0:
+            return None
+        mask = self._alive[:n] if valid is None else (self._alive[:n] & valid[:n])
+        if not bool(mask.any()):
+            return None
+        sketch = self._current_sketch(n) if q.shape[0] <= self.SKETCH_MAX_QUERIES else None
+        if sketch is not None:
+            live = None if valid is None and len(self._row) == n else mask  # nothing deleted: no mask pass
+            return topk_projected(q, self._mat[:n], sketch, k, valid=live)
+        return topk(q, self._mat[:n], k, valid=mask, device=str(self.device))
 
     def _current_sketch(self, n: int) -> Sketch | None:
         """The sketch of rows ``[0, n)``, fitted, extended or refitted as needed (or None)."""

@@ -74,6 +74,13 @@ class TurnIndex:
     next: list[int] = field(default_factory=list)
     speakers: Counter[str] = field(default_factory=Counter)  # live turns per speaker
     _last: dict[str | None, int] = field(default_factory=dict)
+    _link_arrays: tuple[np.ndarray, np.ndarray] | None = None  # prev / next as arrays, rebuilt after a change
+
+    def links(self) -> tuple[np.ndarray, np.ndarray]:
+        """``prev`` and ``next`` as int64 arrays (cached until the next add or remove)."""
+        if self._link_arrays is None:
+            self._link_arrays = (np.asarray(self.prev, dtype=np.int64), np.asarray(self.next, dtype=np.int64))
+        return self._link_arrays
 
     def add(self, turns: Sequence[Turn], plain: np.ndarray, ctx: np.ndarray) -> None:
         self.remove([t.id for t in turns if self.plain.row_of(t.id) is not None])
@@ -93,6 +100,7 @@ class TurnIndex:
             if _linked(t):
                 self._last[sid] = r
             self.speakers[t.speaker] += 1
+        self._link_arrays = None
         bm_rows = self.bm25.add([t.id for t in turns], [t.render() for t in turns])
         if bm_rows != rows:  # both indexes append in lockstep and never renumber
             raise AssertionError("dense and BM25 rows diverged")
@@ -112,6 +120,7 @@ class TurnIndex:
             self.speakers[self.speaker[r]] -= 1
             if self.speakers[self.speaker[r]] <= 0:
                 del self.speakers[self.speaker[r]]
+        self._link_arrays = None
         self.plain.remove(ids)
         self.ctx.remove(ids)
         self.bm25.remove(ids)
@@ -141,45 +150,63 @@ class TurnIndex:
         live = self.plain.alive_mask().numpy()
         if allowed is not None:
             live &= allowed
-        dense_hits = self.plain.search(query.vector, n, valid=mask)[0]
-        ctx_hits = self.ctx.search(query.vector, n, valid=mask)[0]
+        p_rows, p_scores = self.plain.search_rows(query.vector, n, valid=mask)
+        c_rows, c_scores = self.ctx.search_rows(query.vector, n, valid=mask)
         bm_by_row = self.bm25.scores(query.text)  # same rows as the dense views
         if allowed is not None:
             bm_by_row[~allowed[: len(bm_by_row)]] = 0.0
         positive = np.flatnonzero(bm_by_row > 0)
         if positive.size > n:
             positive = positive[np.argpartition(-bm_by_row[positive], n - 1)[:n]]
-        bm_top = [int(r) for r in positive[np.lexsort((positive, -bm_by_row[positive]))]]
-        dense_rows = [self.plain.row_of(i) for i, _ in dense_hits + ctx_hits]
-        seeds = list(dict.fromkeys([r for r in dense_rows if r is not None] + bm_top))
-        if not seeds:
+        bm_top = positive[np.lexsort((positive, -bm_by_row[positive]))]
+        seeds = first_occurrences(np.concatenate([p_rows, c_rows, bm_top]))
+        if not seeds.size:
             return []
-        neighbours = [x for r in seeds for x in (self.prev[r], self.next[r]) if x >= 0 and live[x]]
-        pool = np.array(list(dict.fromkeys(seeds + neighbours)), dtype=np.int64)
+        prev, nxt = self.links()
+        around = np.stack([prev[seeds], nxt[seeds]], axis=1).ravel()
+        around = around[around >= 0]
+        pool = first_occurrences(np.concatenate([seeds, around[live[around]]]))
         q = np.asarray(query.vector, dtype=np.float32)
         dense = np.maximum(self.plain.rows_vectors(pool) @ q, self.ctx.rows_vectors(pool) @ q)
         base = score_fusion(dense, bm_by_row[pool], lexical_weight=lexical_weight)
         named = named_speaker(query.text, self.speakers)
         base += speaker_boost([self.speaker[r] for r in pool], named, boost)
-        where = {int(r): i for i, r in enumerate(pool)}
-        prev = np.array([where.get(self.prev[r], -1) for r in pool])
-        nxt = np.array([where.get(self.next[r], -1) for r in pool])
-        final = contiguity(base, prev, nxt, beta=beta)[: len(seeds)]
-        dense_rank: dict[str, int] = {}
-        for i, _ in sorted(dense_hits + ctx_hits, key=lambda h: -h[1]):
-            dense_rank.setdefault(i, len(dense_rank) + 1)
-        bm_rank = {self.plain.id_at(r): k for k, r in enumerate(bm_top, 1)}
-        order = np.argsort(-final, kind="stable")[:n]
+        final = contiguity(base, positions(pool, prev[pool]), positions(pool, nxt[pool]), beta=beta)[: len(seeds)]
+        d_rows, d_scores = np.concatenate([p_rows, c_rows]), np.concatenate([p_scores, c_scores])
+        by_dense = first_occurrences(d_rows[np.argsort(-d_scores, kind="stable")])  # a row's best view
+        dense_rank = {int(r): k for k, r in enumerate(by_dense, 1)}
+        bm_rank = {int(r): k for k, r in enumerate(bm_top, 1)}
         out = []
-        for i in order:
-            doc_id = self.plain.id_at(int(pool[i]))
+        for i in np.argsort(-final, kind="stable")[:n]:
+            row = int(pool[i])
             ranks = {}
-            if doc_id in dense_rank:
-                ranks["dense"] = dense_rank[doc_id]
-            if doc_id in bm_rank:
-                ranks["bm25"] = bm_rank[doc_id]
-            out.append(Candidate(doc_id, "turn", float(final[i]), "turns", ranks=ranks))
+            if row in dense_rank:
+                ranks["dense"] = dense_rank[row]
+            if row in bm_rank:
+                ranks["bm25"] = bm_rank[row]
+            out.append(Candidate(self.plain.id_at(row), "turn", float(final[i]), "turns", ranks=ranks))
         return out
+
+
+def first_occurrences(rows: np.ndarray) -> np.ndarray:
+    """``rows`` without repeats, each at its first position.
+
+    >>> first_occurrences(np.array([3, 1, 3, 2, 1])).tolist()
+    [3, 1, 2]
+    """
+    _, first = np.unique(rows, return_index=True)
+    return rows[np.sort(first)]
+
+
+def positions(pool: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Where each of ``rows`` sits in ``pool`` (distinct rows), ``-1`` when absent.
+
+    >>> positions(np.array([7, 2, 9]), np.array([9, -1, 2, 5])).tolist()
+    [2, -1, 1, -1]
+    """
+    order = np.argsort(pool, kind="stable")
+    at = np.minimum(np.searchsorted(pool[order], rows), len(pool) - 1)
+    return np.where(pool[order][at] == rows, order[at], -1)
 
 
 class TurnComponent:
