@@ -4,8 +4,9 @@ Rows live in one growable torch matrix (capacity doubles, so appends are amortis
 deleted rows are masked. A matrix on the CPU with at least ``sketch_min_rows`` rows is searched
 for a few queries at a time through a rank-``sketch_rank`` bf16 sketch with certified bounds
 (:mod:`agentmem.kernels.topk_projected`): the same answer for a fraction of the memory traffic
-(measured on 100k stored MiniLM turn embeddings: 13.5 → 4.8 ms per query). :meth:`ExactIndex.search_rows` answers one query as row arrays, for callers that work on rows. The sketch
+(measured on 100k stored MiniLM turn embeddings: 13.5 → 4.8 ms per query). The sketch
 is fitted lazily, extended as rows are appended, and refitted when the index has grown 4×.
+:meth:`ExactIndex.search_rows` answers one query as row arrays, for callers that work on rows.
 """
 
 from __future__ import annotations
