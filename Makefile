@@ -28,6 +28,7 @@ lint: venv
 test: venv lint
 	bash .ci/postgres.sh
 	$(VENV)/bin/python -m pytest -q -p no:cacheprovider --durations=15 tests
+	$(VENV)/bin/python -m pytest -q -p no:cacheprovider --doctest-modules agentmem adapters kernels
 
 bench-locomo: venv
 	$(VENV)/bin/agentmem bench locomo --data ../shared/data/locomo_dev.json

@@ -9,7 +9,7 @@ Chroma also records its build time.
 
 >>> out = run_search_bench([500], [1], dim=16, k=3, repeats=2, include_chroma=False)
 >>> sorted({row["method"] for row in out["rows"]})
-['faiss_flat_ip', 'torch_bf16', 'torch_fp32', 'triton_bf16']
+['faiss_flat_ip', 'torch_bf16', 'torch_bf16_projected', 'torch_fp32', 'triton_bf16']
 """
 
 from __future__ import annotations
