@@ -8,9 +8,10 @@ gives the same numbers whether the units arrive one at a time or all at once.
 ``-log p(x_t | x_<t)`` of its tokens. The context of token ``t`` is fixed by its position
 alone: tokens are grouped into pages of ``page`` tokens and token ``t`` sees the stream from
 ``context`` tokens before the start of its page (after a BOS token). So a batch pass costs one
-forward of at most ``context + page`` tokens per page (1.25× the stream at the defaults), a
-streaming pass recomputes at most the open page, and both give the same surprisal — bounded
-context, never the whole session again.
+forward of at most ``context + page`` tokens per page through the transformer body (1.25× the
+stream at the defaults) and the output layer only for the page's own tokens, a streaming pass
+recomputes at most the open page, and both give the same surprisal — bounded context, never
+the whole session again.
 
 **Embedding drift** (:class:`DriftScorer`), the fallback without an LM: ``1 - cos(v_t, c_t)``
 where ``c_t`` is the mean embedding of the ``window`` preceding units (0 for the first unit).
@@ -47,7 +48,7 @@ class _SurprisalLM(Protocol):
 
     def tokenize(self, text: str) -> list[int]: ...
 
-    def surprisal(self, ids: Sequence[int]) -> np.ndarray: ...
+    def surprisal(self, ids: Sequence[int], *, start: int = 0) -> np.ndarray: ...
 
 
 class LMSurpriseScorer:
@@ -57,7 +58,8 @@ class LMSurpriseScorer:
     ----------
     lm
         A :class:`~agentmem.segment.lm.CausalLM` (anything with ``tokenize`` and
-        ``surprisal(ids) -> [len(ids)]``, the first token conditioned on BOS only).
+        ``surprisal(ids, start=s) -> [len(ids) - s]``, the surprisal of ``ids[s:]``, the first
+        token of ``ids`` conditioned on BOS only).
     context, page
         Token ``t`` is conditioned on the stream from ``floor(t / page) * page - context``.
     """
@@ -97,8 +99,7 @@ class LMSurpriseScorer:
             page_end = min(end, (t // self.page + 1) * self.page)
             a = max(self._anchor(t), self._offset)  # context may have been cleared
             window = self._ids[a - self._offset : page_end - self._offset]
-            s = self.lm.surprisal(window)
-            out[t - start : page_end - start] = s[t - a : page_end - a]
+            out[t - start : page_end - start] = self.lm.surprisal(window, start=t - a)
             t = page_end
         keep = max(self._anchor(end), self._offset)  # what the next token's context can still reach
         del self._ids[: keep - self._offset]

@@ -116,9 +116,9 @@ class CountingLM:
     def tokenize(self, text: str) -> list[int]:
         return [ord(c) % 50 for c in text]
 
-    def surprisal(self, ids: Sequence[int]) -> np.ndarray:
+    def surprisal(self, ids: Sequence[int], *, start: int = 0) -> np.ndarray:
         self.calls.append(len(ids))
-        return np.array([len(ids[:t]) * 0.01 + sum(ids[: t + 1]) % 7 for t in range(len(ids))], dtype=np.float32)
+        return np.array([len(ids[:t]) * 0.01 + sum(ids[: t + 1]) % 7 for t in range(start, len(ids))], dtype=np.float32)
 
 
 def test_lm_scorer_pages_bound_context_and_stream_equals_batch() -> None:

@@ -60,6 +60,16 @@ def test_tiny_lm_surprisal_matches_logits(tiny_lm_dir: Path, tmp_path: Path) -> 
         lm.surprisal([3] * 200)
 
 
+def test_surprisal_from_start_scores_only_the_suffix(tiny_lm_dir: Path, tmp_path: Path) -> None:
+    lm = load_logits_model(str(tiny_lm_dir), home=tmp_path)
+    ids = lm.tokenize("the cat sat on the mat under the star")
+    whole = lm.surprisal(ids)
+    for start in (1, 4, len(ids)):
+        np.testing.assert_allclose(lm.surprisal(ids, start=start), whole[start:], rtol=1e-5, atol=1e-5)
+    with pytest.raises(ConfigError):
+        lm.surprisal(ids, start=len(ids) + 1)
+
+
 def test_logits_only_model_adapter(tiny_lm_dir: Path, tmp_path: Path) -> None:
     lm = load_logits_model(str(tiny_lm_dir), home=tmp_path)
 
@@ -76,6 +86,8 @@ def test_logits_only_model_adapter(tiny_lm_dir: Path, tmp_path: Path) -> None:
     ids = lm.tokenize("the dog ran under the sofa")
     s = ad.surprisal(ids)
     assert np.isnan(s[0])
+    np.testing.assert_allclose(ad.surprisal(ids, start=2), s[2:], rtol=1e-5, atol=1e-6)
+    assert ad.surprisal(ids, start=len(ids)).shape == (0,)
     np.testing.assert_allclose(s[1:], lm.logits(ids)[:-1].log_softmax(-1).gather(1, torch.tensor(ids[1:])[:, None])[:, 0].neg().numpy(), rtol=1e-4, atol=1e-5)
     assert np.isfinite(LMSurpriseScorer(ad, context=4, page=8).score(["the cat sat", "on the mat"], np.zeros((2, 0)))).all()
 
