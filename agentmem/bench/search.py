@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from agentmem.index.dense import ExactIndex
 from agentmem.kernels import resolve_device, topk
 from agentmem.kernels.device import triton_available
 from agentmem.kernels.topk_projected import build_sketch, topk_projected
@@ -128,9 +129,12 @@ def _torch_search(corpus: torch.Tensor, k: int, method: str) -> Callable[[np.nda
 
 def _projected_search(corpus: torch.Tensor, k: int, info: dict[str, Any]) -> Callable[[np.ndarray], np.ndarray]:
     t0 = time.perf_counter()
-    sketch = build_sketch(corpus, 128)
+    sketch = build_sketch(corpus, ExactIndex.SKETCH_RANK, refine_rank=ExactIndex.SKETCH_REFINE_RANK)  # as Memory's
     info["sketch_build_s"] = round(time.perf_counter() - t0, 2)
+    info["sketch_rank"] = [sketch.rank, sketch.level2.rank if sketch.level2 is not None else 0]
     info["sketch_mean_residual"] = round(float(sketch.perp.mean()), 3)
+    if sketch.level2 is not None:
+        info["sketch_mean_residual_level2"] = round(float(sketch.level2.perp.mean()), 3)
 
     def search(q: np.ndarray) -> np.ndarray:
         return topk_projected(torch.from_numpy(q), corpus, sketch, k)[1].numpy()

@@ -4,7 +4,7 @@ Rows live in one growable torch matrix (capacity doubles, so appends are amortis
 deleted rows are masked. A matrix on the CPU with at least ``sketch_min_rows`` rows is searched
 for a few queries at a time through a rank-``sketch_rank`` bf16 sketch with certified bounds
 (:mod:`agentmem.kernels.topk_projected`): the same answer for a fraction of the memory traffic
-(measured on 100k stored MiniLM turn embeddings: 13.5 → 4.8 ms per query). The sketch
+(measured on 100k stored MiniLM turn embeddings: 13.5 → 4.8 ms per query with one level). The sketch
 is fitted lazily, extended as rows are appended, and refitted when the index has grown 4×.
 :meth:`ExactIndex.search_rows` answers one query as row arrays, for callers that work on rows.
 """
@@ -33,11 +33,14 @@ class ExactIndex:
         Resolved torch device the matrix lives on.
     dtype
         Storage dtype; scores are accumulated in float32 whatever it is.
-    sketch_rank, sketch_min_rows
-        The bounded-sketch search path (CPU only); ``sketch_rank=0`` turns it off.
+    sketch_rank, sketch_refine_rank, sketch_min_rows
+        The bounded-sketch search path (CPU only; two levels,
+        :mod:`agentmem.kernels.topk_projected`); ``sketch_rank=0`` turns it off.
     """
 
     SKETCH_MAX_QUERIES = 4  # beyond this many queries per call a full matmul pass is cheaper
+    SKETCH_RANK = 64  # first level: a [N, 64] bf16 sketch stays in the CPU cache at 100k rows
+    SKETCH_REFINE_RANK = 64  # second level, gathered only for the rows the first cannot rule out
 
     def __init__(
         self,
@@ -45,13 +48,15 @@ class ExactIndex:
         *,
         device: str = "cpu",
         dtype: torch.dtype = torch.float32,
-        sketch_rank: int = 64,
+        sketch_rank: int = SKETCH_RANK,
+        sketch_refine_rank: int = SKETCH_REFINE_RANK,
         sketch_min_rows: int = 20_000,
     ) -> None:
         self.dim = dim
         self.device = torch.device(device)
         self.dtype = dtype
         self.sketch_rank = min(sketch_rank, dim)
+        self.sketch_refine_rank = sketch_refine_rank
         self.sketch_min_rows = sketch_min_rows
         self._sketch: Sketch | None = None
         self._sketch_fitted_on = 0
@@ -151,7 +156,8 @@ class ExactIndex:
             return None
         sketch = self._sketch
         if sketch is None or len(sketch) > n or n > 4 * self._sketch_fitted_on:
-            sketch, self._sketch_fitted_on = build_sketch(self._mat[:n], self.sketch_rank), n
+            sketch, self._sketch_fitted_on = build_sketch(
+                self._mat[:n], self.sketch_rank, refine_rank=self.sketch_refine_rank), n
         elif len(sketch) < n:
             sketch = extend_sketch(sketch, self._mat[len(sketch) : n])
         self._sketch = sketch

@@ -35,6 +35,38 @@ def test_matches_reference(dtype: torch.dtype, rank: int) -> None:
     assert torch.equal(got[1], topk_reference(q, c, 10)[1])
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize(("rank", "refine"), [(1, 8), (2, 16), (8, 24), (32, 32), (60, 16)])
+def test_second_level_matches_reference(dtype: torch.dtype, rank: int, refine: int) -> None:
+    # a weak first level (rank 1-8 of 64) keeps far more rows than it rescores directly, so the
+    # second-level bounds decide which rows are read in full
+    c = embeddings(3000).to(dtype)
+    q = embeddings(7, seed=1)
+    sk = build_sketch(c, rank, refine_rank=refine)
+    assert sk.level2 is not None and sk.level2.rank == min(refine, 64 - rank)
+    for k in (1, 10, 100):
+        got = topk_projected(q, c, sk, k)
+        assert torch.equal(got[1], topk_reference(q, c, k)[1])
+        torch.testing.assert_close(got[0], topk_reference(q, c, k)[0])
+
+
+def test_second_level_with_foreign_bases_appends_masks_and_ties() -> None:
+    base = embeddings(1500)
+    c = torch.cat([base, base[:60]])  # exact duplicates: tied scores, lower index first
+    q = torch.cat([embeddings(4, seed=6), base[:2]])
+    other = fit_basis(torch.randn(400, 64), 4)  # unrelated first basis: its residuals are the data
+    sk = build_sketch(c, basis=other, refine_rank=12)
+    valid = torch.rand(len(c), generator=torch.Generator().manual_seed(7)) > 0.25
+    for k in (1, 10, 300):
+        got = topk_projected(q, c, sk, k, valid=valid)
+        assert_same_topk(got, brute_force(q, c, k, valid), q, c)
+        assert bool(valid[got[1]].all())
+    more = torch.cat([c, embeddings(500, seed=3, shared=-0.6)])  # rows far from both fitted levels
+    grown = extend_sketch(build_sketch(c, 4, refine_rank=12), more[len(c):])
+    assert grown.level2 is not None and len(grown.level2.coords) == len(more)
+    assert torch.equal(topk_projected(q, more, grown, 10)[1], topk_reference(q, more, 10)[1])
+
+
 def test_foreign_basis_and_appended_rows_stay_exact() -> None:
     c = embeddings(2000)
     other = fit_basis(torch.randn(500, 64), 16)  # fitted on unrelated data: loose bounds, same answer
