@@ -26,8 +26,8 @@ class RecallConfig:
     """How signals are fused.
 
     Components' ranked lists are fused by reciprocal rank fusion (Cormack et al. 2009): each
-    signal contributes ``weights[signal] / (rrf_k + rank)``. When the ``primary`` signal (the
-    knowledge graph) answered, only RRF's top ``head`` records come first; the primary's order
+    signal contributes ``weights[signal] / (rrf_k + rank)``. With a ``primary`` signal (e.g.
+    ``"graph"``) that answered, only RRF's top ``head`` records come first; the primary's order
     follows. ``candidates`` is how many hits each signal contributes. Within the turn
     component, dense and BM25 scores are fused by score (see :mod:`agentmem.retrieve.hybrid`).
     """
@@ -35,10 +35,11 @@ class RecallConfig:
     rrf_k: int = 60
     candidates: int = 100
     # When this signal has candidates: RRF's top ``head``, then this signal's order
-    # (agentmem.retrieve.fusion.head_fusion); None: plain RRF. head=2 was chosen on the
-    # MuSiQue test questions (docs/benchmarks.md).
-    primary: str | None = "graph"
-    head: int = 2
+    # (agentmem.retrieve.fusion.head_fusion); None: plain RRF. Chosen on LoCoMo dev with the
+    # offline graph (head over 0, 1, 2, 3, 5, inf): plain RRF won in every conversation; 5 is
+    # the best finite head there, used only with a primary (docs/benchmarks.md, MuSiQue).
+    primary: str | None = None
+    head: int = 5
     weights: dict[str, float] = field(
         default_factory=lambda: {
             "turns": 1.0,
@@ -133,8 +134,9 @@ class GraphConfig:
     passage_weight: float = 0.05
     damping: float = 0.5
     # BM25 over fact strings in the query-to-fact score (agentmem.retrieve.graph.fact_scores);
-    # 0 is HippoRAG 2's dense-only score. See docs/benchmarks.md.
-    lexical_weight: float = 0.0
+    # 0 is HippoRAG 2's dense-only score. 0.25 won over 0 on LoCoMo dev by 0.2 points (within
+    # noise). See docs/benchmarks.md.
+    lexical_weight: float = 0.25
     extractor: Literal["auto", "offline", "llm"] = "auto"  # auto: llm when a chat model is set
     recognition_filter: bool = True  # LLM filter of the top facts (only with a chat model)
     max_concurrency: int = 4  # parallel chat-model calls during extraction

@@ -4,6 +4,10 @@ Each conversation is indexed as its own user (turns with speaker and session dat
 ``session_N``, message id = ``dia_id``); questions of categories 1–4 are searched in that
 user's memory, "now" being the last session's date. Recall@k is the fraction of a question's
 evidence turns (sessions) among the top k hits (their sessions), averaged over questions.
+
+``--graph offline`` adds the knowledge graph (each turn a passage, facts from the offline
+extractor, no LLM); ``--primary`` / ``--head`` / ``--graph-lexical-weight`` set how it is
+fused and scored, as in ``agentmem bench retrieval``. The engine's default has no graph.
 """
 
 from __future__ import annotations
@@ -17,9 +21,9 @@ from typing import Any
 import numpy as np
 
 from agentmem.bench.locomo_data import load_locomo, session_of
-from agentmem.config import MemoryConfig, RecallConfig
+from agentmem.config import GraphConfig, MemoryConfig, RecallConfig
 
-__all__ = ["add_arguments", "run"]
+__all__ = ["add_arguments", "memory_config", "run"]
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -31,19 +35,30 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--contiguity", type=float, default=d.contiguity, help="neighbour weight (0 = off)")
     p.add_argument("--speaker-boost", type=float, default=d.speaker_boost)
     p.add_argument("--no-context-view", action="store_true", help="embed each turn alone only")
+    p.add_argument("--graph", choices=("off", "offline"), default="off",
+                   help="knowledge graph memory: off (the default) or on with the offline extractor")
+    p.add_argument("--primary", default=d.primary,
+                   help="signal whose order fusion keeps below RRF's head; 'none': plain RRF")
+    p.add_argument("--head", type=int, default=d.head, help="RRF records kept above the primary's order")
+    p.add_argument("--graph-lexical-weight", type=float, default=GraphConfig().lexical_weight,
+                   help="BM25 weight in the graph's query-to-fact score (0: HippoRAG 2's dense-only)")
     p.add_argument("--home", default=None, help="data directory (default: a temporary one)")
 
 
-def _memory(args: argparse.Namespace, home: Path) -> Any:
-    from agentmem.memory import Memory
-
+def memory_config(args: argparse.Namespace, home: Path) -> MemoryConfig:
+    """The :class:`MemoryConfig` the bench runs with, from its parsed arguments."""
     recall = RecallConfig(
         lexical_weight=args.lexical_weight,
         contiguity=args.contiguity,
         speaker_boost=args.speaker_boost,
         context_view=not args.no_context_view,
+        primary=None if args.primary in (None, "none") else str(args.primary),
+        head=args.head,
     )
-    return Memory(MemoryConfig(home=home, chroma=str(home / "chroma"), recall=recall))
+    graph = GraphConfig(
+        enabled=args.graph != "off", extractor="offline", lexical_weight=args.graph_lexical_weight
+    )
+    return MemoryConfig(home=home, chroma=str(home / "chroma"), recall=recall, graph=graph)
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -51,7 +66,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     convs = load_locomo(args.data)
     with tempfile.TemporaryDirectory(prefix="agentmem-locomo-") as tmp:
         home = Path(args.home or tmp)
-        mem = _memory(args, home)
+        from agentmem.memory import Memory
+
+        config = memory_config(args, home)
+        mem = Memory(config)
         t0 = time.perf_counter()
         n_turns = 0
         for c in convs:
@@ -105,5 +123,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "config": {
             "lexical_weight": args.lexical_weight, "contiguity": args.contiguity,
             "speaker_boost": args.speaker_boost, "context_view": not args.no_context_view,
+            "graph": args.graph, "primary": config.recall.primary, "head": config.recall.head,
+            "graph_lexical_weight": config.graph.lexical_weight,
         },
     }

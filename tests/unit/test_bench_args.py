@@ -1,0 +1,45 @@
+"""The bench CLIs turn their fusion and graph flags into the configuration they run with."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from agentmem.bench import locomo, retrieval
+from agentmem.cli.main import build_parser
+from agentmem.config import GraphConfig, RecallConfig
+
+
+def _parse(*argv: str):  # type: ignore[no-untyped-def]
+    return build_parser().parse_args(["bench", *argv])
+
+
+def test_locomo_defaults_are_the_engine_defaults(tmp_path: Path) -> None:
+    config = locomo.memory_config(_parse("locomo", "--data", "x.json"), tmp_path)
+    assert config.recall == RecallConfig()
+    assert not config.graph.enabled
+    assert config.graph.lexical_weight == GraphConfig().lexical_weight
+
+
+def test_locomo_graph_and_fusion_flags(tmp_path: Path) -> None:
+    args = _parse(
+        "locomo", "--data", "x.json", "--graph", "offline", "--head", "3",
+        "--graph-lexical-weight", "0.25", "--lexical-weight", "0.5",
+    )
+    config = locomo.memory_config(args, tmp_path)
+    assert config.graph.enabled and config.graph.extractor == "offline"
+    assert config.graph.lexical_weight == 0.25
+    assert config.recall.head == 3 and config.recall.primary == RecallConfig().primary
+    assert config.recall.lexical_weight == 0.5  # the turn scorer's weight is a separate flag
+    plain = locomo.memory_config(_parse("locomo", "--data", "x.json", "--primary", "none"), tmp_path)
+    assert plain.recall.primary is None
+
+
+def test_retrieval_fusion_flags(tmp_path: Path) -> None:
+    base = ("retrieval", "--corpus", "c.jsonl", "--queries", "q.jsonl")
+    config = retrieval.memory_config(_parse(*base), tmp_path)
+    assert config.graph.enabled
+    assert (config.recall.primary, config.recall.head) == (RecallConfig().primary, RecallConfig().head)
+    args = _parse(*base, "--primary", "none", "--head", "0", "--lexical-weight", "0.25", "--no-graph")
+    config = retrieval.memory_config(args, tmp_path)
+    assert (config.recall.primary, config.recall.head) == (None, 0)
+    assert config.graph.lexical_weight == 0.25 and not config.graph.enabled
