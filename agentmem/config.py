@@ -85,7 +85,8 @@ class EpisodeConfig:
     needs a better turn-crediting scheme before it is on by default. Running the surprise LM
     inside every ``add`` also costs ~0.1–0.5 s per turn on a CPU.
     ``lm``: ``None`` (bundled Gemma 3 270M GGUF), a ``.gguf`` path or a Hugging Face model
-    dir/name; ``lm_dtype`` ``"float32"`` or ``"bfloat16"``; each token sees ``lm_context``
+    dir/name; ``lm_dtype`` ``"float32"``, ``"bfloat16"`` or ``"auto"`` (bf16 where the device has
+    native bf16 — a GPU, or a CPU with AVX512-BF16/AMX — else fp32); each token sees ``lm_context``
     tokens before its ``lm_page``-token page. Boundaries: a turn opens an episode when its
     surprise exceeds mean + ``gamma``·std of the ``window`` preceding turns (EM-LLM's rule at
     turn level), episodes hold ``min_turns``..``max_turns`` units, then each boundary is
@@ -96,7 +97,7 @@ class EpisodeConfig:
 
     segmenter: Literal["auto", "surprise", "drift", "off"] = "off"
     lm: str | None = None
-    lm_dtype: Literal["float32", "bfloat16"] = "float32"
+    lm_dtype: Literal["auto", "float32", "bfloat16"] = "auto"
     lm_context: int = 128
     lm_page: int = 512
     gamma: float = 1.0
@@ -114,6 +115,8 @@ class EpisodeConfig:
             raise ConfigError(f"episodes.segmenter must be auto/surprise/drift/off, not {self.segmenter!r}")
         if self.refine not in ("modularity", "conductance", "off"):
             raise ConfigError(f"episodes.refine must be modularity/conductance/off, not {self.refine!r}")
+        if self.lm_dtype not in ("auto", "float32", "bfloat16"):
+            raise ConfigError(f"episodes.lm_dtype must be auto/float32/bfloat16, not {self.lm_dtype!r}")
         if self.window < 2 or not 1 <= self.min_turns <= self.max_turns:
             raise ConfigError("episodes: window >= 2 and 1 <= min_turns <= max_turns")
         if self.lm_context < 0 or self.lm_page < 1 or self.drift_window < 1 or self.max_unit_chars < 20:

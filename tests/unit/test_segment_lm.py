@@ -15,9 +15,16 @@ import torch
 transformers = pytest.importorskip("transformers")
 tokenizers = pytest.importorskip("tokenizers")
 
+from agentmem.config import EpisodeConfig  # noqa: E402
 from agentmem.errors import ConfigError  # noqa: E402
 from agentmem.kernels.surprisal import token_surprisal  # noqa: E402
-from agentmem.segment.lm import as_surprisal_lm, lm_available, load_logits_model  # noqa: E402
+from agentmem.segment.lm import (  # noqa: E402
+    as_surprisal_lm,
+    lm_available,
+    load_logits_model,
+    native_bf16,
+    resolve_lm_dtype,
+)
 from agentmem.segment.scorers import LMSurpriseScorer  # noqa: E402
 
 WORDS = ["the", "a", "cat", "dog", "sat", "ran", "on", "under", "mat", "sofa", "bread", "oven", "star", "galaxy", "team", "goal"]
@@ -68,6 +75,20 @@ def test_surprisal_from_start_scores_only_the_suffix(tiny_lm_dir: Path, tmp_path
         np.testing.assert_allclose(lm.surprisal(ids, start=start), whole[start:], rtol=1e-5, atol=1e-5)
     with pytest.raises(ConfigError):
         lm.surprisal(ids, start=len(ids) + 1)
+
+
+def test_lm_dtype_auto_is_bf16_only_with_native_bf16(tiny_lm_dir: Path, tmp_path: Path) -> None:
+    want = "bfloat16" if native_bf16("cpu") else "float32"
+    assert resolve_lm_dtype("auto", "cpu") == want
+    assert [resolve_lm_dtype(d) for d in ("float32", "bfloat16")] == ["float32", "bfloat16"]
+    with pytest.raises(ConfigError):
+        resolve_lm_dtype("int8")
+    with pytest.raises(ConfigError):
+        EpisodeConfig(lm_dtype="int8")  # type: ignore[arg-type]
+    assert EpisodeConfig().lm_dtype == "auto" and EpisodeConfig(lm_dtype="bfloat16").lm_dtype == "bfloat16"
+    lm = load_logits_model(str(tiny_lm_dir), home=tmp_path, dtype="auto")
+    assert next(lm.model.parameters()).dtype == getattr(torch, want)
+    assert load_logits_model(str(tiny_lm_dir), home=tmp_path, dtype=want) is lm  # one copy per resolved dtype
 
 
 def test_logits_only_model_adapter(tiny_lm_dir: Path, tmp_path: Path) -> None:
@@ -138,6 +159,11 @@ def test_bundled_gemma_end_to_end() -> None:
     np.testing.assert_allclose(
         lm.surprisal(plain[:5]), token_surprisal(z[:-1], torch.tensor(plain[:5])).numpy(), rtol=1e-3, atol=1e-3
     )
+    # bf16 weights (the CPU default where AVX512-BF16/AMX exist): close to fp32 token by token
+    text = lm.tokenize("Caroline: I went to the support group yesterday and it was so powerful. "
+                       "Melanie: That sounds amazing! I'm painting a sunset with my kids this weekend.")
+    x, y = lm.surprisal(text), load_logits_model(None, home=home, max_context=256, dtype="bfloat16").surprisal(text)
+    assert np.corrcoef(x, y)[0, 1] > 0.999 and np.abs(x - y).max() < 0.5 and abs(x.mean() - y.mean()) < 0.05
     t0 = time.perf_counter()
     lm2 = load_logits_model(None, home=home, max_context=128)  # from the safetensors cache
     assert time.perf_counter() - t0 < 120
