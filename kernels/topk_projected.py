@@ -100,28 +100,24 @@ def fit_basis(sample: torch.Tensor, rank: int) -> torch.Tensor:
     return basis.to(torch.float32).contiguous()
 
 
-def _sketch(basis: torch.Tensor, coords: torch.Tensor, perp: torch.Tensor, rounding: torch.Tensor,
-            level2: Level2 | None = None) -> Sketch:
-    norms = torch.linalg.vector_norm(coords.to(torch.float32), dim=1)
-    return Sketch(basis, coords, perp, rounding,
-                  float(norms.max()) * _NORM_SLACK if len(norms) else 0.0,
-                  float(rounding.max()) if len(rounding) else 0.0, basis.T.contiguous(), level2)
-
-
 def _round_up(t: torch.Tensor) -> torch.Tensor:
     return (t * _NORM_SLACK + 1e-7).to(torch.float32)
+
+
+def _max_norm(coords: torch.Tensor) -> float:
+    """The largest row norm of ``coords``, rounded up (0 for no rows)."""
+    return float(torch.linalg.vector_norm(coords.to(torch.float32), dim=1).max()) * _NORM_SLACK if len(coords) else 0.0
 
 
 _TERMS_BLOCK = 16_384  # rows per float64 block while sketching (bounds the temporary memory)
 
 
-def _terms(rows: torch.Tensor, basis: torch.Tensor, basis2: torch.Tensor | None = None
-           ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None]:
-    """bf16 coordinates and rounded-up bound terms of ``rows`` (and their second level)."""
-    parts: list[tuple[torch.Tensor, ...]] = []
+def _sketch_rows(rows: torch.Tensor, basis: torch.Tensor, basis2: torch.Tensor | None = None) -> Sketch:
+    """The sketch of ``rows`` alone in ``basis`` (and ``basis2``, the second level)."""
+    blocks: list[tuple[torch.Tensor, ...]] = []
     b = basis.to(torch.float64)
     b2 = None if basis2 is None else basis2.to(torch.float64)
-    for start in range(0, rows.shape[0], _TERMS_BLOCK):
+    for start in range(0, max(1, rows.shape[0]), _TERMS_BLOCK):  # no rows: one empty block
         x = rows[start : start + _TERMS_BLOCK].to(torch.float64)
         proj = x @ b
         coords = proj.to(torch.bfloat16)
@@ -134,22 +130,15 @@ def _terms(rows: torch.Tensor, basis: torch.Tensor, basis2: torch.Tensor | None 
             perp2 = torch.linalg.vector_norm(resid - proj2 @ b2.T, dim=1)
             delta2 = torch.linalg.vector_norm(proj2 - coords2.to(torch.float64), dim=1)
             block += (coords2, _round_up(perp2), _round_up(torch.sqrt(delta**2 + delta2**2)))
-        parts.append(block)
-    if not parts:
-        empty = torch.empty(0, dtype=torch.float32)
-        level = None if b2 is None else (torch.empty((0, b2.shape[1]), dtype=torch.bfloat16), empty, empty)
-        return torch.empty((0, b.shape[1]), dtype=torch.bfloat16), empty, empty, level
-    cols = [torch.cat(c) for c in zip(*parts, strict=True)]
-    return cols[0], cols[1], cols[2], (None if b2 is None else (cols[3], cols[4], cols[5]))
-
-
-def _level2(basis2: torch.Tensor, coords: torch.Tensor, terms: tuple[torch.Tensor, torch.Tensor, torch.Tensor]
-            ) -> Level2:
-    coords2, perp2, rounding = terms
-    both = torch.cat([coords, coords2], dim=1).to(torch.float32)
-    norms = torch.linalg.vector_norm(both, dim=1)
-    return Level2(basis2.T.contiguous(), coords2, perp2, rounding,
-                  float(norms.max()) * _NORM_SLACK if len(norms) else 0.0)
+        blocks.append(block)
+    cols = [torch.cat(c) for c in zip(*blocks, strict=True)]
+    coords, perp, rounding = cols[:3]
+    level2 = None
+    if basis2 is not None:
+        level2 = Level2(basis2.T.contiguous(), cols[3], cols[4], cols[5],
+                        _max_norm(torch.cat([coords, cols[3]], dim=1)))
+    return Sketch(basis, coords, perp, rounding, _max_norm(coords),
+                  float(rounding.max()) if len(rounding) else 0.0, basis.T.contiguous(), level2)
 
 
 def build_sketch(corpus: torch.Tensor, rank: int = 128, *, basis: torch.Tensor | None = None,
@@ -171,22 +160,24 @@ def build_sketch(corpus: torch.Tensor, rank: int = 128, *, basis: torch.Tensor |
         x = corpus[::step].to(torch.float64)
         b = basis.to(torch.float64)
         basis2 = fit_basis(x - (x @ b) @ b.T, min(refine_rank, room))
-    coords, perp, rounding, level = _terms(corpus, basis, basis2)
-    return _sketch(basis, coords, perp, rounding,
-                   None if basis2 is None or level is None else _level2(basis2, coords, level))
+    return _sketch_rows(corpus, basis, basis2)
 
 
 def extend_sketch(sketch: Sketch, rows: torch.Tensor) -> Sketch:
-    """``sketch`` with ``rows`` appended, in the same bases (exact whatever the fit)."""
+    """``sketch`` with ``rows`` appended, in the same bases (exact whatever the fit).
+
+    Only the new rows are sketched; the maxima carry over (``max`` of the parts').
+    """
     lv = sketch.level2
-    coords, perp, rounding, level = _terms(rows, sketch.basis, None if lv is None else lv.basis_t.T)
-    all_coords = torch.cat([sketch.coords, coords])
+    new = _sketch_rows(rows, sketch.basis, None if lv is None else lv.basis_t.T)
     level2 = None
-    if lv is not None and level is not None:
-        level2 = _level2(lv.basis_t.T, all_coords, (torch.cat([lv.coords, level[0]]), torch.cat([lv.perp, level[1]]),
-                                                    torch.cat([lv.rounding, level[2]])))
-    return _sketch(sketch.basis, all_coords, torch.cat([sketch.perp, perp]), torch.cat([sketch.rounding, rounding]),
-                   level2)
+    if lv is not None and new.level2 is not None:
+        n2 = new.level2
+        level2 = Level2(lv.basis_t, torch.cat([lv.coords, n2.coords]), torch.cat([lv.perp, n2.perp]),
+                        torch.cat([lv.rounding, n2.rounding]), max(lv.max_norm, n2.max_norm))
+    return Sketch(sketch.basis, torch.cat([sketch.coords, new.coords]), torch.cat([sketch.perp, new.perp]),
+                  torch.cat([sketch.rounding, new.rounding]), max(sketch.max_norm, new.max_norm),
+                  max(sketch.max_rounding, new.max_rounding), new.basis_t, level2)
 
 
 def topk_projected(
@@ -213,7 +204,8 @@ def topk_projected(
     q32 = queries.to(torch.float32)
     bt = sketch.basis_t if sketch.basis_t is not None else sketch.basis.T.contiguous()
     p = (bt @ q32.T).T.contiguous()  # [B, r]
-    q_perp = torch.linalg.vector_norm(q32 - p @ bt, dim=1, keepdim=True) * _NORM_SLACK
+    q_resid = q32 - p @ bt
+    q_perp = torch.linalg.vector_norm(q_resid, dim=1, keepdim=True) * _NORM_SLACK
     p_norm = torch.linalg.vector_norm(p, dim=1, keepdim=True) * _NORM_SLACK
     hi = p.to(torch.bfloat16)
     approx = hi @ sketch.coords.T
@@ -232,7 +224,7 @@ def topk_projected(
     # Rescore the rows most likely to win: their k-th exact score is a lower bound tau of the
     # true k-th score, close to it; then every row whose upper bound reaches tau.
     first = torch.topk(upper, min(n_valid, 4 * k_out + 32), dim=1).indices
-    second = _second_level(sketch, q32, p, bt, approx, product) if sketch.level2 is not None else None
+    second = _second_level(sketch, q32, p, q_resid, approx, product) if sketch.level2 is not None else None
     out_s, out_i = [], []
     for i in range(b):
         exact = corpus.index_select(0, first[i]).to(torch.float32) @ q32[i]
@@ -250,7 +242,7 @@ def topk_projected(
     return torch.cat(out_s), torch.cat(out_i)
 
 
-def _second_level(sketch: Sketch, q32: torch.Tensor, p: torch.Tensor, bt: torch.Tensor,
+def _second_level(sketch: Sketch, q32: torch.Tensor, p: torch.Tensor, q_resid: torch.Tensor,
                   approx: torch.Tensor, product: torch.Tensor):  # type: ignore[no-untyped-def]
     """``upper2(i, rows)``: second-level upper bounds of query ``i``'s exact scores on ``rows``.
 
@@ -262,7 +254,7 @@ def _second_level(sketch: Sketch, q32: torch.Tensor, p: torch.Tensor, bt: torch.
     lv = sketch.level2
     assert lv is not None
     p2 = (lv.basis_t @ q32.T).T
-    q_perp2 = torch.linalg.vector_norm(q32 - p @ bt - p2 @ lv.basis_t, dim=1) * _NORM_SLACK
+    q_perp2 = torch.linalg.vector_norm(q_resid - p2 @ lv.basis_t, dim=1) * _NORM_SLACK  # q − B p − B2 p2
     p_norm = torch.linalg.vector_norm(torch.cat([p, p2], dim=1), dim=1) * _NORM_SLACK
     m = p2.shape[1]
     gamma = m * _FP32_UNIT / (1 - m * _FP32_UNIT)
