@@ -90,8 +90,9 @@ class EpisodeConfig:
     tokens before its ``lm_page``-token page. Boundaries: a turn opens an episode when its
     surprise exceeds mean + ``gamma``·std of the ``window`` preceding turns (EM-LLM's rule at
     turn level), episodes hold ``min_turns``..``max_turns`` units, then each boundary is
-    refined by ``refine`` over the turns' similarity graph. A turn longer than
-    ``max_unit_chars`` is split into sentence groups. Recall: ``k_similar`` episodes by
+    refined by ``refine`` over the turns' similarity graph, and an episode over ``max_tokens``
+    tokens is cut at its most surprising turn. A turn longer than ``max_unit_chars`` is split
+    into sentence groups. Recall: ``k_similar`` episodes by
     similarity plus ``k_contiguous`` temporal neighbours on each side of each.
     """
 
@@ -109,8 +110,14 @@ class EpisodeConfig:
     k_similar: int = 4
     k_contiguous: int = 1
     refine: Literal["modularity", "conductance", "off"] = "modularity"
+    # An episode longer than this many tokens (cl100k) is cut at its most surprising turn
+    # (agentmem.segment.surprise.split_oversized), so the smallest budget recall is measured at
+    # (500 in `agentmem bench segmentation`) can hold any episode; None: turns cap alone.
+    max_tokens: int | None = 500
 
     def __post_init__(self) -> None:
+        if self.max_tokens is not None and self.max_tokens < 1:
+            raise ConfigError(f"episodes.max_tokens must be >= 1 or None, not {self.max_tokens}")
         if self.segmenter not in ("auto", "surprise", "drift", "off"):
             raise ConfigError(f"episodes.segmenter must be auto/surprise/drift/off, not {self.segmenter!r}")
         if self.refine not in ("modularity", "conductance", "off"):

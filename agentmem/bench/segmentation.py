@@ -58,6 +58,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--window", type=int, default=16)
     parser.add_argument("--min-size", type=int, default=3)
     parser.add_argument("--max-size", type=int, default=24)
+    parser.add_argument("--max-tokens", type=int, default=500,
+                        help="cut episodes over this many tokens at their most surprising turn; 0: off")
     parser.add_argument("--refine", default="modularity", choices=["modularity", "conductance"])
     parser.add_argument("--tolerance", type=int, default=1)
     parser.add_argument("--budgets", default="500,1000,2000", help="token budgets for episode recall")
@@ -279,9 +281,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from agentmem.assemble.tokens import TiktokenCounter
     from agentmem.embedding import SentenceTransformerEmbedder
     from agentmem.segment.lm import resolve_lm_dtype
-    from agentmem.segment.refine import refine_boundaries
     from agentmem.segment.scorers import drift_scores
-    from agentmem.segment.surprise import surprise_boundaries
+    from agentmem.segment.stream import SegmentParams, segment_batch
 
     streams = load_streams(args.data)[: args.conversations]
     budgets = [int(b) for b in str(args.budgets).split(",")]
@@ -289,20 +290,22 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     scores, speed = lm_scores(streams, args)
     embedder = SentenceTransformerEmbedder()
     counter = TiktokenCounter()
-    kw = dict(window=args.window, gamma=args.gamma, min_size=args.min_size, max_size=args.max_size)
+    kw = dict(window=args.window, gamma=args.gamma, min_size=args.min_size, max_size=args.max_size,
+              max_tokens=args.max_tokens or None)
+    raw_p, refined_p = SegmentParams(**kw, refine="off"), SegmentParams(**kw, refine=args.refine)
+    counts = [np.array([counter.count(x) for x in s["texts"]]) for s in streams]
     methods: dict[str, list[list[int]]] = {m: [] for m in
                                             ("surprise", "surprise+refine", "fixed", "drift", "drift+refine")}
-    for s, sc, v in zip(streams, scores, vectors, strict=True):
-        sim = v @ v.T
-        raw = surprise_boundaries(sc, **kw)
-        methods["surprise"].append(raw)
-        methods["surprise+refine"].append(refine_boundaries(sim, raw, args.refine, min_size=args.min_size) if raw else [])
-        methods["fixed"].append(fixed_boundaries(len(s["texts"]), len(raw) + 1))
-        draw = surprise_boundaries(drift_scores(v, window=4), **kw)
-        methods["drift"].append(draw)
-        methods["drift+refine"].append(refine_boundaries(sim, draw, args.refine, min_size=args.min_size) if draw else [])
+    for sc, v, cnt in zip(scores, vectors, counts, strict=True):
+        drift = drift_scores(v, window=4)
+        methods["surprise"].append(segment_batch(sc, v, raw_p, cnt))
+        methods["surprise+refine"].append(segment_batch(sc, v, refined_p, cnt))
+        methods["drift"].append(segment_batch(drift, v, raw_p, cnt))
+        methods["drift+refine"].append(segment_batch(drift, v, refined_p, cnt))
+    # Fixed-size segmentation gets the segment count of surprise + refinement (the engine's).
+    for s, b in zip(streams, methods["surprise+refine"], strict=True):
+        methods["fixed"].append(fixed_boundaries(len(s["texts"]), len(b) + 1))
     qvecs = [embedder.embed([q for q, _ in s["questions"]]) if s["questions"] else np.zeros((0, 1)) for s in streams]
-    counts = [np.array([counter.count(x) for x in s["texts"]]) for s in streams]
     n_questions = sum(len(s["questions"]) for s in streams)
     data = (streams, vectors, counts, qvecs, budgets, args)
     table: dict[str, Any] = {name: _rounded(_scores(per_conv, *data)) for name, per_conv in methods.items()}

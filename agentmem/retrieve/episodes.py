@@ -108,7 +108,7 @@ class EpisodeComponent:
         self.cfg = services.config.episodes
         self.params = SegmentParams(
             window=self.cfg.window, gamma=self.cfg.gamma, min_size=self.cfg.min_turns,
-            max_size=self.cfg.max_turns, refine=self.cfg.refine,
+            max_size=self.cfg.max_turns, refine=self.cfg.refine, max_tokens=self.cfg.max_tokens,
         )
         self.segmenter = self._choose()
         """The segmenter in use: ``"surprise"`` or ``"drift"``."""
@@ -296,7 +296,7 @@ class EpisodeComponent:
                 tail = seg.open_tail()
                 base = tail.start if tail is not None else seg.position
                 all_vecs = [np.asarray(v, dtype=np.float32) for v in seg.state()["vectors"]] + list(new_vecs)
-                done = seg.feed([u.text for u in new_units], new_vecs)
+                done = seg.feed([u.text for u in new_units], new_vecs, [self.s.tokens.count(u.text) for u in new_units])
                 units = units + new_units
                 with sql.begin() as conn:
                     _, _, now = self._load_stream(conn, scope, stream, scorer=False)
@@ -376,15 +376,18 @@ class EpisodeComponent:
                     continue
                 seg_state = dict(state.get("segmenter", {}))
                 vecs = seg_state.get("vectors", [])
+                n_tok = seg_state.get("tokens", [])
                 for j, u in enumerate(units):
                     if u[0] in gone:
                         u[0], u[1] = None, ""
                         if j < len(vecs):
                             vecs[j] = [0.0] * len(vecs[j])
+                        if j < len(n_tok):
+                            n_tok[j] = 0
                 scorer_state = dict(state.get("scorer") or {})
                 if "ids" in scorer_state:  # LM context may hold the deleted text's tokens
                     scorer_state = {"offset": int(scorer_state["offset"]) + len(scorer_state["ids"]), "ids": []}
-                state.update(units=units, segmenter={**seg_state, "vectors": vecs}, scorer=scorer_state,
+                state.update(units=units, segmenter={**seg_state, "vectors": vecs, "tokens": n_tok}, scorer=scorer_state,
                              rev=int(state.get("rev", 0)) + 1)
                 conn.execute(
                     sa.update(t.episode_streams)

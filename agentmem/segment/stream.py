@@ -22,9 +22,10 @@ from typing import Any, Literal
 
 import numpy as np
 
+from agentmem.errors import ValidationError
 from agentmem.segment.refine import refine_boundaries
 from agentmem.segment.scorers import UnitScorer
-from agentmem.segment.surprise import SurpriseDetector, surprise_boundaries
+from agentmem.segment.surprise import SurpriseDetector, split_oversized, surprise_boundaries
 
 __all__ = ["Segment", "SegmentParams", "StreamSegmenter", "segment_batch", "split_sentences"]
 
@@ -70,6 +71,7 @@ class SegmentParams:
     min_size: int = 3
     max_size: int = 24
     refine: Literal["modularity", "conductance", "off"] = "modularity"
+    max_tokens: int | None = None  # final segments longer than this are cut (split_oversized)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,15 +98,37 @@ def _cosine(v: np.ndarray) -> np.ndarray:
     return u @ u.T
 
 
-def segment_batch(scores: np.ndarray, vectors: np.ndarray | None, params: SegmentParams) -> list[int]:
-    """Boundaries of a whole stream: surprise threshold, then refinement on cosine similarity."""
-    raw = surprise_boundaries(
+def segment_batch(
+    scores: np.ndarray, vectors: np.ndarray | None, params: SegmentParams,
+    tokens: Sequence[int] | np.ndarray | None = None,
+) -> list[int]:
+    """Boundaries of a whole stream: surprise threshold, then refinement on cosine similarity,
+    then the token cap (``params.max_tokens``; ``tokens`` per unit) on each segment."""
+    bounds = surprise_boundaries(
         scores, window=params.window, gamma=params.gamma,
         min_size=params.min_size, max_size=params.max_size,
     )
-    if params.refine == "off" or not raw or vectors is None:
-        return raw
-    return refine_boundaries(_cosine(vectors), raw, params.refine, min_size=params.min_size)
+    if params.refine != "off" and bounds and vectors is not None:
+        bounds = refine_boundaries(_cosine(vectors), bounds, params.refine, min_size=params.min_size)
+    if params.max_tokens is None:
+        return bounds
+    cost = _tokens_for(params, tokens, len(scores))
+    cuts = [0, *bounds, len(scores)]
+    out: list[int] = []
+    for a, b in zip(cuts, cuts[1:], strict=False):
+        if a > 0:
+            out.append(a)
+        out += [a + j for j in split_oversized(scores[a:b], cost[a:b], max_tokens=params.max_tokens,
+                                               min_size=params.min_size)]
+    return out
+
+
+def _tokens_for(params: SegmentParams, tokens: Sequence[int] | np.ndarray | None, n: int) -> list[int]:
+    if tokens is None:
+        raise ValidationError(f"max_tokens={params.max_tokens} needs the token count of every unit")
+    if len(tokens) != n:
+        raise ValidationError(f"{n} units but {len(tokens)} token counts")
+    return [int(x) for x in tokens]
 
 
 @dataclass
@@ -115,6 +139,7 @@ class _Pending:
     scores: list[float] = field(default_factory=list)
     vectors: list[np.ndarray] = field(default_factory=list)
     raw: list[int] = field(default_factory=list)  # detected, not yet refined (at most one)
+    tokens: list[int] = field(default_factory=list)  # per unit, when the token cap is on
 
 
 class StreamSegmenter:
@@ -145,7 +170,10 @@ class StreamSegmenter:
             scores=[float(x) for x in st.get("scores", [])],
             vectors=[np.asarray(v, dtype=np.float64) for v in st.get("vectors", [])],
             raw=[int(x) for x in st.get("raw", [])],
+            tokens=[int(x) for x in st.get("tokens", [])],
         )
+        # a state saved before the token cap existed: its pending units count as 0 tokens
+        self._p.tokens[:0] = [0] * (len(self._p.scores) - len(self._p.tokens))
 
     @property
     def method(self) -> str:
@@ -173,14 +201,19 @@ class StreamSegmenter:
             if b > a
         ]
 
-    def _close(self, end: int) -> Segment:
+    def _close(self, end: int) -> list[Segment]:
+        """Close the units up to ``end`` as final segments (cut by the token cap)."""
         p = self._p
         n = end - p.base
-        seg = Segment(p.base, end, tuple(p.scores[:n]))
-        p.base, p.scores, p.vectors = end, p.scores[n:], p.vectors[n:]
-        return seg
+        cuts = [0, n]
+        if self.params.max_tokens is not None:
+            cuts[1:1] = split_oversized(p.scores[:n], p.tokens[:n], max_tokens=self.params.max_tokens,
+                                        min_size=self.params.min_size)
+        segs = [Segment(p.base + a, p.base + b, tuple(p.scores[a:b])) for a, b in zip(cuts, cuts[1:], strict=False)]
+        p.base, p.scores, p.vectors, p.tokens = end, p.scores[n:], p.vectors[n:], p.tokens[n:]
+        return segs
 
-    def _settle(self, right: int) -> Segment:
+    def _settle(self, right: int) -> list[Segment]:
         """Refine the pending raw boundary against ``right`` and close the segment before it."""
         p = self._p
         b = p.raw.pop(0)
@@ -192,19 +225,24 @@ class StreamSegmenter:
             )[0]
         return self._close(b)
 
-    def feed(self, texts: Sequence[str], vectors: np.ndarray) -> list[Segment]:
-        """Add units (texts and unit-norm embeddings, row-aligned); return segments now final."""
+    def feed(
+        self, texts: Sequence[str], vectors: np.ndarray, tokens: Sequence[int] | np.ndarray | None = None
+    ) -> list[Segment]:
+        """Add units (texts and unit-norm embeddings, row-aligned; ``tokens`` per unit when the
+        token cap is on); return segments now final."""
+        cost = _tokens_for(self.params, tokens, len(texts)) if self.params.max_tokens is not None else [0] * len(texts)
         scores = self.scorer.score(texts, vectors)
         done: list[Segment] = []
-        for score, vec in zip(scores, np.asarray(vectors), strict=True):
+        for score, vec, n_tok in zip(scores, np.asarray(vectors), cost, strict=True):
             t = self.detector.position
             if self.detector.push(float(score)):
                 if self.params.refine == "off":
-                    done.append(self._close(t))
+                    done += self._close(t)
                 else:
                     if self._p.raw:
-                        done.append(self._settle(t))
+                        done += self._settle(t)
                     self._p.raw.append(t)
+            self._p.tokens.append(n_tok)
             self._p.scores.append(float(score))
             self._p.vectors.append(np.asarray(vec, dtype=np.float64))
         return done
@@ -214,9 +252,9 @@ class StreamSegmenter:
         done = []
         end = self._p.base + len(self._p.scores)
         if self._p.raw:
-            done.append(self._settle(end))
+            done += self._settle(end)
         if self._p.scores:
-            done.append(self._close(end))
+            done += self._close(end)
         return done
 
     def state(self) -> dict[str, Any]:
@@ -230,4 +268,5 @@ class StreamSegmenter:
             "scores": list(p.scores),
             "vectors": [v.tolist() for v in p.vectors],
             "raw": list(p.raw),
+            "tokens": list(p.tokens),
         }

@@ -31,7 +31,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from agentmem.errors import ValidationError
 
-__all__ = ["SurpriseDetector", "surprise_boundaries", "surprise_boundaries_reference"]
+__all__ = ["SurpriseDetector", "split_oversized", "surprise_boundaries", "surprise_boundaries_reference"]
 
 
 def _validate(window: int, gamma: float, min_size: int, max_size: int) -> None:
@@ -143,6 +143,44 @@ def surprise_boundaries(
             return out
         out.append(nxt)
         last = nxt
+
+
+def split_oversized(
+    surprisal: Sequence[float] | np.ndarray,
+    tokens: Sequence[int] | np.ndarray,
+    *,
+    max_tokens: int,
+    min_size: int = 1,
+) -> list[int]:
+    """Cuts inside one segment whose units hold more than ``max_tokens`` tokens.
+
+    The segment is cut before its most surprising unit (the first on ties) that leaves at
+    least ``min_size`` units on each side, and each part again while it is too long and can
+    be cut. A token budget has to be able to hold an episode: EM-LLM caps its events in tokens
+    (128 inside the LM); the turn cap alone lets episodes of long turns grow past the
+    smallest budget recall packs. Returns sorted positions relative to the segment's start.
+
+    >>> split_oversized([0, 5, 0, 0, 9, 0], [100] * 6, max_tokens=250, min_size=1)
+    [1, 2, 4]
+    >>> split_oversized([0, 5, 0, 0, 9, 0], [100] * 6, max_tokens=250, min_size=3)
+    [3]
+    """
+    s = np.asarray(surprisal, dtype=np.float64)
+    cost = np.asarray(tokens, dtype=np.int64)
+    if len(cost) != len(s):
+        raise ValidationError(f"{len(s)} scores but {len(cost)} token counts")
+    if max_tokens < 1 or min_size < 1:
+        raise ValidationError("max_tokens and min_size must be >= 1")
+    out: list[int] = []
+    todo = [(0, len(s))]
+    while todo:
+        a, b = todo.pop()
+        if int(cost[a:b].sum()) <= max_tokens or b - a < 2 * min_size:
+            continue
+        j = a + min_size + int(np.argmax(s[a + min_size : b - min_size + 1]))
+        out.append(j)
+        todo += [(a, j), (j, b)]
+    return sorted(out)
 
 
 class SurpriseDetector:

@@ -46,8 +46,8 @@ def test_segmentation_defaults_are_the_engine_defaults() -> None:
     args = build_parser().parse_args(["bench", "segmentation"])
     cfg = EpisodeConfig()
     assert (args.dtype, args.context, args.page) == (cfg.lm_dtype, cfg.lm_context, cfg.lm_page)
-    assert (args.gamma, args.window, args.min_size, args.max_size, args.refine) == (
-        cfg.gamma, cfg.window, cfg.min_turns, cfg.max_turns, cfg.refine,
+    assert (args.gamma, args.window, args.min_size, args.max_size, args.refine, args.max_tokens) == (
+        cfg.gamma, cfg.window, cfg.min_turns, cfg.max_turns, cfg.refine, cfg.max_tokens,
     )
 
 

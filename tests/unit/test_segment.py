@@ -150,12 +150,19 @@ def _topic_stream(rng: np.random.Generator, sizes: Sequence[int], dim: int = 8) 
 
 @pytest.mark.parametrize("refine", ["modularity", "conductance", "off"])
 @pytest.mark.parametrize("chunks", [[1], [3, 5, 2], [200]])
-def test_streaming_equals_batch(refine, chunks) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("max_tokens", [None, 60])
+def test_streaming_equals_batch(refine, chunks, max_tokens) -> None:  # type: ignore[no-untyped-def]
     rng = np.random.default_rng(7)
     v = _topic_stream(rng, [6, 9, 4, 12, 7, 8])
-    params = SegmentParams(window=6, gamma=0.5, min_size=2, max_size=10, refine=refine)
+    params = SegmentParams(window=6, gamma=0.5, min_size=2, max_size=10, refine=refine, max_tokens=max_tokens)
     scores = drift_scores(v, window=3)
-    want = segment_batch(scores, v, params)
+    tokens = [int(x) for x in rng.integers(1, 20, size=len(v))]
+    want = segment_batch(scores, v, params, tokens)
+    if max_tokens is not None:  # the cap cuts something here, and every cuttable episode fits
+        assert len(want) > len(segment_batch(scores, v, SegmentParams(
+            window=6, gamma=0.5, min_size=2, max_size=10, refine=refine), tokens))
+        cuts = [0, *want, len(v)]
+        assert all(sum(tokens[a:b]) <= max_tokens or b - a < 4 for a, b in zip(cuts, cuts[1:], strict=False))
 
     seg = StreamSegmenter(DriftScorer(window=3), params)
     segments = []
@@ -163,7 +170,7 @@ def test_streaming_equals_batch(refine, chunks) -> None:  # type: ignore[no-unty
     while at < len(v):
         step = chunks[i % len(chunks)]
         i += 1
-        segments += seg.feed([""] * len(v[at : at + step]), v[at : at + step])
+        segments += seg.feed([""] * len(v[at : at + step]), v[at : at + step], tokens[at : at + step])
         at += step
         tail = seg.open_tail()
         covered = (segments[-1].end if segments else 0)
@@ -180,3 +187,27 @@ def test_drift_segmentation_finds_topics() -> None:
     v = _topic_stream(np.random.default_rng(3), [8, 8, 8, 8])
     got = segment_batch(drift_scores(v, window=3), v, SegmentParams(window=6, gamma=1.0, min_size=3, max_size=20))
     assert got == [8, 16, 24]
+
+
+def test_token_cap_needs_token_counts() -> None:
+    params = SegmentParams(window=6, min_size=2, max_size=10, max_tokens=50)
+    v = _topic_stream(np.random.default_rng(1), [5, 5])
+    with pytest.raises(ValidationError, match="token count"):
+        segment_batch(drift_scores(v, window=3), v, params)
+    seg = StreamSegmenter(DriftScorer(window=3), params)
+    with pytest.raises(ValidationError, match="token count"):
+        seg.feed([""] * 3, v[:3])
+    with pytest.raises(ValidationError, match="3 units but 2"):
+        seg.feed([""] * 3, v[:3], [1, 2])
+
+
+def test_state_without_token_counts_resumes() -> None:
+    """A stream saved before the token cap existed: its pending units count as 0 tokens."""
+    v = _topic_stream(np.random.default_rng(2), [6, 6, 6])
+    old = StreamSegmenter(DriftScorer(window=3), SegmentParams(window=6, min_size=2, max_size=10))
+    old.feed([""] * 9, v[:9])
+    state = {k: x for k, x in old.state().items() if k != "tokens"}
+    params = SegmentParams(window=6, min_size=2, max_size=10, max_tokens=40)
+    seg = StreamSegmenter(DriftScorer(window=3, state=old.scorer.state()), params, state=state)
+    done = seg.feed([""] * 9, v[9:], [10] * 9) + seg.flush()
+    assert done[-1].end == 18 and all(a.end == b.start for a, b in zip(done, done[1:], strict=False))

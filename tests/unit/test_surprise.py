@@ -14,6 +14,7 @@ from agentmem.errors import ValidationError
 from agentmem.kernels.surprisal import linear_surprisal, token_surprisal, token_surprisal_reference
 from agentmem.segment.surprise import (
     SurpriseDetector,
+    split_oversized,
     surprise_boundaries,
     surprise_boundaries_reference,
 )
@@ -117,3 +118,18 @@ def test_fast_equals_reference_equals_streaming(
     sizes: list[int] = np.diff([0, *ref, len(s)]).tolist() if s else []
     assert all(z <= max_size for z in sizes)
     assert all(z >= min_size for z in sizes[:-1])
+
+
+def test_split_oversized_hand_computed() -> None:
+    s = [0.0, 5.0, 0.0, 0.0, 9.0, 0.0]
+    assert split_oversized(s, [100] * 6, max_tokens=600) == []
+    assert split_oversized(s, [100] * 6, max_tokens=599, min_size=1) == [4]  # before the 9; 400 + 200 fit
+    assert split_oversized(s, [100] * 6, max_tokens=399, min_size=1) == [1, 4]  # then [0, 4) before the 5
+    assert split_oversized(s, [100] * 6, max_tokens=250, min_size=1) == [1, 2, 4]
+    assert split_oversized(s, [100] * 6, max_tokens=250, min_size=3) == [3]  # only an even split is allowed
+    assert split_oversized(s, [100] * 6, max_tokens=10, min_size=4) == []  # too short to cut
+    assert split_oversized([1.0, 2.0, 2.0, 1.0], [5, 5, 5, 5], max_tokens=15, min_size=1) == [1]  # first of ties
+    with pytest.raises(ValidationError):
+        split_oversized([1.0], [1, 2], max_tokens=5)
+    with pytest.raises(ValidationError):
+        split_oversized([1.0], [1], max_tokens=0)
