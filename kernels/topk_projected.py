@@ -47,7 +47,8 @@ import torch
 from agentmem.errors import ValidationError
 from agentmem.kernels.topk import _BF16_UNIT, _order_ties_by_index, _validate
 
-__all__ = ["Level2", "Sketch", "build_sketch", "extend_sketch", "fit_basis", "topk_projected"]
+__all__ = ["Level2", "Sketch", "build_sketch", "choose_split", "extend_sketch", "fit_basis", "plan_sketch",
+           "topk_projected"]
 
 _NORM_SLACK = 1.0 + 2.0**-10  # fp32 norms and products of the bound terms, rounded up
 _FP32_UNIT = 2.0**-24
@@ -161,6 +162,73 @@ def build_sketch(corpus: torch.Tensor, rank: int = 128, *, basis: torch.Tensor |
         b = basis.to(torch.float64)
         basis2 = fit_basis(x - (x @ b) @ b.T, min(refine_rank, room))
     return _sketch_rows(corpus, basis, basis2)
+
+
+_SPLITS = (1 / 8, 3 / 16, 1 / 4, 3 / 8, 1 / 2, 3 / 4)  # first-level shares of the axes that plan_sketch weighs
+_LINE = 64  # bytes per cache line: a gathered row costs whole lines
+
+
+def choose_split(sample: torch.Tensor, basis: torch.Tensor, n_rows: int, *, k: int = 10, queries: int = 64,
+                 row_bytes: int = 1536, candidates: tuple[int, ...] | None = None) -> int:
+    """The first-level rank ``r1`` of a two-level sketch over ``basis`` (``[D, r]``, level two
+    the other ``r - r1`` axes) that reads the fewest bytes per query on data like ``sample``.
+
+    Pure planning, no timing: ``queries`` evenly spaced rows of ``sample`` play the queries
+    (each against the other rows, with ``k`` scaled to the sample so its threshold matches a
+    corpus of ``n_rows``), the bounds are those of :func:`topk_projected` without the bf16
+    rounding terms, and a query's bytes are the whole first level (``2 r1`` per row), one
+    gathered second-level row plus three per-row bound terms (in cache lines) for each row the
+    first bound keeps, and a full row (``row_bytes``) for each row both keep. Sentence
+    embeddings concentrate in a few axes and prefer a small ``r1``; a mixture of isotropic
+    clusters needs most axes in the first level.
+    """
+    r = int(basis.shape[1])
+    if r < 2 or len(sample) < 2:
+        return max(1, r // 2)
+    cands = sorted({max(1, min(r - 1, round(f * r))) for f in _SPLITS} if candidates is None else set(candidates))
+    x = sample.to(torch.float32)
+    n = len(x)
+    q_rows = torch.linspace(0, n - 1, min(queries, n)).round().long().unique()
+    q = x[q_rows]
+    b = basis.to(torch.float32)
+    c, pc = x @ b, q @ b  # [n, r], [Q, r]
+    resid2 = (x * x).sum(1, keepdim=True) - torch.cumsum(c * c, dim=1)  # ||x||² − Σ_{j<r'} c_j², r' = 1..r
+    q_resid2 = (q * q).sum(1, keepdim=True) - torch.cumsum(pc * pc, dim=1)
+    exact = q @ x.T
+    exact[torch.arange(len(q_rows)), q_rows] = float("-inf")  # a query is not its own neighbour
+    k_s = max(1, min(n - 1, round(k * n / max(n_rows, n))))
+    tau = torch.topk(exact, k_s, dim=1).values[:, -1:]
+
+    def upper(rank: int) -> torch.Tensor:
+        slack = q_resid2[:, rank - 1].clamp_min(0).sqrt().unsqueeze(1) * resid2[:, rank - 1].clamp_min(0).sqrt()
+        return pc[:, :rank] @ c[:, :rank].T + slack
+
+    keep2 = upper(r) >= tau
+    scale = n_rows / n
+    best, best_cost = cands[0], float("inf")
+    for r1 in cands:
+        keep1 = upper(r1) >= tau
+        s1 = float(keep1.sum(1).float().mean()) * scale
+        s2 = float((keep1 & keep2).sum(1).float().mean()) * scale
+        line2 = -(-2 * (r - r1) // _LINE) * _LINE + 3 * _LINE
+        cost = n_rows * 2 * r1 + s1 * line2 + s2 * (-(-row_bytes // _LINE) * _LINE)
+        if cost < best_cost:
+            best, best_cost = r1, cost
+    return best
+
+
+def plan_sketch(corpus: torch.Tensor, rank: int = 128, *, k: int = 10, sample: int = 20_000) -> Sketch:
+    """A two-level sketch of ``corpus`` over its ``rank`` principal axes, split between the
+    levels by :func:`choose_split` (fitted on up to ``sample`` evenly spaced rows)."""
+    rank = min(rank, corpus.shape[1])
+    step = max(1, corpus.shape[0] // sample)
+    rows = corpus[::step].to(torch.float32)
+    basis = fit_basis(rows, rank)
+    if rank < 2:
+        return _sketch_rows(corpus, basis.to(corpus.device))
+    r1 = choose_split(rows, basis, corpus.shape[0], k=k, row_bytes=corpus.shape[1] * corpus.element_size())
+    basis = basis.to(corpus.device)
+    return _sketch_rows(corpus, basis[:, :r1].contiguous(), basis[:, r1:].contiguous())
 
 
 def extend_sketch(sketch: Sketch, rows: torch.Tensor) -> Sketch:

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from agentmem.kernels.topk import topk
-from agentmem.kernels.topk_projected import Sketch, build_sketch, extend_sketch, topk_projected
+from agentmem.kernels.topk_projected import Sketch, extend_sketch, plan_sketch, topk_projected
 
 __all__ = ["ExactIndex"]
 
@@ -33,14 +33,17 @@ class ExactIndex:
         Resolved torch device the matrix lives on.
     dtype
         Storage dtype; scores are accumulated in float32 whatever it is.
-    sketch_rank, sketch_refine_rank, sketch_min_rows
-        The bounded-sketch search path (CPU only; two levels,
-        :mod:`agentmem.kernels.topk_projected`); ``sketch_rank=0`` turns it off.
+    sketch_rank, sketch_min_rows
+        The bounded-sketch search path (CPU only; ``sketch_rank`` principal axes in two levels,
+        :func:`agentmem.kernels.topk_projected.plan_sketch`) from ``sketch_min_rows`` rows on;
+        ``sketch_rank=0`` turns it off.
     """
 
     SKETCH_MAX_QUERIES = 4  # beyond this many queries per call a full matmul pass is cheaper
-    SKETCH_RANK = 64  # first level: a [N, 64] bf16 sketch stays in the CPU cache at 100k rows
-    SKETCH_REFINE_RANK = 64  # second level, gathered only for the rows the first cannot rule out
+    # Principal axes in the sketch, split between its two levels on the data (plan_sketch): the
+    # first is read for every row and should stay in the CPU cache ([100k, 24] bf16 on MiniLM
+    # turns), the second is gathered only for the rows the first cannot rule out.
+    SKETCH_RANK = 128
 
     def __init__(
         self,
@@ -49,14 +52,12 @@ class ExactIndex:
         device: str = "cpu",
         dtype: torch.dtype = torch.float32,
         sketch_rank: int = SKETCH_RANK,
-        sketch_refine_rank: int = SKETCH_REFINE_RANK,
         sketch_min_rows: int = 20_000,
     ) -> None:
         self.dim = dim
         self.device = torch.device(device)
         self.dtype = dtype
         self.sketch_rank = min(sketch_rank, dim)
-        self.sketch_refine_rank = sketch_refine_rank
         self.sketch_min_rows = sketch_min_rows
         self._sketch: Sketch | None = None
         self._sketch_fitted_on = 0
@@ -156,8 +157,7 @@ class ExactIndex:
             return None
         sketch = self._sketch
         if sketch is None or len(sketch) > n or n > 4 * self._sketch_fitted_on:
-            sketch, self._sketch_fitted_on = build_sketch(
-                self._mat[:n], self.sketch_rank, refine_rank=self.sketch_refine_rank), n
+            sketch, self._sketch_fitted_on = plan_sketch(self._mat[:n], self.sketch_rank), n
         elif len(sketch) < n:
             sketch = extend_sketch(sketch, self._mat[len(sketch) : n])
         self._sketch = sketch

@@ -12,7 +12,14 @@ from test_topk_parity import assert_same_topk, brute_force
 
 from agentmem.errors import ValidationError
 from agentmem.kernels.topk import topk_reference
-from agentmem.kernels.topk_projected import build_sketch, extend_sketch, fit_basis, topk_projected
+from agentmem.kernels.topk_projected import (
+    build_sketch,
+    choose_split,
+    extend_sketch,
+    fit_basis,
+    plan_sketch,
+    topk_projected,
+)
 
 
 def embeddings(n: int, dim: int = 64, *, seed: int = 0, shared: float = 0.6) -> torch.Tensor:
@@ -131,3 +138,34 @@ def test_exact_index_sketch_path_gives_the_plain_answer(dtype: torch.dtype) -> N
         idx.add(["a1"], vecs[5:6])
     assert same(sketched.search(q, 7), plain.search(q, 7))
     assert len(sketched._sketch or ()) == sketched.n_rows
+
+
+def isotropic_clusters(n: int, dim: int = 64, *, seed: int = 0, clusters: int = 40) -> torch.Tensor:
+    """Unit rows around random centres with noise in every direction (no few strong axes)."""
+    g = torch.Generator().manual_seed(seed)
+    centres = torch.nn.functional.normalize(torch.randn(clusters, dim, generator=g), dim=1)
+    x = centres[torch.randint(0, clusters, (n,), generator=g)] + torch.randn(n, dim, generator=g) / dim**0.5
+    return torch.nn.functional.normalize(x, dim=1)
+
+
+def test_planned_split_follows_the_data_and_stays_exact() -> None:
+    concentrated, spread = embeddings(3000, seed=5), isotropic_clusters(3000, seed=5)
+    splits = {}
+    for name, corpus in (("concentrated", concentrated), ("spread", spread)):
+        sk = plan_sketch(corpus, 32)
+        assert sk.level2 is not None and sk.rank + sk.level2.rank == 32
+        splits[name] = sk.rank
+        q = corpus[:7] + 0.05 * torch.randn(7, corpus.shape[1], generator=torch.Generator().manual_seed(1))
+        for k in (1, 10):
+            assert_same_topk(topk_projected(q, corpus, sk, k), topk_reference(q, corpus, k), q, corpus)
+    # a few strong axes: a thin first level prunes enough; noise in every axis needs a wide one
+    assert splits["concentrated"] < splits["spread"]
+
+
+def test_choose_split_candidates_and_degenerate_inputs() -> None:
+    corpus = embeddings(500, seed=2)
+    basis = fit_basis(corpus, 16)
+    assert choose_split(corpus, basis, 500, candidates=(5,)) == 5
+    assert choose_split(corpus, basis, 500) in {2, 3, 4, 6, 8, 12}  # 1/8 .. 3/4 of 16 axes
+    assert choose_split(corpus[:1], basis, 1) == 8  # nothing to plan on: half
+    assert plan_sketch(corpus, 1).level2 is None
