@@ -304,6 +304,9 @@ def topk_projected(
             exact = corpus.index_select(0, rows).to(torch.float32) @ q32[i]
         else:
             rows = first[i]
+        if rows.numel() > 4 * k_out:  # sort only the k-th score's ties and better
+            keep = exact >= torch.topk(exact, k_out).values[-1]
+            exact, rows = exact[keep], rows[keep]
         s, r = _order_ties_by_index(exact.unsqueeze(0), rows.unsqueeze(0))
         out_s.append(s[:, :k_out])
         out_i.append(r[:, :k_out])
