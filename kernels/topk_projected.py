@@ -169,9 +169,10 @@ _LINE = 64  # bytes per cache line: a gathered row costs whole lines
 
 
 def choose_split(sample: torch.Tensor, basis: torch.Tensor, n_rows: int, *, k: int = 10, queries: int = 64,
-                 row_bytes: int = 1536, candidates: tuple[int, ...] | None = None) -> int:
+                 row_bytes: int = 1536, candidates: tuple[int, ...] | None = None) -> tuple[int, float]:
     """The first-level rank ``r1`` of a two-level sketch over ``basis`` (``[D, r]``, level two
-    the other ``r - r1`` axes) that reads the fewest bytes per query on data like ``sample``.
+    the other ``r - r1`` axes) that reads the fewest bytes per query on data like ``sample``,
+    and that estimate of bytes per query.
 
     Pure planning, no timing: ``queries`` evenly spaced rows of ``sample`` play the queries
     (each against the other rows, with ``k`` scaled to the sample so its threshold matches a
@@ -184,7 +185,7 @@ def choose_split(sample: torch.Tensor, basis: torch.Tensor, n_rows: int, *, k: i
     """
     r = int(basis.shape[1])
     if r < 2 or len(sample) < 2:
-        return max(1, r // 2)
+        return max(1, r // 2), 0.0
     cands = sorted({max(1, min(r - 1, round(f * r))) for f in _SPLITS} if candidates is None else set(candidates))
     x = sample.to(torch.float32)
     n = len(x)
@@ -214,19 +215,31 @@ def choose_split(sample: torch.Tensor, basis: torch.Tensor, n_rows: int, *, k: i
         cost = n_rows * 2 * r1 + s1 * line2 + s2 * (-(-row_bytes // _LINE) * _LINE)
         if cost < best_cost:
             best, best_cost = r1, cost
-    return best
+    return best, best_cost
 
 
-def plan_sketch(corpus: torch.Tensor, rank: int = 128, *, k: int = 10, sample: int = 20_000) -> Sketch:
+MAX_SHARE = 0.25  # plan_sketch gives up when a query would read more than this share of a full scan
+
+
+def plan_sketch(corpus: torch.Tensor, rank: int = 128, *, k: int = 10, sample: int = 20_000,
+                max_share: float | None = MAX_SHARE) -> Sketch | None:
     """A two-level sketch of ``corpus`` over its ``rank`` principal axes, split between the
-    levels by :func:`choose_split` (fitted on up to ``sample`` evenly spaced rows)."""
+    levels by :func:`choose_split` (fitted on up to ``sample`` evenly spaced rows); ``None``
+    when the bounds would prune too little to pay: estimated bytes per query above
+    ``max_share`` of a full scan (the sketch path's per-row work costs more than a plain
+    matmul's; ``None``: sketch anyway). Noise in every direction does that (1M rows of the
+    bench's 1,000-cluster mixture), and so do few dimensions.
+    """
     rank = min(rank, corpus.shape[1])
     step = max(1, corpus.shape[0] // sample)
     rows = corpus[::step].to(torch.float32)
     basis = fit_basis(rows, rank)
     if rank < 2:
         return _sketch_rows(corpus, basis.to(corpus.device))
-    r1 = choose_split(rows, basis, corpus.shape[0], k=k, row_bytes=corpus.shape[1] * corpus.element_size())
+    row_bytes = corpus.shape[1] * corpus.element_size()
+    r1, cost = choose_split(rows, basis, corpus.shape[0], k=k, row_bytes=row_bytes)
+    if max_share is not None and cost > max_share * corpus.shape[0] * row_bytes:
+        return None
     basis = basis.to(corpus.device)
     return _sketch_rows(corpus, basis[:, :r1].contiguous(), basis[:, r1:].contiguous())
 

@@ -17,7 +17,13 @@ import numpy as np
 import torch
 
 from agentmem.kernels.topk import topk
-from agentmem.kernels.topk_projected import Sketch, extend_sketch, plan_sketch, topk_projected
+from agentmem.kernels.topk_projected import (
+    MAX_SHARE,
+    Sketch,
+    extend_sketch,
+    plan_sketch,
+    topk_projected,
+)
 
 __all__ = ["ExactIndex"]
 
@@ -33,9 +39,10 @@ class ExactIndex:
         Resolved torch device the matrix lives on.
     dtype
         Storage dtype; scores are accumulated in float32 whatever it is.
-    sketch_rank, sketch_min_rows
+    sketch_rank, sketch_max_share, sketch_min_rows
         The bounded-sketch search path (CPU only; ``sketch_rank`` principal axes in two levels,
-        :func:`agentmem.kernels.topk_projected.plan_sketch`) from ``sketch_min_rows`` rows on;
+        :func:`agentmem.kernels.topk_projected.plan_sketch`, which skips it where it would read
+        more than ``sketch_max_share`` of a full scan) from ``sketch_min_rows`` rows on;
         ``sketch_rank=0`` turns it off.
     """
 
@@ -52,6 +59,7 @@ class ExactIndex:
         device: str = "cpu",
         dtype: torch.dtype = torch.float32,
         sketch_rank: int = SKETCH_RANK,
+        sketch_max_share: float | None = MAX_SHARE,
         sketch_min_rows: int = 20_000,
     ) -> None:
         self.dim = dim
@@ -59,8 +67,10 @@ class ExactIndex:
         self.dtype = dtype
         self.sketch_rank = min(sketch_rank, dim)
         self.sketch_min_rows = sketch_min_rows
+        self.sketch_max_share = sketch_max_share
         self._sketch: Sketch | None = None
         self._sketch_fitted_on = 0
+        self._sketch_off_until = 0  # plan_sketch found no sketch worth it: plain search up to this many rows
         self._mat = torch.empty((0, dim), dtype=dtype, device=self.device)
         self._alive = torch.zeros(0, dtype=torch.bool, device=self.device)
         self._ids: list[str] = []
@@ -155,13 +165,24 @@ class ExactIndex:
         """The sketch of rows ``[0, n)``, fitted, extended or refitted as needed (or None)."""
         if self.sketch_rank < 1 or n < self.sketch_min_rows or self.device.type != "cpu":
             return None
+        if n <= self._sketch_off_until:
+            return None
         sketch = self._sketch
         if sketch is None or len(sketch) > n or n > 4 * self._sketch_fitted_on:
-            sketch, self._sketch_fitted_on = plan_sketch(self._mat[:n], self.sketch_rank), n
+            sketch, self._sketch_fitted_on = plan_sketch(self._mat[:n], self.sketch_rank,
+                                                            max_share=self.sketch_max_share), n
+            if sketch is None:  # planned again once the rows have grown 4x
+                self._sketch, self._sketch_off_until = None, 4 * n
+                return None
         elif len(sketch) < n:
             sketch = extend_sketch(sketch, self._mat[len(sketch) : n])
         self._sketch = sketch
         return sketch
+
+    @property
+    def sketch(self) -> Sketch | None:
+        """The sketch the last single-query search used (None before, or when planned off)."""
+        return self._sketch
 
     def rows_vectors(self, rows: np.ndarray) -> np.ndarray:
         """float32 copies of the given rows."""

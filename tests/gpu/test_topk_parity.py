@@ -253,7 +253,7 @@ def test_search_bench_smoke():
         assert rows[(method, 4)]["status"] == "ok", rows[(method, 4)]
         assert rows[(method, 4)]["p50_ms"] > 0
     assert rows[("torch_fp32", 4)]["recall_at_k"] == 1.0  # it is the ground truth
-    assert rows[("torch_fp32_projected", 1)]["recall_at_k"] == 1.0  # exact: the engine's search
+    assert rows[("exact_index", 1)]["recall_at_k"] == 1.0  # exact: the engine's search
     assert rows[("faiss_flat_ip", 4)]["recall_at_k"] >= 0.999  # exact too, up to float sums
     assert rows[("torch_bf16", 4)]["recall_at_k"] >= 0.98  # loses only bf16 storage rounding
     assert 0.0 <= rows[("chroma_hnsw", 1)]["recall_at_k"] <= 1.0

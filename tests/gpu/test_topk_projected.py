@@ -126,7 +126,7 @@ def test_exact_index_sketch_path_gives_the_plain_answer(dtype: torch.dtype) -> N
     from agentmem.index.dense import ExactIndex
 
     vecs = embeddings(1500, dim=32).numpy()
-    sketched = ExactIndex(32, dtype=dtype, sketch_rank=8, sketch_min_rows=200)
+    sketched = ExactIndex(32, dtype=dtype, sketch_rank=8, sketch_min_rows=200, sketch_max_share=None)
     plain = ExactIndex(32, dtype=dtype, sketch_rank=0)
     q = embeddings(3, dim=32, seed=9).numpy()
     for idx in (sketched, plain):
@@ -152,8 +152,8 @@ def test_planned_split_follows_the_data_and_stays_exact() -> None:
     concentrated, spread = embeddings(3000, seed=5), isotropic_clusters(3000, seed=5)
     splits = {}
     for name, corpus in (("concentrated", concentrated), ("spread", spread)):
-        sk = plan_sketch(corpus, 32)
-        assert sk.level2 is not None and sk.rank + sk.level2.rank == 32
+        sk = plan_sketch(corpus, 32, max_share=None)  # 64 dimensions: too few for the sketch to pay
+        assert sk is not None and sk.level2 is not None and sk.rank + sk.level2.rank == 32
         splits[name] = sk.rank
         q = corpus[:7] + 0.05 * torch.randn(7, corpus.shape[1], generator=torch.Generator().manual_seed(1))
         for k in (1, 10):
@@ -165,7 +165,26 @@ def test_planned_split_follows_the_data_and_stays_exact() -> None:
 def test_choose_split_candidates_and_degenerate_inputs() -> None:
     corpus = embeddings(500, seed=2)
     basis = fit_basis(corpus, 16)
-    assert choose_split(corpus, basis, 500, candidates=(5,)) == 5
-    assert choose_split(corpus, basis, 500) in {2, 3, 4, 6, 8, 12}  # 1/8 .. 3/4 of 16 axes
-    assert choose_split(corpus[:1], basis, 1) == 8  # nothing to plan on: half
-    assert plan_sketch(corpus, 1).level2 is None
+    assert choose_split(corpus, basis, 500, candidates=(5,))[0] == 5
+    r1, cost = choose_split(corpus, basis, 500)
+    assert r1 in {2, 3, 4, 6, 8, 12} and 500 * 2 * r1 <= cost  # 1/8 .. 3/4 of 16 axes; level 1 is read whole
+    assert choose_split(corpus[:1], basis, 1) == (8, 0.0)  # nothing to plan on: half
+    one = plan_sketch(corpus, 1)
+    assert one is not None and one.level2 is None
+
+
+def test_plan_gives_up_on_noise_in_every_direction_and_the_index_searches_plainly() -> None:
+    from agentmem.index.dense import ExactIndex
+
+    g = torch.Generator().manual_seed(3)
+    noise = torch.nn.functional.normalize(torch.randn(4000, 64, generator=g), dim=1)
+    assert plan_sketch(noise, 32) is None  # no few axes hold the rows: the bounds prune nothing
+    index = ExactIndex(64, sketch_rank=32, sketch_min_rows=1000)
+    index.add([str(i) for i in range(4000)], noise.numpy())
+    q = noise[:3].numpy() + 0.01
+    want = [[(str(int(i)), float(s)) for s, i in zip(*row, strict=True)]
+            for row in zip(*topk_reference(torch.from_numpy(q), noise, 5), strict=True)]
+    for row_q, row_want in zip(q, want, strict=True):
+        got = index.search(row_q, 5)[0]
+        assert [i for i, _ in got] == [i for i, _ in row_want]
+    assert index.sketch is None and index._sketch_off_until == 16000  # planned again at 4x the rows
