@@ -245,6 +245,18 @@ def _rescore_candidates(
     return scores, cand
 
 
+_BLAS_GEMV_MAX_QUERIES = 8
+
+
+def _scores_fp32(q32: torch.Tensor, chunk: torch.Tensor) -> torch.Tensor:
+    """``q32 @ chunk.T`` in float32. A few queries on the CPU go through numpy's BLAS: torch's
+    matrix-vector product reads the corpus at half the speed (2 Zen 4 cores, 384 dims: 1M rows
+    179 vs 79 ms, 10k rows 1.56 vs 0.19 ms); same float32 products, another summation order."""
+    if q32.device.type == "cpu" and q32.shape[0] <= _BLAS_GEMV_MAX_QUERIES and chunk.is_contiguous():
+        return torch.from_numpy(chunk.numpy() @ q32.numpy().T).T
+    return q32 @ chunk.T
+
+
 def _topk_torch(
     queries: torch.Tensor, corpus: torch.Tensor, k: int, valid: torch.Tensor | None, chunk_size: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -272,7 +284,7 @@ def _topk_torch(
         if hi is not None:
             scores, rows = _chunk_topk_bf16(q32, hi, lo, chunk, bias, k_chunk)
         else:
-            all_scores = q32 @ chunk.to(torch.float32).T  # .to() copies only a float16 chunk
+            all_scores = _scores_fp32(q32, chunk.to(torch.float32))  # .to() copies only a float16 chunk
             if bias is not None:
                 all_scores.add_(bias)
             scores, rows = torch.topk(all_scores, k_chunk, dim=1)
