@@ -235,12 +235,13 @@ class MemoryConfig:
     embedder: str = "all-MiniLM-L6-v2"
     device: Device = "auto"
     embed_batch_size: int = 128
-    # Storage dtype of the in-memory search matrices. "bfloat16" halves their memory (the kernel
-    # bounds the bf16 rounding and rescores candidates in fp32: exact for the stored vectors),
-    # but a CPU without native bf16 (no AVX512-BF16/AMX) multiplies it slower than fp32: on this
-    # 2-core machine, idle, 100k x 384 took 12.1 vs 10.1 ms per query and 122 vs 65 ms per batch
-    # of 64 (`agentmem bench search`). Single queries over >= 20k rows use the certified sketch
-    # either way (agentmem.index.dense).
+    # Storage dtype of the in-memory search matrices. "bfloat16" halves their memory and is
+    # exact for the stored (rounded) vectors, so its answers can differ from float32's (recall
+    # .993-.997 against float32 in `agentmem bench search`); float32 keeps the embedder's
+    # answers. Speed depends on the CPU: without native bf16 (no AVX512-BF16/AMX; session 2's
+    # host) bf16 was slower (100k x 384, 64 queries: 122 vs 65 ms); with AVX512-BF16 (session
+    # 4's host) a full bf16 scan is ~2x faster (1M rows, 64 queries: 306 vs 870 ms). Single
+    # queries over >= 20k rows use the planned sketch either way (agentmem.index.dense).
     vector_dtype: Literal["bfloat16", "float32"] = "float32"
     max_message_chars: int = 32_000
     max_messages_per_call: int = 10_000
