@@ -155,11 +155,11 @@ class ExactIndex:
         mask = self._alive[:n] if valid is None else (self._alive[:n] & valid[:n])
         if not bool(mask.any()):
             return None
+        live = None if valid is None and len(self._row) == n else mask  # nothing deleted: no mask pass
         sketch = self._current_sketch(n) if q.shape[0] <= self.SKETCH_MAX_QUERIES else None
         if sketch is not None:
-            live = None if valid is None and len(self._row) == n else mask  # nothing deleted: no mask pass
             return topk_projected(q, self._mat[:n], sketch, k, valid=live)
-        return topk(q, self._mat[:n], k, valid=mask, device=str(self.device))
+        return topk(q, self._mat[:n], k, valid=live, device=str(self.device))
 
     def _current_sketch(self, n: int) -> Sketch | None:
         """The sketch of rows ``[0, n)``, fitted, extended or refitted as needed (or None)."""
