@@ -36,10 +36,11 @@ class RecallConfig:
     candidates: int = 100
     # When this signal has candidates: RRF's top ``head``, then this signal's order
     # (agentmem.retrieve.fusion.head_fusion); None: plain RRF. Chosen on LoCoMo dev with the
-    # offline graph (head over 0, 1, 2, 3, 5, inf): plain RRF won in every conversation; 5 is
-    # the best finite head there, used only with a primary (docs/benchmarks.md, MuSiQue).
+    # offline graph (head over 0, 1, 2, 3, 5, inf): plain RRF won in every conversation. For
+    # multi-hop documents set primary="graph": on the MuSiQue selection split (the 50 questions
+    # that are not the test) head 3 with graph.lexical_weight 0.25 won (docs/benchmarks.md).
     primary: str | None = None
-    head: int = 5
+    head: int = 3
     weights: dict[str, float] = field(
         default_factory=lambda: {
             "turns": 1.0,

@@ -22,13 +22,13 @@ def test_locomo_defaults_are_the_engine_defaults(tmp_path: Path) -> None:
 
 def test_locomo_graph_and_fusion_flags(tmp_path: Path) -> None:
     args = _parse(
-        "locomo", "--data", "x.json", "--graph", "offline", "--head", "3",
+        "locomo", "--data", "x.json", "--graph", "offline", "--head", "2",
         "--graph-lexical-weight", "0.25", "--lexical-weight", "0.5",
     )
     config = locomo.memory_config(args, tmp_path)
     assert config.graph.enabled and config.graph.extractor == "offline"
     assert config.graph.lexical_weight == 0.25
-    assert config.recall.head == 3 and config.recall.primary == RecallConfig().primary
+    assert config.recall.head == 2 and config.recall.primary == RecallConfig().primary
     assert config.recall.lexical_weight == 0.5  # the turn scorer's weight is a separate flag
     plain = locomo.memory_config(_parse("locomo", "--data", "x.json", "--primary", "none"), tmp_path)
     assert plain.recall.primary is None
