@@ -49,6 +49,10 @@ class ServerSettings:
 
     ``auth=False`` (``AGENTMEM_AUTH=disabled``) turns API keys off: every request acts as
     ``default_tenant``. Meant for local use only; there is no implicit way to get it.
+    ``threads`` (``AGENTMEM_THREADS``) sets torch's intra-op threads for the process; ``None``
+    keeps torch's default (one per core). A sidecar that shares its cores with the assistant
+    wants 1: a descheduled second thread stalls every small op (10k turns on 2 vCPUs: search
+    p50/p95 22.7/25.1 ms with one thread, 38.6/120.1 ms with two; docs/benchmarks.md).
     """
 
     db_url: str | None = None
@@ -59,6 +63,7 @@ class ServerSettings:
     admin_key: str | None = None
     default_tenant: str = "default"
     max_body_bytes: int = 4 * 1024 * 1024
+    threads: int | None = None
 
     @classmethod
     def from_env(cls) -> ServerSettings:
@@ -75,7 +80,20 @@ class ServerSettings:
             admin_key=env.get("AGENTMEM_ADMIN_KEY") or None,
             default_tenant=env.get("AGENTMEM_TENANT", "default"),
             max_body_bytes=int(env.get("AGENTMEM_MAX_BODY", str(4 * 1024 * 1024))),
+            threads=_threads(env.get("AGENTMEM_THREADS")),
         )
+
+
+def _threads(value: str | None) -> int | None:
+    if value is None or not value.strip():
+        return None
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise ValueError(f"AGENTMEM_THREADS must be a positive integer, not {value!r}")
+    return n
 
 
 def _error(status: int, error: str, message: str, detail: list[dict[str, Any]] | None = None,
@@ -150,6 +168,10 @@ def _memory_from(settings: ServerSettings) -> Any:
     from agentmem.config import MemoryConfig, default_home
     from agentmem.memory import Memory
 
+    if settings.threads is not None:
+        import torch
+
+        torch.set_num_threads(settings.threads)  # process-wide: this process serves one memory
     home = settings.home or default_home()
     device: Any = settings.device
     config = MemoryConfig(home=home, db_url=settings.db_url, chroma=settings.chroma, device=device)

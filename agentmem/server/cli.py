@@ -36,6 +36,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "AGENTMEM_DB": args.db, "AGENTMEM_CHROMA": args.chroma, "AGENTMEM_HOME": args.home,
         "AGENTMEM_DEVICE": args.device, "AGENTMEM_TENANT": args.tenant,
         "AGENTMEM_MAX_BODY": str(args.max_body) if args.max_body else None,
+        "AGENTMEM_THREADS": str(args.threads) if args.threads else None,
         "AGENTMEM_AUTH": "disabled" if args.no_auth else None,
     }
     for name, value in env.items():  # workers are separate processes: settings travel by env
@@ -99,6 +100,8 @@ def add_commands(sub: Any) -> None:
                    help="no API keys: every request acts as --tenant (local use only)")
     p.add_argument("--tenant", default="default", help="the tenant of every request with --no-auth")
     p.add_argument("--max-body", type=int, default=None, help="request body limit in bytes (default 4 MiB)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch intra-op threads per worker (default: one per core; 1 beside a busy assistant)")
     p.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"])
     p.set_defaults(func=cmd_serve)
 

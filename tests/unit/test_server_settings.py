@@ -1,0 +1,36 @@
+"""The sidecar's settings from ``AGENTMEM_*``: the intra-op thread count."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+pytest.importorskip("fastapi")
+
+from agentmem.server.app import ServerSettings, _memory_from  # noqa: E402
+
+
+def test_threads_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AGENTMEM_THREADS", raising=False)
+    assert ServerSettings.from_env().threads is None
+    monkeypatch.setenv("AGENTMEM_THREADS", " ")
+    assert ServerSettings.from_env().threads is None
+    monkeypatch.setenv("AGENTMEM_THREADS", "1")
+    assert ServerSettings.from_env().threads == 1
+    for bad in ("0", "-2", "two"):
+        monkeypatch.setenv("AGENTMEM_THREADS", bad)
+        with pytest.raises(ValueError, match="AGENTMEM_THREADS"):
+            ServerSettings.from_env()
+
+
+def test_memory_from_settings_sets_the_thread_count(tmp_path: Path) -> None:
+    before = torch.get_num_threads()
+    want = 1 if before != 1 else 2
+    try:
+        memory = _memory_from(ServerSettings(home=tmp_path, chroma=str(tmp_path / "chroma"), threads=want))
+        memory.close()
+        assert torch.get_num_threads() == want
+    finally:
+        torch.set_num_threads(before)
