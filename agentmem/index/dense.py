@@ -69,8 +69,7 @@ class ExactIndex:
         self.sketch_min_rows = sketch_min_rows
         self.sketch_max_share = sketch_max_share
         self._sketch: Sketch | None = None
-        self._sketch_fitted_on = 0
-        self._sketch_off_until = 0  # plan_sketch found no sketch worth it: plain search up to this many rows
+        self._sketch_fitted_on = 0  # rows when the sketch was last planned (no sketch then: planned off)
         self._mat = torch.empty((0, dim), dtype=dtype, device=self.device)
         self._alive = torch.zeros(0, dtype=torch.bool, device=self.device)
         self._ids: list[str] = []
@@ -165,15 +164,12 @@ class ExactIndex:
         """The sketch of rows ``[0, n)``, fitted, extended or refitted as needed (or None)."""
         if self.sketch_rank < 1 or n < self.sketch_min_rows or self.device.type != "cpu":
             return None
-        if n <= self._sketch_off_until:
-            return None
         sketch = self._sketch
+        if sketch is None and n <= 4 * self._sketch_fitted_on:  # planned off: planned again at 4x the rows
+            return None
         if sketch is None or len(sketch) > n or n > 4 * self._sketch_fitted_on:
             sketch, self._sketch_fitted_on = plan_sketch(self._mat[:n], self.sketch_rank,
                                                             max_share=self.sketch_max_share), n
-            if sketch is None:  # planned again once the rows have grown 4x
-                self._sketch, self._sketch_off_until = None, 4 * n
-                return None
         elif len(sketch) < n:
             sketch = extend_sketch(sketch, self._mat[len(sketch) : n])
         self._sketch = sketch

@@ -118,9 +118,15 @@ def segment_batch(
     for a, b in zip(cuts, cuts[1:], strict=False):
         if a > 0:
             out.append(a)
-        out += [a + j for j in split_oversized(scores[a:b], cost[a:b], max_tokens=params.max_tokens,
-                                               min_size=params.min_size)]
+        out += [a + j for j in _cap_cuts(params, scores[a:b], cost[a:b])]
     return out
+
+
+def _cap_cuts(params: SegmentParams, scores: Sequence[float] | np.ndarray, tokens: Sequence[int]) -> list[int]:
+    """Where the token cap cuts one final segment (positions relative to its start)."""
+    if params.max_tokens is None:
+        return []
+    return split_oversized(scores, tokens, max_tokens=params.max_tokens, min_size=params.min_size)
 
 
 def _tokens_for(params: SegmentParams, tokens: Sequence[int] | np.ndarray | None, n: int) -> list[int]:
@@ -205,10 +211,7 @@ class StreamSegmenter:
         """Close the units up to ``end`` as final segments (cut by the token cap)."""
         p = self._p
         n = end - p.base
-        cuts = [0, n]
-        if self.params.max_tokens is not None:
-            cuts[1:1] = split_oversized(p.scores[:n], p.tokens[:n], max_tokens=self.params.max_tokens,
-                                        min_size=self.params.min_size)
+        cuts = [0, *_cap_cuts(self.params, p.scores[:n], p.tokens[:n]), n]
         segs = [Segment(p.base + a, p.base + b, tuple(p.scores[a:b])) for a, b in zip(cuts, cuts[1:], strict=False)]
         p.base, p.scores, p.vectors, p.tokens = end, p.scores[n:], p.vectors[n:], p.tokens[n:]
         return segs

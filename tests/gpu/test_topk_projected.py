@@ -173,18 +173,33 @@ def test_choose_split_candidates_and_degenerate_inputs() -> None:
     assert one is not None and one.level2 is None
 
 
-def test_plan_gives_up_on_noise_in_every_direction_and_the_index_searches_plainly() -> None:
-    from agentmem.index.dense import ExactIndex
+def test_plan_gives_up_on_noise_in_every_direction_and_the_index_searches_plainly(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from agentmem.index import dense
 
     g = torch.Generator().manual_seed(3)
-    noise = torch.nn.functional.normalize(torch.randn(4000, 64, generator=g), dim=1)
-    assert plan_sketch(noise, 32) is None  # no few axes hold the rows: the bounds prune nothing
-    index = ExactIndex(64, sketch_rank=32, sketch_min_rows=1000)
-    index.add([str(i) for i in range(4000)], noise.numpy())
+    noise = torch.nn.functional.normalize(torch.randn(16001, 64, generator=g), dim=1)
+    assert plan_sketch(noise[:4000], 32) is None  # no few axes hold the rows: the bounds prune nothing
+    planned: list[int] = []
+
+    def counting(corpus: torch.Tensor, *args: object, **kwargs: object) -> object:
+        planned.append(len(corpus))
+        return plan_sketch(corpus, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(dense, "plan_sketch", counting)
+    index = dense.ExactIndex(64, sketch_rank=32, sketch_min_rows=1000)
+    index.add([str(i) for i in range(4000)], noise[:4000].numpy())
     q = noise[:3].numpy() + 0.01
     want = [[(str(int(i)), float(s)) for s, i in zip(*row, strict=True)]
-            for row in zip(*topk_reference(torch.from_numpy(q), noise, 5), strict=True)]
+            for row in zip(*topk_reference(torch.from_numpy(q), noise[:4000], 5), strict=True)]
     for row_q, row_want in zip(q, want, strict=True):
         got = index.search(row_q, 5)[0]
         assert [i for i, _ in got] == [i for i, _ in row_want]
-    assert index.sketch is None and index._sketch_off_until == 16000  # planned again at 4x the rows
+    assert index.sketch is None and planned == [4000]
+    index.add([str(i) for i in range(4000, 16000)], noise[4000:16000].numpy())
+    index.search(q[0], 5)
+    assert planned == [4000]  # planned off: not planned again before 4x the rows
+    index.add(["16000"], noise[16000:].numpy())
+    index.search(q[0], 5)
+    assert index.sketch is None and planned == [4000, 16001]
