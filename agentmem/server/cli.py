@@ -25,6 +25,18 @@ def _db_url(args: argparse.Namespace) -> str:
     return MemoryConfig(home=home, db_url=args.db).resolved_db_url
 
 
+def serve_env(args: argparse.Namespace) -> dict[str, str]:
+    """The ``AGENTMEM_*`` variables ``serve`` passes to its workers: every option given, even
+    a bad one (``--threads 0``), so that the workers' settings reject it with a clear error."""
+    env = {
+        "AGENTMEM_DB": args.db, "AGENTMEM_CHROMA": args.chroma, "AGENTMEM_HOME": args.home,
+        "AGENTMEM_DEVICE": args.device, "AGENTMEM_TENANT": args.tenant,
+        "AGENTMEM_MAX_BODY": args.max_body, "AGENTMEM_THREADS": args.threads,
+        "AGENTMEM_AUTH": "disabled" if args.no_auth else None,
+    }
+    return {name: str(value) for name, value in env.items() if value is not None}
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     try:
         import uvicorn
@@ -32,16 +44,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from agentmem.errors import BackendUnavailableError
 
         raise BackendUnavailableError("the agentmem server (fastapi, uvicorn)", "server") from exc
-    env = {
-        "AGENTMEM_DB": args.db, "AGENTMEM_CHROMA": args.chroma, "AGENTMEM_HOME": args.home,
-        "AGENTMEM_DEVICE": args.device, "AGENTMEM_TENANT": args.tenant,
-        "AGENTMEM_MAX_BODY": str(args.max_body) if args.max_body else None,
-        "AGENTMEM_THREADS": str(args.threads) if args.threads else None,
-        "AGENTMEM_AUTH": "disabled" if args.no_auth else None,
-    }
-    for name, value in env.items():  # workers are separate processes: settings travel by env
-        if value is not None:
-            os.environ[name] = value
+    for name, value in serve_env(args).items():  # workers are separate processes: settings travel by env
+        os.environ[name] = value
     if args.no_auth and args.host not in _LOOPBACK:
         print(f"agentmem: warning: auth is disabled on {args.host}: anyone who can reach it "
               "reads every memory of tenant " + repr(args.tenant), file=sys.stderr)

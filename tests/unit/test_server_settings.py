@@ -34,3 +34,20 @@ def test_memory_from_settings_sets_the_thread_count(tmp_path: Path) -> None:
         assert torch.get_num_threads() == want
     finally:
         torch.set_num_threads(before)
+
+
+def test_serve_passes_every_given_option_to_the_workers(monkeypatch: pytest.MonkeyPatch) -> None:
+    import argparse
+
+    from agentmem.server.cli import add_commands, serve_env
+
+    parser = argparse.ArgumentParser()
+    add_commands(parser.add_subparsers())
+    env = serve_env(parser.parse_args(["serve", "--threads", "0", "--max-body", "0", "--home", "/tmp/x"]))
+    # zero is passed on, not dropped, so that the workers reject it instead of ignoring it
+    assert env["AGENTMEM_THREADS"] == "0" and env["AGENTMEM_MAX_BODY"] == "0"
+    assert env["AGENTMEM_HOME"] == "/tmp/x" and "AGENTMEM_AUTH" not in env
+    monkeypatch.setenv("AGENTMEM_THREADS", env["AGENTMEM_THREADS"])
+    with pytest.raises(ValueError, match="AGENTMEM_THREADS"):
+        ServerSettings.from_env()
+    assert "AGENTMEM_THREADS" not in serve_env(parser.parse_args(["serve"]))
