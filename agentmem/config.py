@@ -242,7 +242,7 @@ class MemoryConfig:
     # answers. Speed depends on the CPU: without native bf16 (no AVX512-BF16/AMX; session 2's
     # host) bf16 was slower (100k x 384, 64 queries: 122 vs 65 ms); with AVX512-BF16 (session
     # 4's host) a full bf16 scan is ~2x faster (1M rows, 64 queries: 306 vs 870 ms). Single
-    # queries over >= 20k rows use the planned sketch either way (agentmem.index.dense).
+    # queries over >= 10k rows use the planned sketch either way (agentmem.index.dense).
     vector_dtype: Literal["bfloat16", "float32"] = "float32"
     max_message_chars: int = 32_000
     max_messages_per_call: int = 10_000

@@ -203,3 +203,34 @@ def test_plan_gives_up_on_noise_in_every_direction_and_the_index_searches_plainl
     index.add(["16000"], noise[16000:].numpy())
     index.search(q[0], 5)
     assert index.sketch is None and planned == [4000, 16001]
+
+
+def test_top_rows_finds_large_values_and_skips_masked_ones() -> None:
+    import numpy as np
+
+    from agentmem.kernels.topk_projected import _top_rows
+
+    values = np.random.default_rng(0).standard_normal(20_000).astype(np.float32)
+    rows = _top_rows(values, 72)
+    assert len(rows) == 72 and int(np.argmax(values)) in rows
+    nb = 20_000 // 64  # row i (below 64 nb) is in block i % nb; each chosen block gives its best row
+    block_best = np.full(nb, -np.inf, dtype=np.float32)
+    np.maximum.at(block_best, np.arange(64 * nb) % nb, values[: 64 * nb])
+    assert np.sort(values[rows]).tolist() == np.sort(block_best)[-72:].tolist()
+    values[values < 3.0] = -np.inf  # ~27 finite rows left: only those come back
+    rows = _top_rows(values, 72)
+    assert len(rows) <= int(np.isfinite(values).sum()) and np.isfinite(values[rows]).all()
+    assert _top_rows(np.array([1.0, -np.inf, 2.0]), 2).tolist() in ([0, 2], [2, 0])
+
+
+def test_mask_crowding_into_few_blocks_and_scaled_queries_stay_exact() -> None:
+    c = embeddings(20_000, seed=8) * (0.5 + torch.rand(20_000, 1, generator=torch.Generator().manual_seed(2)))
+    sk = build_sketch(c, 8, refine_rank=16)
+    q = embeddings(3, seed=9) * torch.tensor([[1.0], [50.0], [1e-3]])  # bounds scale with ||q||
+    nb = 20_000 // 64
+    valid = torch.zeros(20_000, dtype=torch.bool)
+    valid[::nb] = True  # every valid row in one strided block of the first pass
+    for mask in (None, valid):
+        for k in (1, 10, 70):
+            got = topk_projected(q, c, sk, k, valid=mask)
+            assert torch.equal(got[1], topk_reference(q, c, k, valid=mask)[1])
