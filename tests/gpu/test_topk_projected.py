@@ -234,3 +234,19 @@ def test_mask_crowding_into_few_blocks_and_scaled_queries_stay_exact() -> None:
         for k in (1, 10, 70):
             got = topk_projected(q, c, sk, k, valid=mask)
             assert torch.equal(got[1], topk_reference(q, c, k, valid=mask)[1])
+
+
+def test_extensions_append_in_place_and_leave_earlier_sketches_intact() -> None:
+    c = embeddings(900, seed=11)
+    q = embeddings(2, seed=12)
+    base = build_sketch(c[:500], 8, refine_rank=8)
+    one = extend_sketch(base, c[500:600])
+    two = extend_sketch(one, c[600:700])  # written in place after one's rows
+    assert one.spare is two.spare and len(one) == 600 and len(two) == 700
+    branch = extend_sketch(one, c[700:900])  # one is no longer the latest: copies, never overwrites
+    assert branch.spare is not two.spare
+    whole = torch.cat([c[:600], c[700:900]])
+    for sk, corpus in ((one, c[:600]), (two, c[:700]), (branch, whole)):
+        assert torch.equal(topk_projected(q, corpus, sk, 10)[1], topk_reference(q, corpus, 10)[1])
+    fresh = build_sketch(c[:700], basis=base.basis, refine_rank=0)
+    torch.testing.assert_close(two.table, fresh.table)  # the same rows as a sketch built at once
