@@ -388,6 +388,9 @@ def topk_projected(
         if len(rows) > len(first) and sketch.level2 is not None:  # tighter bounds for fewer rows
             rows = rows[_upper2(sketch, terms, i, rows) >= tau]
         scores = exact(rows, q32[i])
+        if len(rows) > 4 * k_out:  # sort only the k-th score's ties and better
+            keep = scores >= np.partition(scores, len(rows) - k_out)[len(rows) - k_out]
+            rows, scores = rows[keep], scores[keep]
         best = np.lexsort((rows, -scores))[:k_out]  # score descending, the lower row first
         out_s[i], out_i[i] = scores[best], rows[best]
     return torch.from_numpy(out_s), torch.from_numpy(out_i)
