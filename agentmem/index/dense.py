@@ -49,8 +49,8 @@ class ExactIndex:
 
     SKETCH_MAX_QUERIES = 4  # beyond this many queries per call a full matmul pass is cheaper
     # Principal axes in the sketch, split between its two levels on the data (plan_sketch): the
-    # first is read for every row and should stay in the CPU cache ([100k, 24] bf16 on MiniLM
-    # turns), the second is gathered only for the rows the first cannot rule out.
+    # first is read for every row and should stay in the CPU cache ([100k, 33] float32 on
+    # MiniLM turns), the second is gathered only for the rows the first cannot rule out.
     SKETCH_RANK = 128
 
     def __init__(
