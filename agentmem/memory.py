@@ -15,6 +15,7 @@ from agentmem.config import DEFAULT_TENANT, MemoryConfig
 from agentmem.embedding import embed_query
 from agentmem.errors import ConfigError, NotFoundError, ValidationError
 from agentmem.ingest.normalize import content_hash, normalize_messages, parse_timestamp
+from agentmem.kernels.threads import one_torch_thread
 from agentmem.protocols import ChatModel, Embedder, LogitsModel, TokenCounter
 from agentmem.resolve import build_components, build_services
 from agentmem.retrieve.episodes import EpisodeComponent
@@ -335,16 +336,17 @@ class Memory:
             raise ValidationError(f"k must be an integer in [1, {_MAX_K}]")
         flt = parse_filters(filters)
         s = self.services
-        q = Query(
-            text=query,
-            vector=embed_query(s.embedder, query),
-            scope=scope,
-            k=max(k, self.config.recall.candidates),
-            versions=s.sql.versions(scope),
-            time_hint=parse_time_window(query, as_utc(now) if now else utcnow()),
-            filter=flt,
-        )
-        lists = [c.search(q) for c in self.components]
+        with one_torch_thread():  # a single query's tensor work: see agentmem.kernels.threads
+            q = Query(
+                text=query,
+                vector=embed_query(s.embedder, query),
+                scope=scope,
+                k=max(k, self.config.recall.candidates),
+                versions=s.sql.versions(scope),
+                time_hint=parse_time_window(query, as_utc(now) if now else utcnow()),
+                filter=flt,
+            )
+            lists = [c.search(q) for c in self.components]
         rc = self.config.recall
         fused = fuse_candidates(lists, weights=rc.weights, k=rc.rrf_k, primary=rc.primary, head=rc.head)
         return self._hits(scope, fused, lists, flt, k)
