@@ -483,7 +483,8 @@ class _QueryTerms:
         q2, p2_sq, p1_sq = (q * q).sum(1), (p_all * p_all).sum(1), (p_all[:, :r] ** 2).sum(1)
         q_norm, p_norm, p1_norm = np.sqrt(q2), np.sqrt(p2_sq), np.sqrt(p1_sq)
         p_err = np.sqrt(((p_all - p32) ** 2).sum(1))
-        # ||q − B p||² = ||q||² − ||p||² + pᵀ(BᵀB − I)p − 2 pᵀ(BᵀB − I)p: within 3 orth ||p||²
+        # with p = Bᵀq, ||q − B p||² = ||q||² − ||p||² + pᵀ(BᵀB − I)p: within orth ||p||² of
+        # ||q||² − ||p||² (three times that, for the float64 rounding of the sums)
         orth = 3 * sketch.orth_error
         q_perp = np.sqrt(np.maximum(q2 - p1_sq + orth * p1_sq, 0.0)) * _NORM_SLACK  # rounded up, as every term
         q_perp2 = np.sqrt(np.maximum(q2 - p2_sq + orth * p2_sq, 0.0)) * _NORM_SLACK
