@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import importlib.util
 
+import numpy as np
 import torch
 
 from agentmem.errors import (
@@ -76,6 +77,8 @@ def _validate(
         or valid.shape != corpus.shape[:1]
     ):
         raise ValidationError(f"valid must be a bool tensor of shape [{corpus.shape[0]}]")
+    if valid.device.type == "cpu":  # numpy's count: a torch reduction wakes its thread pool
+        return int(np.count_nonzero(valid.numpy()))
     return int(valid.sum())
 
 

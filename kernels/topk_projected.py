@@ -278,8 +278,9 @@ def plan_sketch(corpus: torch.Tensor, rank: int = 128, *, k: int = 10, sample: i
     """A two-level sketch of ``corpus`` over its ``rank`` principal axes, split between the
     levels by :func:`choose_split` (fitted on up to ``sample`` evenly spaced rows); ``None``
     when the bounds would prune too little to pay: estimated bytes per query above
-    ``max_share`` of a float32 full scan (``None``: sketch anyway; see ``MAX_SHARE``). Noise in every direction does that (1M rows of the
-    bench's 1,000-cluster mixture), and so do few dimensions.
+    ``max_share`` of a float32 full scan (``None``: sketch anyway; see ``MAX_SHARE``). Noise in
+    every direction does that (1M rows of the bench's 1,000-cluster mixture), and so do few
+    dimensions.
     """
     rank = min(rank, corpus.shape[1])
     step = max(1, corpus.shape[0] // sample)
@@ -356,12 +357,8 @@ def topk_projected(
     rows, ``k' = min(k, valid rows)``, ties at the k-th score unspecified). CPU tensors; meant
     for a few queries at a time (each is one pass over the sketch, through numpy's BLAS).
     """
-    if valid is not None and (not isinstance(valid, torch.Tensor) or valid.dtype != torch.bool
-                              or valid.shape != corpus.shape[:1]):
-        raise ValidationError(f"valid must be a bool tensor of shape [{corpus.shape[0]}]")
+    n_valid = _validate(queries, corpus, k, valid)
     invalid = None if valid is None else ~valid.numpy()
-    _validate(queries, corpus, k, None)
-    n_valid = corpus.shape[0] if invalid is None else len(invalid) - int(np.count_nonzero(invalid))
     if len(sketch) != corpus.shape[0] or sketch.basis.shape[0] != corpus.shape[1]:
         raise ValidationError(f"sketch covers {len(sketch)} rows of dimension {sketch.basis.shape[0]}; "
                               f"corpus is {tuple(corpus.shape)}")

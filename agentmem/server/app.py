@@ -49,10 +49,11 @@ class ServerSettings:
 
     ``auth=False`` (``AGENTMEM_AUTH=disabled``) turns API keys off: every request acts as
     ``default_tenant``. Meant for local use only; there is no implicit way to get it.
-    ``threads`` (``AGENTMEM_THREADS``) sets torch's intra-op threads for the process; ``None``
-    keeps torch's default (one per core). A sidecar that shares its cores with the assistant
-    wants 1: a descheduled second thread stalls every small op (10k turns on 2 vCPUs: search
-    p50/p95 22.7/25.1 ms with one thread, 38.6/120.1 ms with two; docs/benchmarks.md).
+    ``threads`` (``AGENTMEM_THREADS``) sets torch's intra-op threads for the process (adds and
+    batch work; a search runs its tensor work on one thread either way, see
+    :mod:`agentmem.kernels.threads`); ``None`` keeps torch's default (one per core). A sidecar
+    that shares its cores with the assistant wants 1: a descheduled second thread stalls every
+    small op.
     """
 
     db_url: str | None = None
