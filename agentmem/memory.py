@@ -348,7 +348,9 @@ class Memory:
             )
             lists = [c.search(q) for c in self.components]
         rc = self.config.recall
-        fused = fuse_candidates(lists, weights=rc.weights, k=rc.rrf_k, primary=rc.primary, head=rc.head)
+        fused = fuse_candidates(
+            lists, weights=rc.weights, k=rc.rrf_k, primary=rc.primary, head=rc.head, lead=rc.lead
+        )
         return self._hits(scope, fused, lists, flt, k)
 
     def _hits(self, scope: Scope, fused: list[Any], lists: list[list[Candidate]], flt: TurnFilter, k: int) -> list[Hit]:

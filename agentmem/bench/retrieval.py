@@ -8,7 +8,9 @@ whose ``title\\ntext`` string it was extracted from, otherwise the offline extra
 
 Recall@k = |top-k ∩ gold| / |gold|, averaged over queries. The result also breaks recall down
 per signal (each component's own ranked list for the same query, before fusion), and reports
-index time and the p50 latency of ``Memory.search``.
+index time and the p50 latency of ``Memory.search``. Fusion defaults to
+:meth:`RecallConfig.multi_hop` (what a document corpus with the graph on should run);
+``--primary none`` is the engine's plain RRF.
 """
 
 from __future__ import annotations
@@ -35,11 +37,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--signals", default=None, help="fuse only these signals, e.g. dense,graph (ablation)")
     p.add_argument("--weights", default=None, help="override fusion weights, e.g. graph=2,bm25=0.5")
     p.add_argument("--no-graph", action="store_true", help="leave the knowledge graph out")
+    preset = RecallConfig.multi_hop()
     p.add_argument(
-        "--primary", default=RecallConfig().primary,
+        "--primary", default=preset.primary,
         help="signal whose order fusion keeps below the others' top picks; 'none': plain RRF (ablation)",
     )
-    p.add_argument("--head", type=int, default=RecallConfig().head, help="RRF records kept above the primary's order")
+    p.add_argument("--head", type=int, default=preset.head, help="records kept above the primary's order")
+    p.add_argument(
+        "--lead", default=",".join(preset.lead),
+        help="signals whose best records fill the head in turn ('none': RRF's top fills it)",
+    )
     p.add_argument(
         "--lexical-weight", type=float, default=GraphConfig().lexical_weight,
         help="BM25 weight in the query-to-fact score; 0: HippoRAG 2's dense-only (ablation)",
@@ -74,9 +81,13 @@ def _primary(args: argparse.Namespace) -> str | None:
     return None if args.primary in (None, "none") else str(args.primary)
 
 
+def _lead(args: argparse.Namespace) -> tuple[str, ...]:
+    return () if args.lead in ("", "none") else tuple(s.strip() for s in str(args.lead).split(","))
+
+
 def memory_config(args: argparse.Namespace, home: Path) -> MemoryConfig:
     """The :class:`MemoryConfig` the bench runs with, from its parsed arguments."""
-    recall = RecallConfig(weights=_weights(args), primary=_primary(args), head=args.head)
+    recall = RecallConfig(weights=_weights(args), primary=_primary(args), head=args.head, lead=_lead(args))
     graph = GraphConfig(enabled=not args.no_graph, lexical_weight=args.lexical_weight)
     return MemoryConfig(home=home, chroma=str(home / "chroma"), recall=recall, graph=graph)
 
@@ -179,6 +190,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "weights": _weights(args),
         "primary": _primary(args),
         "head": args.head,
+        "lead": list(_lead(args)),
         "lexical_weight": args.lexical_weight,
     }
 

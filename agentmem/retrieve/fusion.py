@@ -4,6 +4,9 @@ Weighted reciprocal rank fusion by default. With a *primary* signal (the knowled
 personalized PageRank already seeds passages with their dense scores), RRF's consensus would
 re-rank the primary list by agreement with a signal it subsumes; :func:`head_fusion` keeps
 RRF's top ``head`` records (where agreement is a good sign) and the primary order below them.
+With *lead* signals the head is filled by :func:`interleave` instead: each lead signal's best
+record in turn, so a signal that is sharp at its very top (the turn scorer's best match, the
+bridge query's second hop) is not averaged away by the others.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from typing import TypeVar
 
 from agentmem.components import Candidate
 
-__all__ = ["Fused", "fuse_candidates", "head_fusion", "reciprocal_rank_fusion"]
+__all__ = ["Fused", "fuse_candidates", "head_fusion", "interleave", "reciprocal_rank_fusion"]
 
 T = TypeVar("T", bound=Hashable)
 
@@ -70,6 +73,26 @@ def head_fusion(consensus: Sequence[T], primary: Sequence[T], *, head: int = 2) 
     return list(out)
 
 
+def interleave(lists: Sequence[Sequence[T]]) -> list[T]:
+    """Round-robin merge: each list in turn gives its best record not taken yet.
+
+    Examples
+    --------
+    >>> interleave([["a", "b", "c"], ["a", "d"], []])
+    ['a', 'd', 'b', 'c']
+    """
+    out: dict[T, None] = {}
+    pos = [0] * len(lists)
+    while any(p < len(lst) for p, lst in zip(pos, lists, strict=True)):
+        for i, lst in enumerate(lists):
+            while pos[i] < len(lst) and lst[pos[i]] in out:
+                pos[i] += 1
+            if pos[i] < len(lst):
+                out[lst[pos[i]]] = None
+                pos[i] += 1
+    return list(out)
+
+
 def fuse_candidates(
     lists: Sequence[Sequence[Candidate]],
     *,
@@ -77,6 +100,7 @@ def fuse_candidates(
     k: int = 60,
     primary: str | None = None,
     head: int = 2,
+    lead: Sequence[str] = (),
 ) -> list[Fused]:
     """Fuse component candidate lists (each list is ranked within each of its signals).
 
@@ -86,7 +110,10 @@ def fuse_candidates(
     Scores are weighted RRF, ``Σ_s w_s / (k + rank_s)``. When ``primary`` names a signal
     that has candidates (and a non-zero weight), the order is :func:`head_fusion` of the RRF
     order and that signal's list, and the score of the record at fused position ``i``
-    (1-based) is ``1 / (k + i)``. Ranks and raw scores per signal are kept either way.
+    (1-based) is ``1 / (k + i)``. With ``lead`` signals as well, the head is their lists
+    :func:`interleave`-d (a lead signal takes part even at weight 0, which keeps it out of the
+    RRF scores), topped up from RRF's order when they hold fewer than ``head`` records.
+    Ranks and raw scores per signal are kept either way.
     """
     by_signal: dict[str, list[tuple[str, str, float]]] = {}
     sub_ranks: dict[tuple[str, tuple[str, str]], Mapping[str, int]] = {}
@@ -97,10 +124,13 @@ def fuse_candidates(
             keys = [("turn", t) for t in c.turn_ids] if c.turn_ids else [(c.kind, c.id)]
             for kind, rid in keys:
                 by_signal.setdefault(c.signal, []).append((kind, rid, c.score))
+    if primary not in by_signal or weights.get(primary, 1.0) == 0:
+        primary = None
+    leads = [s for s in lead if s in by_signal] if primary is not None else []
     fused: dict[tuple[str, str], Fused] = {}
     for signal, items in by_signal.items():
         w = weights.get(signal, 1.0)
-        if w == 0:
+        if w == 0 and signal not in leads:
             continue
         rank = 0
         last_score: float | None = None
@@ -122,10 +152,13 @@ def fuse_candidates(
                 f.ranks.setdefault(sub, sub_rank)
     order = {key: i for i, key in enumerate(fused)}
     rrf = sorted(fused.values(), key=lambda f: (-f.score, order[f.key]))
-    if primary is None or primary not in by_signal or weights.get(primary, 1.0) == 0:
+    if primary is None:
         return rrf
-    primary_keys = list(dict.fromkeys((kind, rid) for kind, rid, _ in by_signal[primary]))
-    out = [fused[key] for key in head_fusion([f.key for f in rrf], primary_keys, head=head)]
+    ranked = {s: list(dict.fromkeys((kind, rid) for kind, rid, _ in by_signal[s])) for s in {primary, *leads}}
+    consensus = [f.key for f in rrf]
+    if leads:
+        consensus = list(dict.fromkeys(interleave([ranked[s] for s in leads])[:head] + consensus))
+    out = [fused[key] for key in head_fusion(consensus, ranked[primary], head=head)]
     for i, f in enumerate(out, start=1):
         f.score = 1.0 / (k + i)
     return out

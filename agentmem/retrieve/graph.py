@@ -13,6 +13,12 @@ Query time (Gutiérrez et al. 2025, §3.2, with its defaults):
    :mod:`agentmem.index.graph`; rank passages by their PageRank mass
 
 .. math:: x = d\\,(P^\\top x) + (1 - d)\\, r, \\qquad r \\propto \\text{seeds}.
+
+The component also answers a second signal, ``bridge``, when fusion reads it: passages by
+cosine with the embedding of the query followed by its best fact (:func:`bridge_query`). In a
+multi-hop question the best fact often states the first hop (*jump for glory — directed by —
+raoul walsh* for "Who is the spouse of the director of Jump for Glory?"), so the expanded query
+also points at the bridge entity that the second hop is about and the question never names.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from agentmem.components import Candidate, Query, Services, TurnFilter
+from agentmem.embedding import embed_query
 from agentmem.extract.offline import extract_entities, extract_triples
 from agentmem.extract.runner import ExtractionRunner
 from agentmem.index.cache import VersionedCache
@@ -32,7 +39,10 @@ from agentmem.kernels.ppr import personalized_pagerank, personalized_pagerank_to
 from agentmem.retrieve.turns import stored_vectors
 from agentmem.types import Scope, Turn
 
-__all__ = ["GraphComponent", "fact_scores", "min_max", "passage_text", "rank_passages"]
+__all__ = ["BRIDGE", "GraphComponent", "bridge_query", "fact_scores", "min_max", "passage_text", "rank_passages", "seed_facts"]
+
+
+BRIDGE = "bridge"  # the signal of the fact-expanded query
 
 
 def min_max(x: np.ndarray) -> np.ndarray:
@@ -63,6 +73,36 @@ def fact_scores(dense: np.ndarray, lexical: np.ndarray | None = None, *, lexical
     return score
 
 
+def seed_facts(
+    snap: GraphSnapshot,
+    qvec: np.ndarray,
+    *,
+    query_text: str | None = None,
+    lexical_weight: float = 0.0,
+    top_facts: int = 5,
+    keep_facts: Callable[[list[int]], list[int]] | None = None,
+) -> tuple[list[int], np.ndarray]:
+    """The query's best ``top_facts`` fact rows, best first (after ``keep_facts``, the optional
+    recognition filter), and every fact's score (:func:`fact_scores`)."""
+    if not len(snap.fact_ids):
+        return [], np.zeros(0)
+    q = np.asarray(qvec, dtype=np.float32).ravel()
+    lexical = snap.fact_lexicon.scores(query_text) if query_text and lexical_weight > 0 else None
+    fact = fact_scores(snap.fact_vecs @ q, lexical, lexical_weight=lexical_weight)
+    top = [int(i) for i in np.argsort(-fact, kind="stable")[:top_facts]]
+    return (keep_facts(top) if keep_facts is not None else top), fact
+
+
+def bridge_query(query: str, fact: Sequence[str]) -> str:
+    """The query followed by a fact's words: what the ``bridge`` signal embeds.
+
+    >>> bridge_query("Who is the spouse of the director of Jump for Glory?",
+    ...              ("jump for glory", "directed by", "raoul walsh"))
+    'Who is the spouse of the director of Jump for Glory? jump for glory directed by raoul walsh'
+    """
+    return " ".join([query, *fact])
+
+
 def rank_passages(
     snap: GraphSnapshot,
     qvec: np.ndarray,
@@ -75,6 +115,7 @@ def rank_passages(
     damping: float = 0.5,
     keep_facts: Callable[[list[int]], list[int]] | None = None,
     device: str = "cpu",
+    facts: tuple[list[int], np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Passages of ``snap`` ranked by HippoRAG 2's personalized PageRank for one query.
 
@@ -89,6 +130,9 @@ def rank_passages(
         (0, or no text: HippoRAG 2's dense-only fact scores).
     keep_facts
         Optional recognition filter: given fact rows (best first), the rows to keep.
+    facts
+        :func:`seed_facts`' answer for this query, when the caller has it already
+        (``query_text``, ``lexical_weight``, ``top_facts`` and ``keep_facts`` are then unused).
 
     Returns
     -------
@@ -102,11 +146,8 @@ def rank_passages(
     q = np.asarray(qvec, dtype=np.float32).ravel()
     reset = np.zeros(n_e + n_p, dtype=np.float64)
     if len(snap.fact_ids):
-        lexical = snap.fact_lexicon.scores(query_text) if query_text and lexical_weight > 0 else None
-        fact = fact_scores(snap.fact_vecs @ q, lexical, lexical_weight=lexical_weight)
-        top = [int(i) for i in np.argsort(-fact, kind="stable")[:top_facts]]
-        if keep_facts is not None:
-            top = keep_facts(top)
+        top, fact = facts or seed_facts(snap, q, query_text=query_text, lexical_weight=lexical_weight,
+                                        top_facts=top_facts, keep_facts=keep_facts)
         ent = np.zeros(n_e, dtype=np.float64)
         for f in top:
             for e in snap.fact_ends[f]:
@@ -254,19 +295,31 @@ class GraphComponent:
                 facts = [snap.fact_triples[r] for r in rows]
                 return [rows[i] for i in runner.filter_facts(query.text, facts)]
 
+        facts = seed_facts(snap, query.vector, query_text=query.text, lexical_weight=self.config.lexical_weight,
+                           top_facts=self.config.top_facts, keep_facts=keep)
         rows, scores = rank_passages(
-            snap, query.vector, query_text=query.text, lexical_weight=self.config.lexical_weight,
-            top_facts=self.config.top_facts, link_top_k=self.config.link_top_k,
-            passage_weight=self.config.passage_weight, damping=self.config.damping,
-            keep_facts=keep, device=self.services.device,
+            snap, query.vector, link_top_k=self.config.link_top_k, passage_weight=self.config.passage_weight,
+            damping=self.config.damping, device=self.services.device, facts=facts,
         )
+        out = self._accepted(query, snap, rows, scores, self.name)
+        if facts[0] and self.services.config.recall.reads(BRIDGE):
+            qvec = embed_query(self.services.embedder, bridge_query(query.text, snap.fact_triples[facts[0][0]]))
+            sims = snap.passage_vecs @ np.asarray(qvec, dtype=np.float32)
+            order = np.argsort(-sims, kind="stable")
+            out += self._accepted(query, snap, order, sims[order], BRIDGE)
+        return out
+
+    def _accepted(self, query: Query, snap: GraphSnapshot, rows: np.ndarray, scores: np.ndarray,
+                  signal: str) -> list[Candidate]:
+        """The first ``query.k`` passages of ``rows`` (best first) that pass the query's filter."""
         unfiltered = query.filter == TurnFilter()
         want = query.k if unfiltered else min(len(rows), query.k * 5)
         out = [
-            Candidate(id=snap.passage_ids[r], kind="turn", score=float(s), signal=self.name)
+            Candidate(id=snap.passage_ids[r], kind="turn", score=float(s), signal=signal)
             for r, s in zip(rows[:want], scores[:want], strict=True)
         ]
         if unfiltered:
             return out
+        owner = query.scope.owner()
         ok = {t.id for t in self.services.sql.get_turns(owner, [c.id for c in out]) if query.filter.accepts(t)}
         return [c for c in out if c.id in ok][: query.k]

@@ -38,8 +38,11 @@ def test_retrieval_fusion_flags(tmp_path: Path) -> None:
     base = ("retrieval", "--corpus", "c.jsonl", "--queries", "q.jsonl")
     config = retrieval.memory_config(_parse(*base), tmp_path)
     assert config.graph.enabled
-    assert (config.recall.primary, config.recall.head) == (RecallConfig().primary, RecallConfig().head)
+    assert config.recall == RecallConfig.multi_hop()  # a document corpus with the graph on
     args = _parse(*base, "--primary", "none", "--head", "0", "--lexical-weight", "0.25", "--no-graph")
     config = retrieval.memory_config(args, tmp_path)
     assert (config.recall.primary, config.recall.head) == (None, 0)
+    assert config.recall.lead == RecallConfig.multi_hop().lead  # ignored without a primary
+    assert retrieval.memory_config(_parse(*base, "--lead", "none"), tmp_path).recall.lead == ()
+    assert retrieval.memory_config(_parse(*base, "--lead", "graph, turns"), tmp_path).recall.lead == ("graph", "turns")
     assert config.graph.lexical_weight == 0.25 and not config.graph.enabled

@@ -5,7 +5,14 @@ import pytest
 from agentmem.assemble.pack import HEADER, pack_context
 from agentmem.assemble.tokens import TiktokenCounter
 from agentmem.components import Candidate
-from agentmem.retrieve.fusion import fuse_candidates, head_fusion, reciprocal_rank_fusion
+from agentmem.config import RecallConfig
+from agentmem.errors import ConfigError
+from agentmem.retrieve.fusion import (
+    fuse_candidates,
+    head_fusion,
+    interleave,
+    reciprocal_rank_fusion,
+)
 from agentmem.types import Hit, Scope
 
 
@@ -69,6 +76,36 @@ def test_fuse_candidates_with_a_primary_signal() -> None:
     assert [f.key[1] for f in off] == ["t1", "g3", "g2", "t2"]
 
 
+def test_interleave_takes_each_lists_best_untaken_record_in_turn() -> None:
+    assert interleave([["a", "b", "c"], ["a", "b", "d"]]) == ["a", "b", "c", "d"]
+    assert interleave([["x"], ["y", "z", "w"], ["z"]]) == ["x", "y", "z", "w"]
+    assert interleave([[], []]) == [] and interleave([]) == []
+
+
+def test_fuse_candidates_with_lead_signals() -> None:
+    graph = [Candidate(f"g{i}", "turn", 1.0 - i / 10, "graph") for i in range(4)]
+    turns = [Candidate(t, "turn", s, "turns") for t, s in (("t1", 0.9), ("g3", 0.8), ("g2", 0.7))]
+    bridge = [Candidate(b, "turn", s, "bridge") for b, s in (("t1", 0.9), ("b1", 0.8), ("g1", 0.7))]
+    weights = {"graph": 1.0, "turns": 1.0, "bridge": 0.0}
+    lists = [turns, graph + bridge]
+
+    def order(**kw: object) -> list[str]:
+        return [f.key[1] for f in fuse_candidates(lists, weights=weights, k=60, primary="graph", **kw)]  # type: ignore[arg-type]
+
+    # turns' best, bridge's best not taken (its first is turns' first), turns' next; then graph
+    assert order(head=3, lead=("turns", "bridge")) == ["t1", "b1", "g3", "g0", "g1", "g2"]
+    assert order(head=2, lead=("bridge", "turns")) == ["t1", "g3", "g0", "g1", "g2", "b1"]
+    # a zero-weight lead signal leads but adds nothing to RRF: without a lead it is left out
+    assert "b1" not in order(head=3)
+    by_id = {f.key[1]: f for f in fuse_candidates(lists, weights=weights, primary="graph", lead=("bridge",))}
+    assert by_id["b1"].ranks == {"bridge": 2} and by_id["g1"].ranks == {"graph": 2, "bridge": 3}
+    # leads with fewer records than the head: RRF's order tops it up
+    assert order(head=4, lead=("nobody", "bridge")) == ["t1", "b1", "g1", "g3", "g0", "g2"]
+    # without a primary, lead does nothing (plain RRF)
+    plain = fuse_candidates(lists, weights=weights, k=60)
+    assert [f.key for f in fuse_candidates(lists, weights=weights, k=60, lead=("bridge",))] == [f.key for f in plain]
+
+
 def hit(i: int, text: str, day: int) -> Hit:
     return Hit(f"id{i}", "turn", text, 1.0 / (i + 1), Scope("t", "u"), datetime(2024, 1, day, tzinfo=UTC),
                {"dense": i + 1}, speaker="Ada")
@@ -89,3 +126,15 @@ def test_pack_is_chronological_within_budget_with_citations() -> None:
 def test_pack_tiny_budget_is_empty_not_over() -> None:
     pack = pack_context([hit(0, "hello", 1)], token_budget=3, counter=TiktokenCounter())
     assert pack.text == "" and pack.hits == () and pack.dropped == 1
+
+
+def test_recall_config_lead_and_what_fusion_reads() -> None:
+    default = RecallConfig()
+    assert default.reads("turns") and default.reads("some_new_signal")  # unnamed signals weigh 1
+    assert not default.reads("bridge")  # weight 0 and no lead: the graph does not embed it
+    hop = RecallConfig.multi_hop()
+    assert (hop.primary, hop.lead, hop.head) == ("graph", ("turns", "bridge"), 4) and hop.reads("bridge")
+    assert not RecallConfig(lead=("bridge",)).reads("bridge")  # a lead without a primary leads nothing
+    for bad in ("turns", ("turns", ""), ("turns", 3)):
+        with pytest.raises(ConfigError, match="recall.lead"):
+            RecallConfig(lead=bad)  # type: ignore[arg-type]

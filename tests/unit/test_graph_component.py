@@ -17,7 +17,7 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from agentmem.components import Candidate, Query, Services, TurnFilter
-from agentmem.config import GraphConfig, MemoryConfig
+from agentmem.config import GraphConfig, MemoryConfig, RecallConfig
 from agentmem.embedding import SentenceTransformerEmbedder
 from agentmem.index.graph_store import graph_stats
 from agentmem.protocols import Embedder
@@ -103,6 +103,52 @@ def test_offline_graph_recall_is_multi_hop(services: Services) -> None:
     assert [c.score for c in got] == sorted((c.score for c in got), reverse=True)
     stats = graph_stats(services.sql, SCOPE)
     assert stats["passages"] == len(DOCS) and stats["facts"] > 0
+
+
+def test_bridge_signal_finds_the_entity_the_question_does_not_name(tmp_path: Path, embedder: Embedder) -> None:
+    base = make_services(tmp_path, embedder)
+    services = Services(config=MemoryConfig(home=tmp_path, graph=GraphConfig(enabled=True),
+                                            recall=RecallConfig.multi_hop()),
+                        sql=base.sql, vectors=base.vectors, embedder=embedder, tokens=base.tokens)
+    comp = GraphComponent(services)
+    turns = add_docs(services, comp, SCOPE, DOCS)
+    question = "Where did the founder of Beta Labs study?"
+    got = search(services, comp, SCOPE, question)
+    bridge = [c for c in got if c.signal == "bridge"]
+    assert len(bridge) == len(DOCS) and len(got) == 2 * len(DOCS)
+    # the best fact (beta labs, founded by, mary jones) names the second hop: Mary Jones's
+    # passage comes second, where the question alone ranks John Miller's
+    assert titles(turns, bridge[:2]) == ["Beta Labs", "Mary Jones"]
+    dense = services.embedder.embed([f"{t.speaker}\n{t.content}" for t in turns]) @ services.embedder.embed([question])[0]
+    assert turns[int(np.argsort(-dense)[1])].speaker == "John Miller"
+    # filters apply to the bridge list as to PageRank's
+    only = search(services, comp, SCOPE, question, flt=TurnFilter(speaker="Springfield"))
+    assert sorted((titles(turns, [c]), c.signal) for c in only) == [(["Springfield"], "bridge"), (["Springfield"], "graph")]
+
+
+def test_memory_search_with_the_multi_hop_fusion(tmp_path: Path, embedder: Embedder) -> None:
+    from agentmem import Memory
+
+    config = MemoryConfig(home=tmp_path, chroma="memory", graph=GraphConfig(enabled=True),
+                          recall=RecallConfig.multi_hop())
+    mem = Memory(config, embedder=embedder)
+    try:
+        mem.add_documents([{"id": t, "title": t, "text": x} for t, x in DOCS], user_id="kb")
+        hits = mem.search("Where did the founder of Beta Labs study?", user_id="kb", k=4)
+        # the turn scorer's best, then the bridge query's best not taken yet (Mary Jones: the
+        # question never names her), then the runners-up of each, in turn
+        assert [h.speaker for h in hits[:2]] == ["Beta Labs", "Mary Jones"]
+        assert hits[0].signals["turns"] == 1 and hits[1].signals["bridge"] == 2
+        assert {"graph", "bridge", "turns"} <= set(hits[1].signals)
+    finally:
+        mem.close()
+
+
+def test_bridge_query_is_left_out_when_fusion_does_not_read_it(services: Services) -> None:
+    assert not services.config.recall.reads("bridge")  # the default: weight 0, no lead
+    comp = GraphComponent(services)
+    add_docs(services, comp, SCOPE, DOCS)
+    assert {c.signal for c in search(services, comp, SCOPE, "Where did the founder of Beta Labs study?")} == {"graph"}
 
 
 def test_precomputed_triples_are_used_verbatim(services: Services) -> None:
