@@ -217,10 +217,10 @@ def _lines(nbytes: int) -> int:
 
 
 def choose_split(sample: torch.Tensor, basis: torch.Tensor, n_rows: int, *, k: int = 10, queries: int = 64,
-                 row_bytes: int = 1536, candidates: tuple[int, ...] | None = None) -> tuple[int, float]:
-    """The first-level rank ``r1`` of a two-level sketch over ``basis`` (``[D, r]``, level two
-    the other ``r - r1`` axes) that reads the fewest bytes per query on data like ``sample``,
-    and that estimate of bytes per query.
+                 row_bytes: int = 1536, candidates: tuple[int, ...] | None = None) -> tuple[int, int, float]:
+    """The ranks ``(r1, r2)`` of a sketch over ``basis`` (``[D, r]``: level one its first ``r1``
+    axes, level two the other ``r - r1`` or none, ``r2 = 0``) that read the fewest bytes per
+    query on data like ``sample``, and that estimate of bytes per query.
 
     Pure planning, no timing: ``queries`` evenly spaced rows of ``sample`` play the queries
     (each against the other rows, with ``k`` scaled to the sample so its threshold matches a
@@ -230,11 +230,13 @@ def choose_split(sample: torch.Tensor, basis: torch.Tensor, n_rows: int, *, k: i
     row the first bound keeps, and a full row (``row_bytes``) for each row both keep; each
     gathered row also costs ``_GATHER`` bytes, its measured price in bytes of a streamed scan. Sentence
     embeddings concentrate in a few axes and prefer a small ``r1``; a mixture of isotropic
-    clusters needs most axes in the first level.
+    clusters needs most axes in the first level and gains nothing from a second (the noise
+    left after them is in every direction), so there the rows the first bound keeps go
+    straight to the full-width rescoring.
     """
     r = int(basis.shape[1])
     if r < 2 or len(sample) < 2:
-        return max(1, r // 2), 0.0
+        return max(1, r // 2), r - max(1, r // 2), 0.0
     cands = sorted({max(1, min(r - 1, round(f * r))) for f in _SPLITS} if candidates is None else set(candidates))
     x = sample.to(torch.float32)
     n = len(x)
@@ -255,16 +257,18 @@ def choose_split(sample: torch.Tensor, basis: torch.Tensor, n_rows: int, *, k: i
 
     keep2 = upper(r) >= tau
     scale = n_rows / n
-    best, best_cost = cands[0], float("inf")
+    full_row = _GATHER + _lines(row_bytes)
+    best, best_cost = (cands[0], r - cands[0]), float("inf")
     for r1 in cands:
         keep1 = upper(r1) >= tau
         s1 = float(keep1.sum(1).float().mean()) * scale
         s2 = float((keep1 & keep2).sum(1).float().mean()) * scale
         row2 = _GATHER + _lines(4 * (r1 + 1)) + _lines(2 * (r - r1)) + 2 * _LINE
-        cost = n_rows * 4 * (r1 + 1) + s1 * row2 + s2 * (_GATHER + _lines(row_bytes))
-        if cost < best_cost:
-            best, best_cost = r1, cost
-    return best, best_cost
+        scan = n_rows * 4 * (r1 + 1)
+        for r2, cost in ((r - r1, scan + s1 * row2 + s2 * full_row), (0, scan + s1 * full_row)):
+            if cost < best_cost:
+                best, best_cost = (r1, r2), cost
+    return best[0], best[1], best_cost
 
 
 # plan_sketch gives up above this estimated share of a full scan's bytes. Measured on 2 Zen 4
@@ -275,8 +279,8 @@ MAX_SHARE = 0.5
 
 def plan_sketch(corpus: torch.Tensor, rank: int = 128, *, k: int = 10, sample: int = 20_000,
                 max_share: float | None = MAX_SHARE) -> Sketch | None:
-    """A two-level sketch of ``corpus`` over its ``rank`` principal axes, split between the
-    levels by :func:`choose_split` (fitted on up to ``sample`` evenly spaced rows); ``None``
+    """A sketch of ``corpus`` over its ``rank`` principal axes, in one or two levels as
+    :func:`choose_split` plans them (fitted on up to ``sample`` evenly spaced rows); ``None``
     when the bounds would prune too little to pay: estimated bytes per query above
     ``max_share`` of a float32 full scan (``None``: sketch anyway; see ``MAX_SHARE``). Noise in
     every direction does that (1M rows of the bench's 1,000-cluster mixture), and so do few
@@ -289,13 +293,13 @@ def plan_sketch(corpus: torch.Tensor, rank: int = 128, *, k: int = 10, sample: i
     if rank < 2:
         return _sketch_rows(corpus, basis.to(corpus.device))
     row_bytes = corpus.shape[1] * corpus.element_size()
-    r1, cost = choose_split(rows, basis, corpus.shape[0], k=k, row_bytes=row_bytes)
+    r1, r2, cost = choose_split(rows, basis, corpus.shape[0], k=k, row_bytes=row_bytes)
     # the plain scan it competes with: float32's bytes whatever the storage (a single-query CPU
     # scan of bf16 rows is no faster: 100k x 384, torch's bf16 GEMV 14 ms, BLAS float32 7 ms)
     if max_share is not None and cost > max_share * corpus.shape[0] * corpus.shape[1] * 4:
         return None
     basis = basis.to(corpus.device)
-    return _sketch_rows(corpus, basis[:, :r1].contiguous(), basis[:, r1:].contiguous())
+    return _sketch_rows(corpus, basis[:, :r1].contiguous(), basis[:, r1 : r1 + r2].contiguous() if r2 else None)
 
 
 @dataclass
