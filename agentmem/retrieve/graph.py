@@ -39,7 +39,9 @@ from agentmem.kernels.ppr import personalized_pagerank, personalized_pagerank_to
 from agentmem.retrieve.turns import stored_vectors
 from agentmem.types import Scope, Turn
 
-__all__ = ["BRIDGE", "GraphComponent", "bridge_query", "fact_scores", "min_max", "passage_text", "rank_passages", "seed_facts"]
+__all__ = [
+    "BRIDGE", "GraphComponent", "bridge_query", "fact_scores", "min_max", "passage_text", "rank_passages", "seed_facts",
+]
 
 
 BRIDGE = "bridge"  # the signal of the fact-expanded query
