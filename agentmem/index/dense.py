@@ -2,10 +2,10 @@
 
 Rows live in one growable torch matrix (capacity doubles, so appends are amortised O(1));
 deleted rows are masked. A matrix on the CPU with at least ``sketch_min_rows`` rows is searched
-for a few queries at a time through a rank-``sketch_rank`` two-level sketch with certified bounds
-(:mod:`agentmem.kernels.topk_projected`): the same answer for a fraction of the memory traffic
-(100k stored MiniLM turn embeddings, one thread: ~0.5 ms per query against ~7.7 ms for a BLAS
-scan). The sketch is planned lazily (or not, where it would not pay), extended as rows are
+for a few queries at a time through a rank-``sketch_rank`` sketch (one or two levels) with
+certified bounds (:mod:`agentmem.kernels.topk_projected`): the same answer for a fraction of the
+memory traffic (100k stored MiniLM turn embeddings, one thread: ~0.5 ms per query against
+~7.7 ms for a BLAS scan). The sketch is planned lazily (or not, where it would not pay), extended as rows are
 appended, and planned again when the index has grown 4×.
 :meth:`ExactIndex.search_rows` answers one query as row arrays, for callers that work on rows.
 """
@@ -41,16 +41,17 @@ class ExactIndex:
     dtype
         Storage dtype; scores are accumulated in float32 whatever it is.
     sketch_rank, sketch_max_share, sketch_min_rows
-        The bounded-sketch search path (CPU only; ``sketch_rank`` principal axes in two levels,
-        :func:`agentmem.kernels.topk_projected.plan_sketch`, which skips it where it would read
-        more than ``sketch_max_share`` of a full scan) from ``sketch_min_rows`` rows on;
-        ``sketch_rank=0`` turns it off.
+        The bounded-sketch search path (CPU only; up to ``sketch_rank`` principal axes in one
+        or two levels, :func:`agentmem.kernels.topk_projected.plan_sketch`, which skips it where
+        it would read more than ``sketch_max_share`` of a full scan) from ``sketch_min_rows``
+        rows on; ``sketch_rank=0`` turns it off.
     """
 
     SKETCH_MAX_QUERIES = 4  # beyond this many queries per call a full matmul pass is cheaper
-    # Principal axes in the sketch, split between its two levels on the data (plan_sketch): the
+    # Principal axes in the sketch, split between its levels on the data (plan_sketch): the
     # first is read for every row and should stay in the CPU cache ([100k, 33] float32 on
-    # MiniLM turns), the second is gathered only for the rows the first cannot rule out.
+    # MiniLM turns), the second (when planned) is gathered only for the rows the first cannot
+    # rule out.
     SKETCH_RANK = 128
 
     def __init__(
