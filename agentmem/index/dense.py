@@ -5,8 +5,8 @@ deleted rows are masked. A matrix on the CPU with at least ``sketch_min_rows`` r
 for a few queries at a time through a rank-``sketch_rank`` sketch (one or two levels) with
 certified bounds (:mod:`agentmem.kernels.topk_projected`): the same answer for a fraction of the
 memory traffic (100k stored MiniLM turn embeddings, one thread: ~0.5 ms per query against
-~7.7 ms for a BLAS scan). The sketch is planned lazily (or not, where it would not pay), extended as rows are
-appended, and planned again when the index has grown 4×.
+~7.7 ms for a BLAS scan). The sketch is planned lazily (or not, where it would not pay),
+extended as rows are appended, and planned again when the index has grown 4×.
 :meth:`ExactIndex.search_rows` answers one query as row arrays, for callers that work on rows.
 """
 
