@@ -9,9 +9,13 @@ from typing import Literal
 
 from agentmem.errors import ConfigError
 
-__all__ = ["Device", "EpisodeConfig", "GraphConfig", "MemoryConfig", "RecallConfig", "ThoughtConfig"]
+__all__ = [
+    "FUSIONS", "SEGMENTERS", "Device", "EpisodeConfig", "GraphConfig", "MemoryConfig", "RecallConfig", "ThoughtConfig",
+]
 
 Device = Literal["auto", "cpu", "cuda"]
+SEGMENTERS = ("off", "drift", "surprise", "auto")  # EpisodeConfig.segmenter
+FUSIONS = ("default", "multi-hop")  # RecallConfig.preset names
 
 DEFAULT_TENANT = "default"
 
@@ -93,6 +97,13 @@ class RecallConfig:
         """
         return cls(primary="graph", lead=("turns", "bridge"), head=4)
 
+    @classmethod
+    def preset(cls, name: str) -> RecallConfig:
+        """The fusion named ``name`` in :data:`FUSIONS`: ``"default"`` or ``"multi-hop"``."""
+        if name not in FUSIONS:
+            raise ConfigError(f"fusion must be one of {', '.join(FUSIONS)}, not {name!r}")
+        return cls.multi_hop() if name == "multi-hop" else cls()
+
     def reads(self, signal: str) -> bool:
         """Whether fusion uses ``signal``: it has a weight (an unnamed signal weighs 1) or leads."""
         return self.weights.get(signal, 1.0) > 0 or (self.primary is not None and signal in self.lead)
@@ -145,7 +156,7 @@ class EpisodeConfig:
     def __post_init__(self) -> None:
         if self.max_tokens is not None and self.max_tokens < 1:
             raise ConfigError(f"episodes.max_tokens must be >= 1 or None, not {self.max_tokens}")
-        if self.segmenter not in ("auto", "surprise", "drift", "off"):
+        if self.segmenter not in SEGMENTERS:
             raise ConfigError(f"episodes.segmenter must be auto/surprise/drift/off, not {self.segmenter!r}")
         if self.refine not in ("modularity", "conductance", "off"):
             raise ConfigError(f"episodes.refine must be modularity/conductance/off, not {self.refine!r}")

@@ -17,7 +17,7 @@ import logging
 import os
 import random
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -31,6 +31,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agentmem import __version__
+from agentmem.config import FUSIONS, SEGMENTERS
 from agentmem.errors import AgentMemError, AuthError, NotFoundError, StorageError, ValidationError
 from agentmem.server.auth import ForbiddenError, UnknownUserError
 from agentmem.server.keys import KeyStore
@@ -54,6 +55,14 @@ class ServerSettings:
     :mod:`agentmem.kernels.threads`); ``None`` keeps torch's default (one per core). A sidecar
     that shares its cores with the assistant wants 1: a descheduled second thread stalls every
     small op.
+
+    The memory mechanisms beyond turns and thoughts are off unless asked for, as in the library:
+    ``graph`` (``AGENTMEM_GRAPH=on``: the knowledge graph, built by the offline extractor since
+    the sidecar has no chat model), ``episodes`` (``AGENTMEM_EPISODES``: ``off``, ``drift``,
+    ``surprise`` or ``auto``, :class:`agentmem.config.EpisodeConfig`) and ``fusion``
+    (``AGENTMEM_FUSION``: ``default`` or ``multi-hop``, :meth:`agentmem.config.RecallConfig.multi_hop`).
+    Replicas of one store should agree on them: a mechanism switched on later covers only what
+    is added from then on.
     """
 
     db_url: str | None = None
@@ -65,6 +74,9 @@ class ServerSettings:
     default_tenant: str = "default"
     max_body_bytes: int = 4 * 1024 * 1024
     threads: int | None = None
+    graph: bool = False
+    episodes: str = "off"
+    fusion: str = "default"
 
     @classmethod
     def from_env(cls) -> ServerSettings:
@@ -82,7 +94,18 @@ class ServerSettings:
             default_tenant=env.get("AGENTMEM_TENANT", "default"),
             max_body_bytes=int(env.get("AGENTMEM_MAX_BODY", str(4 * 1024 * 1024))),
             threads=_threads(env.get("AGENTMEM_THREADS")),
+            graph=_choice(env, "AGENTMEM_GRAPH", ("off", "on")) == "on",
+            episodes=_choice(env, "AGENTMEM_EPISODES", SEGMENTERS),
+            fusion=_choice(env, "AGENTMEM_FUSION", FUSIONS),
         )
+
+
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    """``env[name]`` (lower-cased; unset or blank: the first choice), one of ``choices``."""
+    value = (env.get(name) or "").strip().lower() or choices[0]
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}, not {env.get(name)!r}")
+    return value
 
 
 def _threads(value: str | None) -> int | None:
@@ -166,7 +189,7 @@ class BodyLimitMiddleware:
 
 
 def _memory_from(settings: ServerSettings) -> Any:
-    from agentmem.config import MemoryConfig, default_home
+    from agentmem.config import EpisodeConfig, GraphConfig, MemoryConfig, RecallConfig, default_home
     from agentmem.memory import Memory
 
     if settings.threads is not None:
@@ -175,7 +198,12 @@ def _memory_from(settings: ServerSettings) -> Any:
         torch.set_num_threads(settings.threads)  # process-wide: this process serves one memory
     home = settings.home or default_home()
     device: Any = settings.device
-    config = MemoryConfig(home=home, db_url=settings.db_url, chroma=settings.chroma, device=device)
+    segmenter: Any = settings.episodes
+    config = MemoryConfig(
+        home=home, db_url=settings.db_url, chroma=settings.chroma, device=device,
+        graph=GraphConfig(enabled=settings.graph), episodes=EpisodeConfig(segmenter=segmenter),
+        recall=RecallConfig.preset(settings.fusion),
+    )
     # Replicas started together on a fresh database race to create the schema (Postgres
     # CREATE TABLE is not idempotent under concurrency); the loser retries and finds it made.
     for attempt in range(5):

@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from agentmem.config import FUSIONS, SEGMENTERS
+
 __all__ = ["add_commands"]
 
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -33,6 +35,8 @@ def serve_env(args: argparse.Namespace) -> dict[str, str]:
         "AGENTMEM_DEVICE": args.device, "AGENTMEM_TENANT": args.tenant,
         "AGENTMEM_MAX_BODY": args.max_body, "AGENTMEM_THREADS": args.threads,
         "AGENTMEM_AUTH": "disabled" if args.no_auth else None,
+        "AGENTMEM_GRAPH": "on" if args.graph else None,
+        "AGENTMEM_EPISODES": args.episodes, "AGENTMEM_FUSION": args.fusion,
     }
     return {name: str(value) for name, value in env.items() if value is not None}
 
@@ -106,6 +110,12 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--max-body", type=int, default=None, help="request body limit in bytes (default 4 MiB)")
     p.add_argument("--threads", type=int, default=None,
                    help="torch intra-op threads per worker (default: one per core; 1 beside a busy assistant)")
+    p.add_argument("--graph", action="store_true",
+                   help="knowledge-graph memory (offline extractor); default $AGENTMEM_GRAPH or off")
+    p.add_argument("--episodes", default=None, choices=list(SEGMENTERS),
+                   help="episodic memory's segmenter (default $AGENTMEM_EPISODES or off)")
+    p.add_argument("--fusion", default=None, choices=list(FUSIONS),
+                   help="multi-hop: RecallConfig.multi_hop(), for documents with --graph (default $AGENTMEM_FUSION)")
     p.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"])
     p.set_defaults(func=cmd_serve)
 

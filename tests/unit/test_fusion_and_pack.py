@@ -135,6 +135,9 @@ def test_recall_config_lead_and_what_fusion_reads() -> None:
     hop = RecallConfig.multi_hop()
     assert (hop.primary, hop.lead, hop.head) == ("graph", ("turns", "bridge"), 4) and hop.reads("bridge")
     assert not RecallConfig(lead=("bridge",)).reads("bridge")  # a lead without a primary leads nothing
+    assert RecallConfig.preset("multi-hop") == hop and RecallConfig.preset("default") == default
+    with pytest.raises(ConfigError, match="fusion must be one of default, multi-hop"):
+        RecallConfig.preset("rrf")
     for bad in ("turns", ("turns", ""), ("turns", 3)):
         with pytest.raises(ConfigError, match="recall.lead"):
             RecallConfig(lead=bad)  # type: ignore[arg-type]

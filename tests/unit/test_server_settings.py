@@ -1,4 +1,4 @@
-"""The sidecar's settings from ``AGENTMEM_*``: the intra-op thread count."""
+"""The sidecar's settings from ``AGENTMEM_*``: the intra-op thread count, the memory mechanisms."""
 
 from __future__ import annotations
 
@@ -51,3 +51,41 @@ def test_serve_passes_every_given_option_to_the_workers(monkeypatch: pytest.Monk
     with pytest.raises(ValueError, match="AGENTMEM_THREADS"):
         ServerSettings.from_env()
     assert "AGENTMEM_THREADS" not in serve_env(parser.parse_args(["serve"]))
+    given = serve_env(parser.parse_args(["serve", "--graph", "--episodes", "drift", "--fusion", "multi-hop"]))
+    assert (given["AGENTMEM_GRAPH"], given["AGENTMEM_EPISODES"], given["AGENTMEM_FUSION"]) == ("on", "drift", "multi-hop")
+    assert not {"AGENTMEM_GRAPH", "AGENTMEM_EPISODES", "AGENTMEM_FUSION"} & set(serve_env(parser.parse_args(["serve"])))
+
+
+def test_mechanisms_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("AGENTMEM_GRAPH", "AGENTMEM_EPISODES", "AGENTMEM_FUSION"):
+        monkeypatch.delenv(name, raising=False)
+    plain = ServerSettings.from_env()
+    assert (plain.graph, plain.episodes, plain.fusion) == (False, "off", "default")  # as in the library
+    monkeypatch.setenv("AGENTMEM_GRAPH", "ON")
+    monkeypatch.setenv("AGENTMEM_EPISODES", "drift")
+    monkeypatch.setenv("AGENTMEM_FUSION", " multi-hop ")
+    got = ServerSettings.from_env()
+    assert (got.graph, got.episodes, got.fusion) == (True, "drift", "multi-hop")
+    for name, bad in (("AGENTMEM_GRAPH", "yes"), ("AGENTMEM_EPISODES", "lm"), ("AGENTMEM_FUSION", "rrf")):
+        monkeypatch.setenv(name, bad)
+        with pytest.raises(ValueError, match=f"{name} must be one of .*not '{bad}'"):
+            ServerSettings.from_env()
+        monkeypatch.delenv(name)
+
+
+def test_memory_from_settings_turns_the_mechanisms_on(tmp_path: Path) -> None:
+    from agentmem.config import RecallConfig
+
+    memory = _memory_from(ServerSettings(home=tmp_path, chroma=str(tmp_path / "chroma"), graph=True,
+                                         episodes="drift", fusion="multi-hop"))
+    try:
+        assert memory.enabled("graph") and memory.enabled("episode")
+        assert memory.config.recall == RecallConfig.multi_hop()
+    finally:
+        memory.close()
+    memory = _memory_from(ServerSettings(home=tmp_path, chroma=str(tmp_path / "chroma")))
+    try:
+        assert not memory.enabled("graph") and not memory.enabled("episode")
+        assert memory.config.recall == RecallConfig()
+    finally:
+        memory.close()
