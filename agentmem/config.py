@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from agentmem.errors import ConfigError
 
@@ -297,6 +297,15 @@ class MemoryConfig:
             raise ConfigError(f"vector_dtype must be 'bfloat16' or 'float32', not {self.vector_dtype!r}")
         if self.embed_batch_size < 1:
             raise ConfigError("embed_batch_size must be >= 1")
+
+    def with_mechanisms(self, *, graph: bool = False, episodes: str = "off", fusion: str = "default") -> MemoryConfig:
+        """This configuration with the knowledge graph on or off, episodes segmented by
+        ``episodes`` (one of :data:`SEGMENTERS`) and the fusion preset ``fusion`` (one of
+        :data:`FUSIONS`, :meth:`RecallConfig.preset`): the switches of the sidecar and the MCP
+        server."""
+        segmenter: Any = episodes
+        return replace(self, graph=replace(self.graph, enabled=graph),
+                       episodes=replace(self.episodes, segmenter=segmenter), recall=RecallConfig.preset(fusion))
 
     @property
     def resolved_db_url(self) -> str:

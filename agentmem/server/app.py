@@ -189,7 +189,7 @@ class BodyLimitMiddleware:
 
 
 def _memory_from(settings: ServerSettings) -> Any:
-    from agentmem.config import EpisodeConfig, GraphConfig, MemoryConfig, RecallConfig, default_home
+    from agentmem.config import MemoryConfig, default_home
     from agentmem.memory import Memory
 
     if settings.threads is not None:
@@ -198,11 +198,8 @@ def _memory_from(settings: ServerSettings) -> Any:
         torch.set_num_threads(settings.threads)  # process-wide: this process serves one memory
     home = settings.home or default_home()
     device: Any = settings.device
-    segmenter: Any = settings.episodes
-    config = MemoryConfig(
-        home=home, db_url=settings.db_url, chroma=settings.chroma, device=device,
-        graph=GraphConfig(enabled=settings.graph), episodes=EpisodeConfig(segmenter=segmenter),
-        recall=RecallConfig.preset(settings.fusion),
+    config = MemoryConfig(home=home, db_url=settings.db_url, chroma=settings.chroma, device=device).with_mechanisms(
+        graph=settings.graph, episodes=settings.episodes, fusion=settings.fusion
     )
     # Replicas started together on a fresh database race to create the schema (Postgres
     # CREATE TABLE is not idempotent under concurrency); the loser retries and finds it made.

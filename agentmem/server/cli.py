@@ -95,6 +95,13 @@ def _store(p: argparse.ArgumentParser) -> None:
     p.add_argument("--db", default=None, help="SQLAlchemy URL (default: SQLite under --home)")
 
 
+def _mechanisms(p: argparse.ArgumentParser, defaults: str) -> None:
+    p.add_argument("--graph", action="store_true", help=f"knowledge-graph memory, offline extractor {defaults}")
+    p.add_argument("--episodes", default=None, choices=list(SEGMENTERS), help="episodic memory's segmenter")
+    p.add_argument("--fusion", default=None, choices=list(FUSIONS),
+                   help="multi-hop: RecallConfig.multi_hop(), for documents with --graph")
+
+
 def add_commands(sub: Any) -> None:
     """Add ``serve``, ``keys`` and ``mcp`` to the CLI's subparsers."""
     p = sub.add_parser("serve", help="run the HTTP sidecar (REST + LangGraph store + metrics)")
@@ -110,12 +117,7 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--max-body", type=int, default=None, help="request body limit in bytes (default 4 MiB)")
     p.add_argument("--threads", type=int, default=None,
                    help="torch intra-op threads per worker (default: one per core; 1 beside a busy assistant)")
-    p.add_argument("--graph", action="store_true",
-                   help="knowledge-graph memory (offline extractor); default $AGENTMEM_GRAPH or off")
-    p.add_argument("--episodes", default=None, choices=list(SEGMENTERS),
-                   help="episodic memory's segmenter (default $AGENTMEM_EPISODES or off)")
-    p.add_argument("--fusion", default=None, choices=list(FUSIONS),
-                   help="multi-hop: RecallConfig.multi_hop(), for documents with --graph (default $AGENTMEM_FUSION)")
+    _mechanisms(p, "(default $AGENTMEM_GRAPH, $AGENTMEM_EPISODES, $AGENTMEM_FUSION, or off)")
     p.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"])
     p.set_defaults(func=cmd_serve)
 
@@ -143,4 +145,5 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--transport", default="stdio", choices=["stdio", "http"])
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8751)
+    _mechanisms(p, "(default off)")
     p.set_defaults(func=cmd_mcp)

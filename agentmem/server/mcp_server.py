@@ -101,7 +101,9 @@ def run_mcp(args: argparse.Namespace) -> None:
     from agentmem.memory import Memory
 
     home = Path(args.home) if args.home else default_home()
-    memory = Memory(MemoryConfig(home=home, db_url=args.db, chroma=args.chroma, device=args.device))
+    config = MemoryConfig(home=home, db_url=args.db, chroma=args.chroma, device=args.device)
+    memory = Memory(config.with_mechanisms(graph=args.graph, episodes=args.episodes or "off",
+                                           fusion=args.fusion or "default"))
     server = build_mcp(memory, tenant=args.tenant)
     try:
         if args.transport == "stdio":

@@ -89,3 +89,25 @@ def test_memory_from_settings_turns_the_mechanisms_on(tmp_path: Path) -> None:
         assert memory.config.recall == RecallConfig()
     finally:
         memory.close()
+
+
+def test_mcp_takes_the_same_switches_and_the_config_applies_them(tmp_path: Path) -> None:
+    import argparse
+
+    from agentmem.config import MemoryConfig, RecallConfig
+    from agentmem.errors import ConfigError
+    from agentmem.server.cli import add_commands
+
+    parser = argparse.ArgumentParser()
+    add_commands(parser.add_subparsers())
+    args = parser.parse_args(["mcp", "--graph", "--episodes", "drift", "--fusion", "multi-hop"])
+    assert (args.graph, args.episodes, args.fusion) == (True, "drift", "multi-hop")
+    base = MemoryConfig(home=tmp_path, device="cpu")
+    on = base.with_mechanisms(graph=True, episodes=args.episodes, fusion=args.fusion)
+    assert on.graph.enabled and on.episodes.segmenter == "drift" and on.recall == RecallConfig.multi_hop()
+    assert (on.home, on.device, on.graph.lexical_weight) == (base.home, "cpu", base.graph.lexical_weight)
+    assert base.with_mechanisms() == base  # everything off: the library's defaults
+    with pytest.raises(ConfigError, match="segmenter"):
+        base.with_mechanisms(episodes="lm")
+    with pytest.raises(ConfigError, match="fusion"):
+        base.with_mechanisms(fusion="rrf")
