@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from agentmem.errors import ConfigError
 
@@ -14,7 +14,8 @@ __all__ = [
 ]
 
 Device = Literal["auto", "cpu", "cuda"]
-SEGMENTERS = ("off", "drift", "surprise", "auto")  # EpisodeConfig.segmenter
+Segmenter = Literal["off", "drift", "surprise", "auto"]  # EpisodeConfig.segmenter
+SEGMENTERS: tuple[str, ...] = get_args(Segmenter)  # the default ("off") first
 FUSIONS = ("default", "multi-hop")  # RecallConfig.preset names
 
 DEFAULT_TENANT = "default"
@@ -134,7 +135,7 @@ class EpisodeConfig:
     similarity plus ``k_contiguous`` temporal neighbours on each side of each.
     """
 
-    segmenter: Literal["auto", "surprise", "drift", "off"] = "off"
+    segmenter: Segmenter = "off"
     lm: str | None = None
     lm_dtype: Literal["auto", "float32", "bfloat16"] = "auto"
     lm_context: int = 128
