@@ -18,6 +18,13 @@ over the stored rows); their k-th exact score ``τ`` is a lower bound of the tru
 only rows whose upper bound reaches ``τ`` can be in the top-k, and those few are rescored too.
 The result is :func:`agentmem.kernels.topk.topk_reference`'s.
 
+**int8 first level** (``codes``, when the C kernel of :mod:`agentmem.kernels.scan` is built):
+the coordinates are also kept as int8 codes with a scale per row, a quarter of the table's
+bytes, and the first level is their scan (its bounds widened by the quantization errors, which
+are bounded per row and per query). Without a mask or second level the whole search of one
+query is one C call (:func:`agentmem.kernels.scan.fused_topk`): 100k rows of the search
+bench's mixture, 96 axes, ~1.0 ms instead of ~2.2 with the float32 table through BLAS.
+
 How much is pruned depends on the data, never the answer: a basis that fits the data badly
 (rows appended after it was fitted, another embedder) only widens the intervals.
 
@@ -47,6 +54,7 @@ import numpy as np
 import torch
 
 from agentmem.errors import ValidationError
+from agentmem.kernels import scan as _scan
 from agentmem.kernels.topk import _validate
 
 __all__ = ["Level2", "Sketch", "build_sketch", "choose_split", "extend_sketch", "fit_basis", "plan_sketch",
@@ -77,6 +85,10 @@ class Sketch:
     # [r + r2, D] float64: both levels' axes as rows, what a query is projected on
     query_bases: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)), compare=False, repr=False)
     spare: _Spare | None = field(default=None, compare=False, repr=False)  # room to append in place
+    # the first level as int8 codes for the C scan (kernels.scan), when the sketch has them:
+    codes: torch.Tensor | None = field(default=None, compare=False, repr=False)  # [N, width] int8
+    code_terms: torch.Tensor | None = field(default=None, compare=False, repr=False)  # [N, 3] float32
+    max_code_rounding: float = 0.0  # largest e_i = ||Bᵀx − s_i c8_i|| of the codes
 
     @property
     def rank(self) -> int:
@@ -139,10 +151,13 @@ _TERMS_BLOCK = 16_384  # rows per float64 block while sketching (bounds the temp
 
 
 def _sketch_rows(rows: torch.Tensor, basis: torch.Tensor, basis2: torch.Tensor | None = None,
-                 like: Sketch | None = None) -> Sketch:
-    """The sketch of ``rows`` alone in ``basis`` (and ``basis2``, the second level); the
-    per-basis terms are taken from ``like`` when it has the same bases (an extension)."""
+                 like: Sketch | None = None, *, codes: bool = False) -> Sketch:
+    """The sketch of ``rows`` alone in ``basis`` (and ``basis2``, the second level; with
+    ``codes``, the first level's int8 codes too); the per-basis terms are taken from ``like``
+    when it has the same bases (an extension)."""
     blocks: list[tuple[torch.Tensor, ...]] = []
+    code_blocks: list[tuple[np.ndarray, np.ndarray]] = []
+    width = _scan.code_width(basis.shape[1])
     b = basis.to(torch.float64)
     b2 = None if basis2 is None else basis2.to(torch.float64)
     for start in range(0, max(1, rows.shape[0]), _TERMS_BLOCK):  # no rows: one empty block
@@ -153,6 +168,8 @@ def _sketch_rows(rows: torch.Tensor, basis: torch.Tensor, basis2: torch.Tensor |
         delta = torch.linalg.vector_norm(proj - coords.to(torch.float64), dim=1)
         perp = _round_up(torch.linalg.vector_norm(resid, dim=1))
         block: tuple[torch.Tensor, ...] = (torch.cat([coords, perp.unsqueeze(1)], dim=1), _round_up(delta))
+        if codes:
+            code_blocks.append(_scan.quantize_rows(proj.cpu().numpy(), perp.cpu().numpy(), width=width))
         if b2 is not None:
             proj2 = resid @ b2  # = x @ b2 for b2 orthogonal to b
             coords2 = proj2.to(torch.bfloat16)
@@ -173,8 +190,13 @@ def _sketch_rows(rows: torch.Tensor, basis: torch.Tensor, basis2: torch.Tensor |
         query_bases = b_all.T.contiguous().cpu().numpy()
     else:
         orth, query_bases = like.orth_error, like.query_bases
+    code_rows = code_terms = None
+    if codes:
+        code_rows = torch.from_numpy(np.concatenate([c for c, _ in code_blocks]))
+        code_terms = torch.from_numpy(np.concatenate([t for _, t in code_blocks]))
     return Sketch(basis, table, _max_norm(table[:, :r]), _max_of(rounding), _max_of(table[:, r]),
-                  basis.T.contiguous(), level2, orth, query_bases)
+                  basis.T.contiguous(), level2, orth, query_bases, None, code_rows, code_terms,
+                  _max_of(code_terms[:, 2]) if code_terms is not None else 0.0)
 
 
 def _max_of(t: torch.Tensor) -> float:
@@ -182,12 +204,15 @@ def _max_of(t: torch.Tensor) -> float:
 
 
 def build_sketch(corpus: torch.Tensor, rank: int = 128, *, basis: torch.Tensor | None = None,
-                 sample: int = 20_000, refine_rank: int = 0) -> Sketch:
+                 sample: int = 20_000, refine_rank: int = 0, codes: bool | None = None) -> Sketch:
     """Sketch ``corpus`` in ``basis`` (default: fitted on up to ``sample`` evenly spaced rows).
 
     ``refine_rank > 0`` adds the second level: the ``refine_rank`` principal axes of the same
-    sample's residuals after ``basis``.
+    sample's residuals after ``basis``. ``codes`` adds the first level's int8 codes, which the
+    search then scans instead of the float32 table (default: when the C scan is built,
+    :func:`agentmem.kernels.scan.available`).
     """
+    codes = _scan.available() if codes is None else codes
     step = max(1, corpus.shape[0] // sample)
     if basis is None:
         basis = fit_basis(corpus[::step].to(torch.float32), min(rank, corpus.shape[1]))
@@ -200,7 +225,7 @@ def build_sketch(corpus: torch.Tensor, rank: int = 128, *, basis: torch.Tensor |
         x = corpus[::step].to(torch.float64)
         b = basis.to(torch.float64)
         basis2 = fit_basis(x - (x @ b) @ b.T, min(refine_rank, room))
-    return _sketch_rows(corpus, basis, basis2)
+    return _sketch_rows(corpus, basis, basis2, codes=codes)
 
 
 _SPLITS = (1 / 8, 3 / 16, 1 / 4, 3 / 8, 1 / 2, 3 / 4)  # first-level shares of the axes that plan_sketch weighs
@@ -217,7 +242,8 @@ def _lines(nbytes: int) -> int:
 
 
 def choose_split(sample: torch.Tensor, basis: torch.Tensor, n_rows: int, *, k: int = 10, queries: int = 64,
-                 row_bytes: int = 1536, candidates: tuple[int, ...] | None = None) -> tuple[int, int, float]:
+                 row_bytes: int = 1536, candidates: tuple[int, ...] | None = None, codes: bool = False
+                 ) -> tuple[int, int, float]:
     """The ranks ``(r1, r2)`` of a sketch over ``basis`` (``[D, r]``: level one its first ``r1``
     axes, level two the other ``r - r1`` or none, ``r2 = 0``) that read the fewest bytes per
     query on data like ``sample``, and that estimate of bytes per query.
@@ -227,7 +253,8 @@ def choose_split(sample: torch.Tensor, basis: torch.Tensor, n_rows: int, *, k: i
     corpus of ``n_rows``), the bounds are those of :func:`topk_projected` without the
     rounding terms, and a query's bytes are the whole first level (``4 (r1 + 1)`` per row),
     its gathered row, a second-level row and two per-row bound terms (in cache lines) for each
-    row the first bound keeps, and a full row (``row_bytes``) for each row both keep; each
+    row the first bound keeps, and a full row (``row_bytes``) for each row both keep (with
+    ``codes``, the first level is read as int8 codes and three float32 terms per row); each
     gathered row also costs ``_GATHER`` bytes, its measured price in bytes of a streamed scan. Sentence
     embeddings concentrate in a few axes and prefer a small ``r1``; a mixture of isotropic
     clusters needs most axes in the first level and gains nothing from a second (the noise
@@ -264,7 +291,7 @@ def choose_split(sample: torch.Tensor, basis: torch.Tensor, n_rows: int, *, k: i
         s1 = float(keep1.sum(1).float().mean()) * scale
         s2 = float((keep1 & keep2).sum(1).float().mean()) * scale
         row2 = _GATHER + _lines(4 * (r1 + 1)) + _lines(2 * (r - r1)) + 2 * _LINE
-        scan = n_rows * 4 * (r1 + 1)
+        scan = n_rows * (_scan.code_width(r1) + 12 if codes else 4 * (r1 + 1))
         for r2, cost in ((r - r1, scan + s1 * row2 + s2 * full_row), (0, scan + s1 * full_row)):
             if cost < best_cost:
                 best, best_cost = (r1, r2), cost
@@ -278,28 +305,30 @@ MAX_SHARE = 0.5
 
 
 def plan_sketch(corpus: torch.Tensor, rank: int = 128, *, k: int = 10, sample: int = 20_000,
-                max_share: float | None = MAX_SHARE) -> Sketch | None:
+                max_share: float | None = MAX_SHARE, codes: bool | None = None) -> Sketch | None:
     """A sketch of ``corpus`` over its ``rank`` principal axes, in one or two levels as
     :func:`choose_split` plans them (fitted on up to ``sample`` evenly spaced rows); ``None``
     when the bounds would prune too little to pay: estimated bytes per query above
     ``max_share`` of a float32 full scan (``None``: sketch anyway; see ``MAX_SHARE``). Noise in
     every direction does that (1M rows of the bench's 1,000-cluster mixture), and so do few
-    dimensions.
+    dimensions. ``codes`` as in :func:`build_sketch`.
     """
+    codes = _scan.available() if codes is None else codes
     rank = min(rank, corpus.shape[1])
     step = max(1, corpus.shape[0] // sample)
     rows = corpus[::step].to(torch.float32)
     basis = fit_basis(rows, rank)
     if rank < 2:
-        return _sketch_rows(corpus, basis.to(corpus.device))
+        return _sketch_rows(corpus, basis.to(corpus.device), codes=codes)
     row_bytes = corpus.shape[1] * corpus.element_size()
-    r1, r2, cost = choose_split(rows, basis, corpus.shape[0], k=k, row_bytes=row_bytes)
+    r1, r2, cost = choose_split(rows, basis, corpus.shape[0], k=k, row_bytes=row_bytes, codes=codes)
     # the plain scan it competes with: float32's bytes whatever the storage (a single-query CPU
     # scan of bf16 rows is no faster: 100k x 384, torch's bf16 GEMV 14 ms, BLAS float32 7 ms)
     if max_share is not None and cost > max_share * corpus.shape[0] * corpus.shape[1] * 4:
         return None
     basis = basis.to(corpus.device)
-    return _sketch_rows(corpus, basis[:, :r1].contiguous(), basis[:, r1 : r1 + r2].contiguous() if r2 else None)
+    return _sketch_rows(corpus, basis[:, :r1].contiguous(), basis[:, r1 : r1 + r2].contiguous() if r2 else None,
+                        codes=codes)
 
 
 @dataclass
@@ -312,8 +341,12 @@ class _Spare:
 
 
 def _row_arrays(sketch: Sketch) -> list[torch.Tensor]:
+    """The per-row arrays: the table, the second level's three, the codes' two (when present)."""
     lv = sketch.level2
-    return [sketch.table] if lv is None else [sketch.table, lv.coords, lv.perp, lv.rounding]
+    arrays = [sketch.table] if lv is None else [sketch.table, lv.coords, lv.perp, lv.rounding]
+    if sketch.codes is not None and sketch.code_terms is not None:
+        arrays += [sketch.codes, sketch.code_terms]
+    return arrays
 
 
 def extend_sketch(sketch: Sketch, rows: torch.Tensor) -> Sketch:
@@ -325,7 +358,8 @@ def extend_sketch(sketch: Sketch, rows: torch.Tensor) -> Sketch:
     costs the new rows, not a copy of the whole sketch (100k rows: ~16 ms).
     """
     lv = sketch.level2
-    new = _sketch_rows(rows, sketch.basis, None if lv is None else lv.basis_t.T, like=sketch)
+    new = _sketch_rows(rows, sketch.basis, None if lv is None else lv.basis_t.T, like=sketch,
+                       codes=sketch.codes is not None)
     n, m = len(sketch), len(new)
     spare = sketch.spare
     if spare is None or spare.used != n or spare.arrays[0].shape[0] < n + m:
@@ -341,9 +375,12 @@ def extend_sketch(sketch: Sketch, rows: torch.Tensor) -> Sketch:
     level2 = None
     if lv is not None and new.level2 is not None:
         level2 = Level2(lv.basis_t, views[1], views[2], views[3], max(lv.max_norm, new.level2.max_norm))
+    coded = sketch.codes is not None
     return Sketch(sketch.basis, views[0], max(sketch.max_norm, new.max_norm),
                   max(sketch.max_rounding, new.max_rounding), max(sketch.max_perp, new.max_perp),
-                  new.basis_t, level2, sketch.orth_error, sketch.query_bases, spare)
+                  new.basis_t, level2, sketch.orth_error, sketch.query_bases, spare,
+                  views[-2] if coded else None, views[-1] if coded else None,
+                  max(sketch.max_code_rounding, new.max_code_rounding))
 
 
 def topk_projected(
@@ -374,8 +411,10 @@ def topk_projected(
     exact = _exact_scorer(corpus)
     out_s = np.empty((b, k_out), dtype=np.float32)
     out_i = np.empty((b, k_out), dtype=np.int64)
+    if _fused(sketch, corpus, invalid, out_s, out_i, terms, q32):
+        return torch.from_numpy(out_s), torch.from_numpy(out_i)
     for i in range(b):
-        approx = sketch.table.numpy() @ terms.level1[i]  # upper bounds, less the constant const1
+        approx, const = _first_level(sketch, terms, i)  # upper bounds, less the constant
         if invalid is not None:
             approx[invalid] = -np.inf
         # Rows likely to win (the largest bounds): their k-th exact score is a lower bound tau
@@ -385,7 +424,7 @@ def topk_projected(
             first = np.flatnonzero(np.isfinite(approx))
         first_scores = exact(first, q32[i])
         tau = float(np.partition(first_scores, len(first) - k_out)[len(first) - k_out])
-        rows = np.flatnonzero(approx >= _below(tau - float(terms.const1[i])))
+        rows = np.flatnonzero(approx >= _below(tau - const))
         if len(rows) > len(first) and sketch.level2 is not None:  # tighter bounds for fewer rows
             rows = rows[_upper2(sketch, terms, i, rows) >= tau]
         scores = exact(rows, q32[i])
@@ -395,6 +434,32 @@ def topk_projected(
         best = np.lexsort((rows, -scores))[:k_out]  # score descending, the lower row first
         out_s[i], out_i[i] = scores[best], rows[best]
     return torch.from_numpy(out_s), torch.from_numpy(out_i)
+
+
+def _fused(sketch: Sketch, corpus: torch.Tensor, invalid: np.ndarray | None, out_s: np.ndarray,
+           out_i: np.ndarray, terms: _QueryTerms, q32: np.ndarray) -> bool:
+    """The whole search in the C kernel (:func:`agentmem.kernels.scan.fused_topk`) where it
+    applies: int8 codes, one level, no mask, a float32 corpus. False where it does not."""
+    if (sketch.codes is None or sketch.code_terms is None or sketch.level2 is not None or invalid is not None
+            or corpus.dtype != torch.float32 or not _scan.available()):
+        return False
+    k = out_s.shape[1]
+    codes, code_terms, mat = sketch.codes.numpy(), sketch.code_terms.numpy(), corpus.numpy()
+    for i in range(len(q32)):
+        found = _scan.fused_topk(codes, code_terms, terms.q_codes[i], terms.scan_terms[i], float(terms.const_scan[i]),
+                                 mat, q32[i], k, first=4 * k + 32)
+        assert found is not None and len(found[0]) == k
+        out_s[i], out_i[i] = found
+    return True
+
+
+def _first_level(sketch: Sketch, terms: _QueryTerms, i: int) -> tuple[np.ndarray, float]:
+    """Query ``i``'s first-level upper bounds of every row, less a constant, and that constant:
+    the C scan of the int8 codes when the sketch has them, else a BLAS GEMV of the table."""
+    if sketch.codes is None or sketch.code_terms is None:
+        return sketch.table.numpy() @ terms.level1[i], float(terms.const1[i])
+    approx = _scan.scan(sketch.codes.numpy(), sketch.code_terms.numpy(), terms.q_codes[i], terms.scan_terms[i])
+    return approx, float(terms.const_scan[i])
 
 
 _BLOCK = 64  # rows per block when picking the largest upper bounds
@@ -427,12 +492,13 @@ def _below(x: float) -> np.float32:
 
 
 def _exact_scorer(corpus: torch.Tensor) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
-    """``score(rows, q)``: fp32 inner products of ``q`` with the given corpus rows, in numpy
+    """``score(rows, q)``: fp32 inner products of ``q`` with the given corpus rows, in numpy or
+    the C gather (:func:`agentmem.kernels.scan.gather_dot`)
     (torch's gathers and casts wake its thread pool: with 2 threads on a 2-vCPU VM a bf16
     query took 8 ms instead of 0.3)."""
     if corpus.dtype == torch.float32:
         mat = corpus.numpy()
-        return lambda rows, q: np.take(mat, rows, axis=0) @ q
+        return lambda rows, q: _scan.gather_dot(mat, rows, q)
     if corpus.dtype == torch.bfloat16:
         bits = _bits(corpus)
         return lambda rows, q: _widen(np.take(bits, rows, axis=0)) @ q
@@ -472,6 +538,11 @@ class _QueryTerms:
     q_perp2: np.ndarray  # [B] ||q⊥⊥|| rounded up
     p_norm: np.ndarray  # [B] ||(p, p2)|| rounded up
     const2: np.ndarray  # [B]
+    # the int8 codes' scan (kernels.scan), when the sketch has codes: per query the int16 codes,
+    # the kernel's terms [s_q, ||q⊥||, ||s_q q16||] and the constant left out of its output
+    q_codes: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.int16))
+    scan_terms: np.ndarray = field(default_factory=lambda: np.zeros((0, 3), dtype=np.float32))
+    const_scan: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
 
     @classmethod
     def of(cls, sketch: Sketch, q32: np.ndarray) -> _QueryTerms:
@@ -480,30 +551,54 @@ class _QueryTerms:
         q = q32.astype(np.float64)
         r = sketch.rank
         p_all = q @ bases.T
-        p32 = p_all.astype(np.float32)
-        q2, p2_sq, p1_sq = (q * q).sum(1), (p_all * p_all).sum(1), (p_all[:, :r] ** 2).sum(1)
-        q_norm, p_norm, p1_norm = np.sqrt(q2), np.sqrt(p2_sq), np.sqrt(p1_sq)
-        p_err = np.sqrt(((p_all - p32) ** 2).sum(1))
+        q2, p1_sq = (q * q).sum(1), (p_all[:, :r] ** 2).sum(1)
+        q_norm, p1_norm = np.sqrt(q2), np.sqrt(p1_sq)
         # with p = Bᵀq, ||q − B p||² = ||q||² − ||p||² + pᵀ(BᵀB − I)p: within orth ||p||² of
         # ||q||² − ||p||² (three times that, for the float64 rounding of the sums)
         orth = 3 * sketch.orth_error
         q_perp = np.sqrt(np.maximum(q2 - p1_sq + orth * p1_sq, 0.0)) * _NORM_SLACK  # rounded up, as every term
-        q_perp2 = np.sqrt(np.maximum(q2 - p2_sq + orth * p2_sq, 0.0)) * _NORM_SLACK
+        # float32 for the products with the table: rounded up by the slack (2**-10 >> 2**-24)
+        q_perp32 = (q_perp * _NORM_SLACK).astype(np.float32)
         # |q·x| is at most ||q|| ||x||; x = B c~ + B δ + ρ, and cross terms between fp32 bases
         # (||I − BᵀB|| = sketch.orth_error) stay below orth_error ||q|| ||x|| (twice, for slack)
         x_max = sketch.max_norm + sketch.max_rounding + sketch.max_perp
         cross = 2 * sketch.orth_error * q_norm * x_max + _ABS_SLACK * q_norm * x_max
+        scan = cls._scan_terms(sketch, p_all[:, :r], q_perp32, cross)
+        if scan[0].size and lv is None:  # the codes replace the table: nothing else is read
+            empty = np.zeros((len(q), 0), dtype=np.float32)
+            zeros = np.zeros(len(q))
+            return cls(empty, zeros.astype(np.float32), empty, zeros, zeros, zeros, *scan)
+        p32 = p_all.astype(np.float32)
+        p_err = np.sqrt(((p_all - p32) ** 2).sum(1))
         const1 = (p1_norm * sketch.max_rounding + p_err * sketch.max_norm
                   + _gamma(r + 1) * (p1_norm * sketch.max_norm + q_perp * sketch.max_perp) + cross) * _NORM_SLACK
-        # float32 for the product with the table: rounded up by the slack (2**-10 >> 2**-24)
-        level1 = np.concatenate([p32[:, :r], (q_perp * _NORM_SLACK).astype(np.float32)[:, None]], axis=1)
+        level1 = np.concatenate([p32[:, :r], q_perp32[:, None]], axis=1)
         const1_32 = (const1 * _NORM_SLACK).astype(np.float32)
         if lv is None:
             zeros = np.zeros(len(q))
-            return cls(level1, const1_32, p32, zeros, zeros, zeros)
+            return cls(level1, const1_32, p32, zeros, zeros, zeros, *scan)
+        p2_sq = (p_all * p_all).sum(1)
+        p_norm = np.sqrt(p2_sq)
+        q_perp2 = np.sqrt(np.maximum(q2 - p2_sq + orth * p2_sq, 0.0)) * _NORM_SLACK
         m2 = lv.max_norm
         const2 = (p_err * m2 + _gamma(r + lv.rank + 2) * p_norm * m2 + cross) * _NORM_SLACK
-        return cls(level1, const1_32, p32, q_perp2, p_norm * _NORM_SLACK, const2)
+        return cls(level1, const1_32, p32, q_perp2, p_norm * _NORM_SLACK, const2, *scan)
+
+    @staticmethod
+    def _scan_terms(sketch: Sketch, p1: np.ndarray, q_perp: np.ndarray, cross: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The codes' scan terms. With ``p = s_q q16 + f`` and ``Bᵀx = s_i c8_i + e_i``:
+        ``q·x = s_q s_i q16·c8_i + s_q q16·e_i + f·Bᵀx + q⊥·ρ`` (+ the basis cross terms), so
+        the scan's output bounds it up to ``||f|| max ||Bᵀx||``, the cross terms and the float32
+        roundings of the kernel's five operations on its int32 dot product (``γ_8``)."""
+        if sketch.codes is None:
+            return np.zeros((0, 0), dtype=np.int16), np.zeros((0, 3), dtype=np.float32), np.zeros(0, dtype=np.float32)
+        coded = _scan.quantize_query(p1, width=sketch.codes.shape[1])
+        x_proj = sketch.max_norm + sketch.max_rounding  # ||Bᵀx|| <= ||c~|| + ||δ||
+        qp = q_perp.astype(np.float64)
+        const = (coded.error * x_proj + _gamma(8) * (coded.norm * (x_proj + sketch.max_code_rounding)
+                                                     + qp * sketch.max_perp) + cross) * _NORM_SLACK
+        return coded.codes, coded.terms(q_perp), (const * _NORM_SLACK).astype(np.float32)
 
 
 def _upper2(sketch: Sketch, terms: _QueryTerms, i: int, rows: np.ndarray) -> np.ndarray:
