@@ -31,10 +31,11 @@ def add_index_arguments(p: argparse.ArgumentParser) -> None:
 
 def run_index_command(args: argparse.Namespace) -> int:
     from agentmem.batch.pipeline import IndexOptions, run_index
+    from agentmem.cli.args import with_mechanisms
     from agentmem.config import MemoryConfig, default_home
 
     home = Path(args.home) if args.home else default_home()
-    config = MemoryConfig(home=home, db_url=args.db, chroma=args.chroma, device=args.device)
+    config = with_mechanisms(MemoryConfig(home=home, db_url=args.db, chroma=args.chroma, device=args.device), args)
     opts = IndexOptions(
         paths=tuple(args.paths), fmt=args.fmt, user=args.user, tenant=args.tenant,
         workers=args.workers, engine=args.engine, resume=args.resume, strict=args.strict,

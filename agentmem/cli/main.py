@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from agentmem.cli.args import add_mechanism_arguments, with_mechanisms
 from agentmem.errors import AgentMemError
 
 __all__ = ["main"]
@@ -29,12 +30,13 @@ BENCHES = {
 }
 
 
-def _store_args(p: argparse.ArgumentParser) -> None:
+def _store_args(p: argparse.ArgumentParser, *, episodes: bool = True) -> None:
     p.add_argument("--home", default=None, help="data directory (default $AGENTMEM_HOME or ./.agentmem)")
     p.add_argument("--db", default=None, help="SQLAlchemy URL (default: SQLite under --home)")
     p.add_argument("--chroma", default=None, help="Chroma path or http://host:port")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--tenant", default="default")
+    add_mechanism_arguments(p, episodes=episodes)
 
 
 def _memory(args: argparse.Namespace) -> Any:
@@ -42,7 +44,7 @@ def _memory(args: argparse.Namespace) -> Any:
     from agentmem.memory import Memory
 
     home = Path(args.home) if args.home else default_home()
-    return Memory(MemoryConfig(home=home, db_url=args.db, chroma=args.chroma, device=args.device))
+    return Memory(with_mechanisms(MemoryConfig(home=home, db_url=args.db, chroma=args.chroma, device=args.device), args))
 
 
 def _print_hits(hits: Sequence[Any]) -> None:
@@ -175,7 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     from agentmem.batch.cli import add_index_arguments
 
     p = sub.add_parser("index", help="index conversation archives (ChatGPT, Claude, LongMemEval, LoCoMo, JSONL)")
-    _store_args(p)
+    _store_args(p, episodes=False)  # index has its own --episodes
     add_index_arguments(p)
     p.set_defaults(func=cmd_index)
 

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from agentmem.config import FUSIONS, SEGMENTERS
+from agentmem.cli.args import add_mechanism_arguments
 
 __all__ = ["add_commands"]
 
@@ -95,13 +95,6 @@ def _store(p: argparse.ArgumentParser) -> None:
     p.add_argument("--db", default=None, help="SQLAlchemy URL (default: SQLite under --home)")
 
 
-def _mechanisms(p: argparse.ArgumentParser, defaults: str) -> None:
-    p.add_argument("--graph", action="store_true", help=f"knowledge-graph memory, offline extractor {defaults}")
-    p.add_argument("--episodes", default=None, choices=list(SEGMENTERS), help="episodic memory's segmenter")
-    p.add_argument("--fusion", default=None, choices=list(FUSIONS),
-                   help="multi-hop: RecallConfig.multi_hop(), for documents with --graph")
-
-
 def add_commands(sub: Any) -> None:
     """Add ``serve``, ``keys`` and ``mcp`` to the CLI's subparsers."""
     p = sub.add_parser("serve", help="run the HTTP sidecar (REST + LangGraph store + metrics)")
@@ -117,7 +110,7 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--max-body", type=int, default=None, help="request body limit in bytes (default 4 MiB)")
     p.add_argument("--threads", type=int, default=None,
                    help="torch intra-op threads per worker (default: one per core; 1 beside a busy assistant)")
-    _mechanisms(p, "(default $AGENTMEM_GRAPH, $AGENTMEM_EPISODES, $AGENTMEM_FUSION, or off)")
+    add_mechanism_arguments(p, "(default $AGENTMEM_GRAPH, $AGENTMEM_EPISODES, $AGENTMEM_FUSION, or off)")
     p.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"])
     p.set_defaults(func=cmd_serve)
 
@@ -145,5 +138,5 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--transport", default="stdio", choices=["stdio", "http"])
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8751)
-    _mechanisms(p, "(default off)")
+    add_mechanism_arguments(p, "(default off)")
     p.set_defaults(func=cmd_mcp)

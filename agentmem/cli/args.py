@@ -1,0 +1,26 @@
+"""Command-line options shared by several commands."""
+
+from __future__ import annotations
+
+import argparse
+
+from agentmem.config import FUSIONS, SEGMENTERS, MemoryConfig
+
+__all__ = ["add_mechanism_arguments", "with_mechanisms"]
+
+
+def add_mechanism_arguments(p: argparse.ArgumentParser, defaults: str = "(default: off)", *,
+                            episodes: bool = True) -> None:
+    """``--graph``, ``--episodes`` (unless the command has its own) and ``--fusion``: the memory
+    mechanisms a command's ``Memory`` runs (:meth:`MemoryConfig.with_mechanisms`)."""
+    p.add_argument("--graph", action="store_true", help=f"knowledge-graph memory, offline extractor {defaults}")
+    if episodes:
+        p.add_argument("--episodes", default=None, choices=list(SEGMENTERS), help="episodic memory's segmenter")
+    p.add_argument("--fusion", default=None, choices=list(FUSIONS),
+                   help="multi-hop: RecallConfig.multi_hop(), for documents with --graph")
+
+
+def with_mechanisms(config: MemoryConfig, args: argparse.Namespace) -> MemoryConfig:
+    """``config`` with the mechanisms ``args`` asks for (unset options: off, default fusion)."""
+    return config.with_mechanisms(graph=bool(args.graph), episodes=getattr(args, "episodes", None) or "off",
+                                  fusion=args.fusion or "default")
