@@ -1,17 +1,19 @@
 /* The first-level scan of the bounded sketch over int8 codes (agentmem.kernels.scan).
  *
- * For rows i < n, with codes[i] the int8 codes of row i (width values, zero padded) and
+ * Row codes are stored as unsigned bytes, the signed code plus 128 (a signed code is in
+ * [-127, 127]; padding is 128, a zero); query codes are int8 in [-64, 64]. For rows i < n, with
  * terms[i] = (scale_i, perp_i, rounding_i):
  *
- *     out[i] = qt[0] * scale_i * (q . codes[i]) + qt[1] * perp_i + qt[2] * rounding_i
+ *     out[i] = qt[0] * scale_i * (q . (codes[i] - 128)) + qt[1] * perp_i + qt[2] * rounding_i
  *
- * The dot product of the int16 query codes with the int8 row codes is exact in int32 (|q| <=
- * 32767, |code| <= 127, width <= 512: |dot| < 2^31); the three float32 products and two sums
- * are rounded as any float32 arithmetic (the caller's bound allows for it). An AVX2 path
- * (picked at run time) and a portable one compute the same integer dot products, so their
- * outputs are identical.
+ * The dot product is exact in int32 (|255 * 64| * 512 < 2^31; the AVX2 path's pairwise int16
+ * sums stay below 2^15), computed as q . codes[i] - 128 * sum(q) so that one AVX2 instruction
+ * multiplies 32 unsigned codes by 32 signed ones; the three float32 products and two sums are
+ * rounded as any float32 arithmetic (the caller's bound allows for it). An AVX2 path (picked at
+ * run time) and a portable one compute the same integer dot products, so their outputs are
+ * identical.
  *
- * The GIL is released during the scan.
+ * The GIL is released during each call.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -25,55 +27,86 @@
 #endif
 
 #define MAX_WIDTH 512
-#define QUERY_MAX 32767
+#define QUERY_MAX 64
+#define CODE_ZERO 128 /* a row code is its signed value plus 128 */
 
 static inline float combine(const float *qt, const float *t, int32_t dot) {
     return qt[0] * t[0] * (float)dot + qt[1] * t[1] + qt[2] * t[2];
 }
 
-static void scan_portable(const int8_t *codes, const float *terms, const int16_t *q, const float *qt,
+/* bias = CODE_ZERO * sum(q): what the offset of the row codes adds to every dot product */
+static int32_t bias_of(const int8_t *q, Py_ssize_t width) {
+    int32_t s = 0;
+    for (Py_ssize_t j = 0; j < width; j++) s += q[j];
+    return CODE_ZERO * s;
+}
+
+static void scan_portable(const uint8_t *codes, const float *terms, const int8_t *q, int32_t bias, const float *qt,
                           float *out, Py_ssize_t n, Py_ssize_t width) {
     for (Py_ssize_t i = 0; i < n; i++) {
-        const int8_t *c = codes + i * width;
+        const uint8_t *c = codes + i * width;
         int32_t dot = 0;
         for (Py_ssize_t j = 0; j < width; j++) dot += (int32_t)c[j] * (int32_t)q[j];
-        out[i] = combine(qt, terms + 3 * i, dot);
+        out[i] = combine(qt, terms + 3 * i, dot - bias);
     }
 }
 
 #ifdef SCAN_X86
-__attribute__((target("avx2"))) static inline __m256i row_dot(const int8_t *c, const int16_t *q,
-                                                               Py_ssize_t width) {
+/* 32 codes a step: unsigned codes times signed query codes, adjacent pairs summed to int16
+ * (|255 * 64 * 2| < 2^15: no saturation), then to int32 */
+__attribute__((target("avx2"))) static inline __m256i row_dot(const uint8_t *c, const int8_t *q, Py_ssize_t width) {
+    const __m256i ones = _mm256_set1_epi16(1);
     __m256i acc = _mm256_setzero_si256();
-    for (Py_ssize_t j = 0; j < width; j += 16) {
-        __m256i a = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(c + j)));
-        __m256i b = _mm256_loadu_si256((const __m256i *)(q + j));
-        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(a, b));
+    for (Py_ssize_t j = 0; j < width; j += 32) {
+        __m256i pairs = _mm256_maddubs_epi16(_mm256_loadu_si256((const __m256i *)(c + j)),
+                                             _mm256_loadu_si256((const __m256i *)(q + j)));
+        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(pairs, ones));
     }
     return acc;
 }
 
-/* width is a multiple of 16: four rows at a time, their eight partial sums reduced together */
-__attribute__((target("avx2"))) static void scan_avx2(const int8_t *codes, const float *terms,
-                                                      const int16_t *q, const float *qt, float *out,
-                                                      Py_ssize_t n, Py_ssize_t width) {
+/* the eight int32 sums of each of a[0..7], in order */
+__attribute__((target("avx2"))) static inline __m256i sums8(const __m256i *a) {
+    __m256i h0 = _mm256_hadd_epi32(_mm256_hadd_epi32(a[0], a[1]), _mm256_hadd_epi32(a[2], a[3]));
+    __m256i h1 = _mm256_hadd_epi32(_mm256_hadd_epi32(a[4], a[5]), _mm256_hadd_epi32(a[6], a[7]));
+    /* h0 = [lo-lane sums of 0..3 | hi-lane sums of 0..3], h1 the same for 4..7 */
+    return _mm256_add_epi32(_mm256_permute2x128_si256(h0, h1, 0x20), _mm256_permute2x128_si256(h0, h1, 0x31));
+}
+
+/* the columns of eight rows of [n, 3] float32 terms: blends put each column's values in one
+ * vector, a permutation orders them */
+__attribute__((target("avx2"))) static inline void columns8(const float *t, __m256 *s, __m256 *p, __m256 *r) {
+    __m256 v0 = _mm256_loadu_ps(t), v1 = _mm256_loadu_ps(t + 8), v2 = _mm256_loadu_ps(t + 16);
+    __m256 a = _mm256_blend_ps(_mm256_blend_ps(v0, v1, 0x92), v2, 0x24); /* s0 s3 s6 s1 s4 s7 s2 s5 */
+    __m256 b = _mm256_blend_ps(_mm256_blend_ps(v0, v1, 0x24), v2, 0x49); /* p5 p0 p3 p6 p1 p4 p7 p2 */
+    __m256 c = _mm256_blend_ps(_mm256_blend_ps(v0, v1, 0x49), v2, 0x92); /* r2 r5 r0 r3 r6 r1 r4 r7 */
+    *s = _mm256_permutevar8x32_ps(a, _mm256_setr_epi32(0, 3, 6, 1, 4, 7, 2, 5));
+    *p = _mm256_permutevar8x32_ps(b, _mm256_setr_epi32(1, 4, 7, 2, 5, 0, 3, 6));
+    *r = _mm256_permutevar8x32_ps(c, _mm256_setr_epi32(2, 5, 0, 3, 6, 1, 4, 7));
+}
+
+/* width is a multiple of 32: eight rows at a time, their sums reduced together and combined
+ * with their terms in the scalar path's order of operations (so the outputs are identical) */
+__attribute__((target("avx2"))) static void scan_avx2(const uint8_t *codes, const float *terms, const int8_t *q,
+                                                      int32_t bias, const float *qt, float *out, Py_ssize_t n,
+                                                      Py_ssize_t width) {
+    const __m256 q0 = _mm256_set1_ps(qt[0]), q1 = _mm256_set1_ps(qt[1]), q2 = _mm256_set1_ps(qt[2]);
+    const __m256i b = _mm256_set1_epi32(bias);
     Py_ssize_t i = 0;
-    int32_t dots[4];
-    for (; i + 4 <= n; i += 4) {
-        const int8_t *c = codes + i * width;
-        __m256i a0 = row_dot(c, q, width), a1 = row_dot(c + width, q, width);
-        __m256i a2 = row_dot(c + 2 * width, q, width), a3 = row_dot(c + 3 * width, q, width);
-        __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(a0, a1), _mm256_hadd_epi32(a2, a3));
-        __m128i s = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
-        _mm_storeu_si128((__m128i *)dots, s);
-        for (int r = 0; r < 4; r++) out[i + r] = combine(qt, terms + 3 * (i + r), dots[r]);
+    __m256i acc[8];
+    for (; i + 8 <= n; i += 8) {
+        for (int k = 0; k < 8; k++) acc[k] = row_dot(codes + (i + k) * width, q, width);
+        __m256 dot = _mm256_cvtepi32_ps(_mm256_sub_epi32(sums8(acc), b)), sc, pe, ro;
+        columns8(terms + 3 * i, &sc, &pe, &ro);
+        __m256 v = _mm256_add_ps(_mm256_mul_ps(_mm256_mul_ps(q0, sc), dot), _mm256_mul_ps(q1, pe));
+        _mm256_storeu_ps(out + i, _mm256_add_ps(v, _mm256_mul_ps(q2, ro)));
     }
-    if (i < n) scan_portable(codes + i * width, terms + 3 * i, q, qt, out + i, n - i, width);
+    if (i < n) scan_portable(codes + i * width, terms + 3 * i, q, bias, qt, out + i, n - i, width);
 }
 #endif
 
-typedef void (*scan_fn)(const int8_t *, const float *, const int16_t *, const float *, float *, Py_ssize_t,
-                        Py_ssize_t);
+typedef void (*scan_fn)(const uint8_t *, const float *, const int8_t *, int32_t, const float *, float *,
+                        Py_ssize_t, Py_ssize_t);
 
 #define BLOCK 64
 
@@ -107,18 +140,19 @@ static float max_of(const float *x, Py_ssize_t n) {
 
 /* the scan a block of BLOCK rows at a time, each block's largest output noted while it is in
  * the L1 cache */
-static void scan_blocks(scan_fn fn, const int8_t *codes, const float *terms, const int16_t *q, const float *qt,
+static void scan_blocks(scan_fn fn, const uint8_t *codes, const float *terms, const int8_t *q, const float *qt,
                         float *out, float *block_max, Py_ssize_t n, Py_ssize_t width) {
+    int32_t bias = bias_of(q, width);
     for (Py_ssize_t b = 0; b < n; b += BLOCK) {
         Py_ssize_t e = b + BLOCK < n ? b + BLOCK : n;
-        fn(codes + b * width, terms + 3 * b, q, qt, out + b, e - b, width);
+        fn(codes + b * width, terms + 3 * b, q, bias, qt, out + b, e - b, width);
         block_max[b / BLOCK] = max_of(out + b, e - b);
     }
 }
 
 static int use_avx2(Py_ssize_t width) {
 #ifdef SCAN_X86
-    return width % 16 == 0 && __builtin_cpu_supports("avx2");
+    return width % 32 == 0 && __builtin_cpu_supports("avx2");
 #else
     (void)width;
     return 0;
@@ -131,23 +165,23 @@ static PyObject *scan(PyObject *self, PyObject *args) {
     int portable = 0;
     if (!PyArg_ParseTuple(args, "y*y*y*y*w*|p", &codes, &terms, &q, &qt, &out, &portable)) return NULL;
     PyObject *result = NULL;
-    Py_ssize_t width = q.len / 2, n = out.len / 4;
-    if (q.len % 2 || out.len % 4 || qt.len != 12 || width < 1 || width > MAX_WIDTH) {
-        PyErr_SetString(PyExc_ValueError, "scan: query codes must be int16 (1 to 512), qt 3 float32, out float32");
+    Py_ssize_t width = q.len, n = out.len / 4;
+    if (out.len % 4 || qt.len != 12 || width < 1 || width > MAX_WIDTH) {
+        PyErr_SetString(PyExc_ValueError, "scan: query codes must be int8 (1 to 512), qt 3 float32, out float32");
     } else if (codes.len != n * width || terms.len != n * 12) {
         PyErr_Format(PyExc_ValueError, "scan: %zd rows of width %zd need %zd code bytes and %zd term bytes, got %zd and %zd",
                      n, width, n * width, n * 12, codes.len, terms.len);
     } else {
-        const int8_t *c = codes.buf;
+        const uint8_t *c = codes.buf;
         const float *t = terms.buf, *f = qt.buf;
-        const int16_t *qq = q.buf;
+        const int8_t *qq = q.buf;
         float *o = out.buf;
         scan_fn fn = scan_portable;
 #ifdef SCAN_X86
         if (!portable && use_avx2(width)) fn = scan_avx2;
 #endif
         Py_BEGIN_ALLOW_THREADS
-        fn(c, t, qq, f, o, n, width);
+        fn(c, t, qq, bias_of(qq, width), f, o, n, width);
         Py_END_ALLOW_THREADS
         Py_INCREF(Py_None);
         result = Py_None;
@@ -282,7 +316,7 @@ static char *scratch(size_t bytes) {
  * are rescored, their k-th exact score is tau; every row whose bound reaches tau - slack is
  * rescored; the best k by (score, then the lower row). Returns the hits written, or -1 when
  * out of memory. */
-static Py_ssize_t topk_one(const int8_t *codes, const float *terms, const int16_t *q, const float *qt, double slack,
+static Py_ssize_t topk_one(const uint8_t *codes, const float *terms, const int8_t *q, const float *qt, double slack,
                            const float *mat, const float *qf, Py_ssize_t n, Py_ssize_t width, Py_ssize_t d,
                            Py_ssize_t k, Py_ssize_t first, float *out_s, int64_t *out_r) {
     Py_ssize_t nb = (n + BLOCK - 1) / BLOCK, len = 0, hl = 0;
@@ -338,12 +372,12 @@ static PyObject *topk(PyObject *self, PyObject *args) {
                           &out_r))
         return NULL;
     PyObject *result = NULL;
-    Py_ssize_t width = q.len / 2, n = codes.len / (width ? width : 1), d = qf.len / 4, k = out_s.len / 4;
-    if (q.len % 2 || width < 1 || width > MAX_WIDTH || qt.len != 12 || codes.len != n * width ||
+    Py_ssize_t width = q.len, n = codes.len / (width ? width : 1), d = qf.len / 4, k = out_s.len / 4;
+    if (width < 1 || width > MAX_WIDTH || qt.len != 12 || codes.len != n * width ||
         terms.len != n * 12 || d < 1 || qf.len % 4 || mat.len != n * d * 4 || k < 1 || out_s.len % 4 ||
         out_r.len != k * 8) {
         PyErr_SetString(PyExc_ValueError,
-                        "topk: int8 codes [n, w], float32 terms [n, 3], int16 q [w], float32 qt [3], float32 mat "
+                        "topk: uint8 codes [n, w], float32 terms [n, 3], int8 q [w], float32 qt [3], float32 mat "
                         "[n, d], float32 qf [d], out float32 [k] and int64 [k]");
     } else {
         Py_ssize_t got;
@@ -398,25 +432,25 @@ static PyObject *gather_dot(PyObject *self, PyObject *args) {
 }
 
 /* quantize(p, codes) -> (scale, error, norm): kernels.scan.quantize_query for one query, its
- * float64 coordinates p [r] to the int16 codes [width] (zero padded) */
+ * float64 coordinates p [r] to the int8 codes [width] (zero padded) */
 static PyObject *quantize(PyObject *self, PyObject *args) {
     (void)self;
     Py_buffer p, codes;
     if (!PyArg_ParseTuple(args, "y*w*", &p, &codes)) return NULL;
     PyObject *result = NULL;
-    Py_ssize_t r = p.len / 8, width = codes.len / 2;
-    if (p.len % 8 || codes.len % 2 || r > width) {
-        PyErr_SetString(PyExc_ValueError, "quantize: float64 p [r], int16 codes [width >= r]");
+    Py_ssize_t r = p.len / 8, width = codes.len;
+    if (p.len % 8 || r > width) {
+        PyErr_SetString(PyExc_ValueError, "quantize: float64 p [r], int8 codes [width >= r]");
     } else {
         const double *x = p.buf;
-        int16_t *c = codes.buf;
+        int8_t *c = codes.buf;
         double peak = 0.0, err = 0.0, norm = 0.0;
         for (Py_ssize_t j = 0; j < r; j++) peak = fabs(x[j]) > peak ? fabs(x[j]) : peak;
         /* a float32 scale rounded up, so that |p| / scale <= QUERY_MAX */
         double s = peak > 0 ? (double)nextafterf((float)(peak / QUERY_MAX), INFINITY) : 1.0;
         for (Py_ssize_t j = 0; j < width; j++) {
             double v = j < r ? rint(x[j] / s) : 0.0, deq = v * s, e = j < r ? x[j] - deq : 0.0;
-            c[j] = (int16_t)v;
+            c[j] = (int8_t)v;
             err += e * e;
             norm += deq * deq;
         }
@@ -434,20 +468,20 @@ static PyObject *quantize(PyObject *self, PyObject *args) {
 static PyObject *simd(PyObject *self, PyObject *args) {
     (void)self;
     (void)args;
-    return PyBool_FromLong(use_avx2(16));
+    return PyBool_FromLong(use_avx2(32));
 }
 
 static PyMethodDef methods[] = {
     {"scan", scan, METH_VARARGS,
-     "scan(codes, terms, q, qt, out, portable=False): out[i] = qt0 * scale_i * (q . codes_i) + qt1 * perp_i + qt2 * rounding_i"},
+     "scan(codes, terms, q, qt, out, portable=False): out[i] = qt0 * scale_i * (q . (codes_i - 128)) + qt1 * perp_i + qt2 * rounding_i"},
     {"gather_dot", gather_dot, METH_VARARGS,
      "gather_dot(mat, rows, q, out, portable=False): out[j] = mat[rows[j]] . q (float32 rows, int64 row numbers)"},
     {"topk", topk, METH_VARARGS,
      "topk(codes, terms, q, qt, slack, mat, qf, first, out_scores, out_rows) -> hits: one query's exact top-k "
      "over the int8 first level (see topk_one)"},
     {"quantize", quantize, METH_VARARGS,
-     "quantize(p, codes) -> (scale, error, norm): one query's float64 coordinates to int16 codes (written to codes)"},
-    {"simd", simd, METH_NOARGS, "Whether scan uses AVX2 on this CPU (for widths that are multiples of 16)."},
+     "quantize(p, codes) -> (scale, error, norm): one query's float64 coordinates to int8 codes (written to codes)"},
+    {"simd", simd, METH_NOARGS, "Whether scan uses AVX2 on this CPU (for widths that are multiples of 32)."},
     {NULL, NULL, 0, NULL},
 };
 

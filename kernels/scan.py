@@ -4,17 +4,21 @@ The first level of :func:`agentmem.kernels.topk_projected.topk_projected` reads 
 coordinates once per query; at 100k rows and 96 axes their float32 table (39 MB) outgrows a
 32 MB L3 cache and a BLAS GEMV streams it from memory (2.0 ms on 2 vCPUs, against 0.7 ms for a
 cache-sized half of it). Quantized per row to int8 the table is a quarter of that, and the scan
-is an exact integer dot product with the query's int16 codes, then three float32 products:
+is an exact integer dot product with the query's int8 codes (32 codes per AVX2 instruction),
+then three float32 products:
 
-    ``out[i] = s_q · s_i · (q16 · c8_i) + ||q⊥|| · ||ρ_i|| + ||s_q q16|| · e_i``
+    ``out[i] = s_q · s_i · (q8 · c8_i) + ||q⊥|| · ||ρ_i|| + ||s_q q8|| · e_i``
 
-with ``c8_i`` the row's codes at scale ``s_i`` and ``e_i = ||Bᵀx_i − s_i c8_i||`` (rounded up),
-so that ``out[i]`` plus a per-query constant bounds the row's exact score from above
-(:func:`quantize_query` gives that constant's query terms).
+with ``c8_i`` the row's codes at scale ``s_i`` (stored plus 128, as unsigned bytes: the
+instruction multiplies unsigned by signed bytes) and ``e_i = ||Bᵀx_i − s_i c8_i||`` (rounded
+up), so that ``out[i]`` plus a per-query constant bounds the row's exact score from above
+(:func:`quantize_query` gives that constant's query terms). Query codes are in [-64, 64], so
+that a pair of products never leaves int16; their rounding (~1% of ``||p||``) is in the
+constant.
 
 >>> import numpy as np
 >>> codes, terms = quantize_rows(np.array([[0.5, -0.25], [0.0, 0.0]]), np.array([0.1, 0.2]), width=16)
->>> codes[0, :3].tolist(), terms[1].tolist()
+>>> (codes[0, :3].astype(int) - 128).tolist(), terms[1].tolist()
 ([127, -64, 0], [1.0, 0.20000000298023224, 0.0])
 >>> q = quantize_query(np.array([1.0, 0.0]), width=16)
 >>> qc, qt = q.codes[0], q.terms(0.0)[0]
@@ -39,9 +43,10 @@ __all__ = ["QueryCodes", "available", "code_width", "fused_topk", "gather_dot", 
            "quantize_rows", "scan", "scan_reference"]
 
 _ROW_MAX = 127
-_QUERY_MAX = 32767
-_LANES = 16  # codes per AVX2 step: widths are padded to a multiple
-MAX_WIDTH = 512  # int32 dot products cannot overflow up to this width (127 · 32767 · 512 < 2^31)
+_ZERO = 128  # a row code is stored as its signed value plus this
+_QUERY_MAX = 64  # |unsigned row code · query code| · 2 = 255 · 64 · 2 < 2^15: the AVX2 pairs never saturate
+_LANES = 32  # codes per AVX2 step: widths are padded to a multiple
+MAX_WIDTH = 512
 
 
 def available() -> bool:
@@ -50,7 +55,7 @@ def available() -> bool:
 
 
 def code_width(rank: int) -> int:
-    """Codes per row for ``rank`` coordinates: padded with zeros to a multiple of 16."""
+    """Codes per row for ``rank`` coordinates: padded with zeros to a multiple of 32."""
     return -(-rank // _LANES) * _LANES
 
 
@@ -61,17 +66,18 @@ def _up32(x: np.ndarray) -> np.ndarray:
 
 
 def quantize_rows(proj: np.ndarray, perp: np.ndarray, *, width: int) -> tuple[np.ndarray, np.ndarray]:
-    """int8 codes ``[N, width]`` of the float64 coordinates ``proj`` (``[N, r]``, one scale per row)
-    and the kernel's row terms ``[N, 3]`` float32: the scale ``s_i``, ``perp`` (passed through,
-    already rounded up) and ``e_i = ||proj_i − s_i c8_i||`` rounded up."""
+    """int8 codes of the float64 coordinates ``proj`` (``[N, r]``, one scale per row), stored
+    as ``[N, width]`` unsigned bytes ``c8 + 128`` (zero padded: 128), and the kernel's row
+    terms ``[N, 3]`` float32: the scale ``s_i``, ``perp`` (passed through, already rounded up)
+    and ``e_i = ||proj_i − s_i c8_i||`` rounded up."""
     n, r = proj.shape
     if r > width or width % _LANES or width > MAX_WIDTH:
         raise ValidationError(f"{r} coordinates do not fit {width} codes (a multiple of {_LANES}, at most {MAX_WIDTH})")
     peak = np.abs(proj).max(axis=1) if r else np.zeros(n)
     scale = np.where(peak > 0, peak / _ROW_MAX, 1.0).astype(np.float32).astype(np.float64)
     c8 = np.clip(np.rint(proj / scale[:, None]), -_ROW_MAX, _ROW_MAX)
-    codes = np.zeros((n, width), dtype=np.int8)
-    codes[:, :r] = c8
+    codes = np.full((n, width), _ZERO, dtype=np.uint8)
+    codes[:, :r] = c8 + _ZERO
     err = np.linalg.norm(proj - c8 * scale[:, None], axis=1)
     terms = np.stack([scale.astype(np.float32), np.asarray(perp, dtype=np.float32),
                       _up32(err * (1 + 2.0**-20))], axis=1)
@@ -80,15 +86,15 @@ def quantize_rows(proj: np.ndarray, perp: np.ndarray, *, width: int) -> tuple[np
 
 @dataclass(frozen=True)
 class QueryCodes:
-    """Queries' int16 codes and what their rounding leaves, for bounds (see :func:`quantize_query`)."""
+    """Queries' int8 codes and what their rounding leaves, for bounds (see :func:`quantize_query`)."""
 
-    codes: np.ndarray  # [B, width] int16
+    codes: np.ndarray  # [B, width] int8
     scale: np.ndarray  # [B] s_q (float32 values)
-    error: np.ndarray  # [B] ||p − s_q q16|| (float64, rounded up)
-    norm: np.ndarray  # [B] ||s_q q16|| (float32 values, rounded up)
+    error: np.ndarray  # [B] ||p − s_q q8|| (float64, rounded up)
+    norm: np.ndarray  # [B] ||s_q q8|| (float32 values, rounded up)
 
     def terms(self, q_perp: np.ndarray | float) -> np.ndarray:
-        """The kernel's query terms ``[B, 3]``: ``[s_q, ||q⊥||, ||s_q q16||]`` (float32;
+        """The kernel's query terms ``[B, 3]``: ``[s_q, ||q⊥||, ||s_q q8||]`` (float32;
         ``q_perp`` rounded up by the caller)."""
         out = np.empty((len(self.scale), 3), dtype=np.float32)
         out[:, 0], out[:, 1], out[:, 2] = self.scale, q_perp, self.norm
@@ -96,7 +102,7 @@ class QueryCodes:
 
 
 def quantize_query(p: np.ndarray, *, width: int, reference: bool = False) -> QueryCodes:
-    """int16 codes of queries' float64 coordinates ``p`` (``[B, r]``, or one ``[r]``), one
+    """int8 codes (in [-64, 64]) of queries' float64 coordinates ``p`` (``[B, r]``, or one ``[r]``), one
     scale per query: the C kernel's loop where it is built (a microsecond a query instead of
     some thirty numpy calls) unless ``reference``, else numpy; the same codes and scales
     either way, the error and norm up to float64 summation order (both rounded up by 2^-20)."""
@@ -105,7 +111,7 @@ def quantize_query(p: np.ndarray, *, width: int, reference: bool = False) -> Que
     if r > width:
         raise ValidationError(f"{r} coordinates do not fit {width} codes")
     if _scan is not None and not reference:
-        codes = np.empty((b, width), dtype=np.int16)
+        codes = np.empty((b, width), dtype=np.int8)
         out = np.array([_scan.quantize(np.ascontiguousarray(row), codes[i]) for i, row in enumerate(p)]).reshape(b, 3)
         return QueryCodes(codes, out[:, 0], out[:, 1], out[:, 2])
     peak = np.abs(p).max(axis=1) if r else np.zeros(b)
@@ -113,7 +119,7 @@ def quantize_query(p: np.ndarray, *, width: int, reference: bool = False) -> Que
     up = np.nextafter((peak / _QUERY_MAX).astype(np.float32), np.float32(np.inf))
     scale = np.where(peak > 0, up, np.float32(1.0)).astype(np.float64)
     q = np.rint(p / scale[:, None])
-    codes = np.zeros((b, width), dtype=np.int16)
+    codes = np.zeros((b, width), dtype=np.int8)
     codes[:, :r] = q
     deq = q * scale[:, None]
     error = np.sqrt(((p - deq) ** 2).sum(axis=1)) * (1 + 2.0**-20)
@@ -123,7 +129,7 @@ def quantize_query(p: np.ndarray, *, width: int, reference: bool = False) -> Que
 
 def scan_reference(codes: np.ndarray, terms: np.ndarray, q: np.ndarray, qt: np.ndarray) -> np.ndarray:
     """``[N]`` float32: ``qt0 · s_i · (q · c8_i) + qt1 · perp_i + qt2 · e_i``, in numpy."""
-    dot = (codes.astype(np.int32) @ q.astype(np.int32)).astype(np.float32)
+    dot = ((codes.astype(np.int32) - _ZERO) @ q.astype(np.int32)).astype(np.float32)
     qt = qt.astype(np.float32)
     return (qt[0] * terms[:, 0]) * dot + qt[1] * terms[:, 1] + qt[2] * terms[:, 2]
 
@@ -141,7 +147,7 @@ def scan(codes: np.ndarray, terms: np.ndarray, q: np.ndarray, qt: np.ndarray, *,
         return res
     if out is None:
         out = np.empty(codes.shape[0], dtype=np.float32)
-    _scan.scan(_c(codes, np.int8), _c(terms, np.float32), _c(q, np.int16), _c(qt, np.float32), out, portable)
+    _scan.scan(_c(codes, np.uint8), _c(terms, np.float32), _c(q, np.int8), _c(qt, np.float32), out, portable)
     return out
 
 
@@ -174,7 +180,7 @@ def fused_topk(codes: np.ndarray, terms: np.ndarray, q: np.ndarray, qt: np.ndarr
         return None
     out_s = np.empty(min(k, len(codes)), dtype=np.float32)
     out_r = np.empty(len(out_s), dtype=np.int64)
-    got = _scan.topk(_c(codes, np.int8), _c(terms, np.float32), _c(q, np.int16), _c(qt, np.float32), float(slack),
+    got = _scan.topk(_c(codes, np.uint8), _c(terms, np.float32), _c(q, np.int8), _c(qt, np.float32), float(slack),
                      _c(mat, np.float32), _c(qf, np.float32), first, out_s, out_r)
     return out_s[:got], out_r[:got]
 

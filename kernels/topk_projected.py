@@ -86,7 +86,7 @@ class Sketch:
     query_bases: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)), compare=False, repr=False)
     spare: _Spare | None = field(default=None, compare=False, repr=False)  # room to append in place
     # the first level as int8 codes for the C scan (kernels.scan), when the sketch has them:
-    codes: torch.Tensor | None = field(default=None, compare=False, repr=False)  # [N, width] int8
+    codes: torch.Tensor | None = field(default=None, compare=False, repr=False)  # [N, width] uint8: c8 + 128
     code_terms: torch.Tensor | None = field(default=None, compare=False, repr=False)  # [N, 3] float32
     max_code_rounding: float = 0.0  # largest e_i = ||Bᵀx − s_i c8_i|| of the codes
 
@@ -538,9 +538,9 @@ class _QueryTerms:
     q_perp2: np.ndarray  # [B] ||q⊥⊥|| rounded up
     p_norm: np.ndarray  # [B] ||(p, p2)|| rounded up
     const2: np.ndarray  # [B]
-    # the int8 codes' scan (kernels.scan), when the sketch has codes: per query the int16 codes,
-    # the kernel's terms [s_q, ||q⊥||, ||s_q q16||] and the constant left out of its output
-    q_codes: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.int16))
+    # the int8 codes' scan (kernels.scan), when the sketch has codes: per query the int8 codes,
+    # the kernel's terms [s_q, ||q⊥||, ||s_q q8||] and the constant left out of its output
+    q_codes: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.int8))
     scan_terms: np.ndarray = field(default_factory=lambda: np.zeros((0, 3), dtype=np.float32))
     const_scan: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
 
@@ -587,12 +587,12 @@ class _QueryTerms:
     @staticmethod
     def _scan_terms(sketch: Sketch, p1: np.ndarray, q_perp: np.ndarray, cross: np.ndarray
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The codes' scan terms. With ``p = s_q q16 + f`` and ``Bᵀx = s_i c8_i + e_i``:
-        ``q·x = s_q s_i q16·c8_i + s_q q16·e_i + f·Bᵀx + q⊥·ρ`` (+ the basis cross terms), so
+        """The codes' scan terms. With ``p = s_q q8 + f`` and ``Bᵀx = s_i c8_i + e_i``:
+        ``q·x = s_q s_i q8·c8_i + s_q q8·e_i + f·Bᵀx + q⊥·ρ`` (+ the basis cross terms), so
         the scan's output bounds it up to ``||f|| max ||Bᵀx||``, the cross terms and the float32
         roundings of the kernel's five operations on its int32 dot product (``γ_8``)."""
         if sketch.codes is None:
-            return np.zeros((0, 0), dtype=np.int16), np.zeros((0, 3), dtype=np.float32), np.zeros(0, dtype=np.float32)
+            return np.zeros((0, 0), dtype=np.int8), np.zeros((0, 3), dtype=np.float32), np.zeros(0, dtype=np.float32)
         coded = _scan.quantize_query(p1, width=sketch.codes.shape[1])
         x_proj = sketch.max_norm + sketch.max_rounding  # ||Bᵀx|| <= ||c~|| + ||δ||
         qp = q_perp.astype(np.float64)

@@ -36,15 +36,15 @@ def test_the_kernel_is_built_where_ci_runs() -> None:
 
 def random_codes(n: int, width: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
-    codes = rng.integers(-127, 128, (n, width), dtype=np.int8)
+    codes = rng.integers(1, 256, (n, width), dtype=np.uint8)  # signed codes -127..127, plus 128
     terms = rng.random((n, 3), dtype=np.float32)
-    q = rng.integers(-32767, 32768, width).astype(np.int16)
-    qt = np.array([1e-6, 0.5, 0.25], dtype=np.float32)
+    q = rng.integers(-64, 65, width).astype(np.int8)
+    qt = np.array([1e-4, 0.5, 0.25], dtype=np.float32)
     return codes, terms, q, qt
 
 
 @built
-@pytest.mark.parametrize(("n", "width"), [(0, 16), (1, 16), (7, 32), (1001, 96), (64, 512)])
+@pytest.mark.parametrize(("n", "width"), [(0, 32), (1, 32), (7, 64), (1001, 96), (64, 512), (9, 48)])
 def test_scan_paths_agree(n: int, width: int) -> None:
     codes, terms, q, qt = random_codes(n, width, seed=n + width)
     simd, portable = scan.scan(codes, terms, q, qt), scan.scan(codes, terms, q, qt, portable=True)
@@ -52,21 +52,24 @@ def test_scan_paths_agree(n: int, width: int) -> None:
     np.testing.assert_allclose(simd, scan.scan_reference(codes, terms, q, qt), rtol=1e-6, atol=1e-6)
 
 
-def test_scan_extremes_do_not_overflow() -> None:
-    codes = np.full((5, 512), -127, dtype=np.int8)
+@pytest.mark.parametrize(("code", "sign"), [(1, 1), (255, 1), (1, -1), (255, -1)])
+def test_scan_extremes_neither_saturate_nor_overflow(code: int, sign: int) -> None:
+    codes = np.full((5, 512), code, dtype=np.uint8)  # signed -127 or 127
     terms = np.ones((5, 3), dtype=np.float32)
-    q = np.full(512, 32767, dtype=np.int16)  # |dot| = 127 * 32767 * 512 < 2^31
+    q = np.full(512, 64 * sign, dtype=np.int8)  # AVX2 pairs: 255 * 64 * 2 < 2^15
     qt = np.array([1.0, 0.0, 0.0], dtype=np.float32)
-    assert np.all(scan.scan(codes, terms, q, qt) == np.float32(-127 * 32767 * 512))
+    want = np.float32((code - 128) * 64 * sign * 512)
+    assert np.all(scan.scan(codes, terms, q, qt) == want)
+    assert np.all(scan.scan(codes, terms, q, qt, portable=True) == want)
 
 
 def test_scan_rejects_mismatched_inputs() -> None:
-    codes, terms, q, qt = random_codes(10, 16, seed=1)
+    codes, terms, q, qt = random_codes(10, 32, seed=1)
     with pytest.raises(ValidationError):
         scan.scan(codes.astype(np.int16), terms, q, qt)
     if scan.available():
         with pytest.raises(ValueError, match="rows of width"):
-            scan.scan(codes[:, :8].copy(), terms, q, qt)
+            scan.scan(codes[:, :16].copy(), terms, q, qt)
         with pytest.raises(ValueError):
             scan.scan(codes, terms[:5], q, qt)
 
@@ -76,12 +79,15 @@ def test_quantized_rows_bound_their_rounding() -> None:
     proj = rng.standard_normal((300, 24)) * rng.random((300, 1)) * 3
     proj[7] = 0.0
     codes, terms = scan.quantize_rows(proj, np.full(300, 0.5), width=32)
-    assert codes.shape == (300, 32) and not codes[:, 24:].any() and np.abs(codes).max() <= 127
-    deq = codes[:, :24].astype(np.float64) * terms[:, :1].astype(np.float64)
+    signed = codes.astype(np.int64) - 128
+    assert codes.shape == (300, 32) and not signed[:, 24:].any() and np.abs(signed).max() <= 127
+    deq = signed[:, :24] * terms[:, :1].astype(np.float64)
     assert np.all(np.linalg.norm(proj - deq, axis=1) <= terms[:, 2])
     assert terms[7].tolist() == [1.0, 0.5, 0.0]
     with pytest.raises(ValidationError):
         scan.quantize_rows(proj, np.zeros(300), width=16)  # 24 coordinates in 16 codes
+    with pytest.raises(ValidationError):
+        scan.quantize_rows(proj, np.zeros(300), width=48)  # not a multiple of 32
 
 
 @pytest.mark.parametrize("r", [0, 1, 24, 96])
@@ -96,7 +102,7 @@ def test_quantized_queries_match_the_reference_and_bound_their_rounding(r: int) 
     deq = got.codes[:, :r].astype(np.float64) * got.scale[:, None]
     assert np.all(np.linalg.norm(p - deq, axis=1) <= got.error)
     assert np.all(np.linalg.norm(deq, axis=1) <= got.norm)
-    assert np.abs(got.codes).max(initial=0) <= 32767
+    assert np.abs(got.codes.astype(int)).max(initial=0) <= 64
 
 
 @pytest.mark.parametrize("kind", ["embeddings", "scaled", "foreign basis"])
@@ -157,7 +163,7 @@ def test_sketches_with_and_without_codes_give_the_same_answers(refine: int) -> N
     valid = torch.rand(len(c), generator=torch.Generator().manual_seed(32)) > 0.2
     plain = build_sketch(c, 8, refine_rank=refine, codes=False)
     coded = build_sketch(c, 8, refine_rank=refine, codes=True)
-    assert plain.codes is None and coded.codes is not None and coded.codes.shape == (3000, 16)
+    assert plain.codes is None and coded.codes is not None and coded.codes.shape == (3000, 32)
     for k in (1, 10, 200):
         for mask in (None, valid):
             a, b = topk_projected(q, c, plain, k, valid=mask), topk_projected(q, c, coded, k, valid=mask)
