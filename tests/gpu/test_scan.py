@@ -174,3 +174,15 @@ def test_sketches_with_and_without_codes_give_the_same_answers(refine: int) -> N
     assert grown.codes is not None and len(grown.codes) == len(more) == len(grown)
     assert grown.max_code_rounding >= coded.max_code_rounding
     assert torch.equal(topk_projected(q, more, grown, 10)[1], topk_reference(q, more, 10)[1])
+
+
+def test_plans_with_codes_have_one_level_in_whole_code_steps() -> None:
+    from agentmem.kernels.topk_projected import choose_split, fit_basis, plan_sketch
+
+    corpus = embeddings(3000, seed=40)
+    basis = fit_basis(corpus, 48)
+    r1, r2, _ = choose_split(corpus, basis, 3000, codes=True)
+    assert r2 == 0 and (r1 % 32 == 0 or r1 == 48)  # whole 32-code steps, or the whole basis
+    assert choose_split(corpus, basis, 3000, candidates=(5, 40), codes=True)[:2] in {(32, 0), (48, 0)}
+    sk = plan_sketch(corpus, 48, max_share=None, codes=True)
+    assert sk is not None and sk.level2 is None and sk.codes is not None
