@@ -17,10 +17,10 @@ that a pair of products never leaves int16; their rounding (~1% of ``||p||``) is
 constant.
 
 >>> import numpy as np
->>> codes, terms = quantize_rows(np.array([[0.5, -0.25], [0.0, 0.0]]), np.array([0.1, 0.2]), width=16)
+>>> codes, terms = quantize_rows(np.array([[0.5, -0.25], [0.0, 0.0]]), np.array([0.1, 0.2]), width=32)
 >>> (codes[0, :3].astype(int) - 128).tolist(), terms[1].tolist()
 ([127, -64, 0], [1.0, 0.20000000298023224, 0.0])
->>> q = quantize_query(np.array([1.0, 0.0]), width=16)
+>>> q = quantize_query(np.array([1.0, 0.0]), width=32)
 >>> qc, qt = q.codes[0], q.terms(0.0)[0]
 >>> bool(np.array_equal(scan(codes, terms, qc, qt), scan_reference(codes, terms, qc, qt)))
 True
