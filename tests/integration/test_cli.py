@@ -46,8 +46,8 @@ def test_errors_are_messages_not_tracebacks(tmp_path: Path) -> None:
 
 
 def test_index_and_search_with_the_knowledge_graph(tmp_path: Path) -> None:
-    # batch indexing into a graph-enabled store feeds the graph as it stores (it did not: the
-    # index command had no --graph, so a store served with --graph lacked the archive's turns)
+    # batch indexing can feed the graph (the index command had no --graph: a store served with
+    # --graph lacked the archive's turns)
     archive = tmp_path / "docs.jsonl"
     docs = ["Jump for Glory is a 1937 film directed by Raoul Walsh.",
             "Raoul Walsh was married to Miriam Cooper, an actress of the silent era.",
@@ -55,11 +55,17 @@ def test_index_and_search_with_the_knowledge_graph(tmp_path: Path) -> None:
     archive.write_text("".join(json.dumps({"user": "ada", "session_id": f"d{i}", "role": "user", "content": d,
                                            "id": f"doc{i}", "timestamp": f"2024-03-0{i + 1}T09:00:00Z"}) + "\n" for i, d in enumerate(docs)))
     home = tmp_path / "h"
-    out = agentmem("index", "--graph", "--no-progress", str(archive), home=home)
-    assert json.loads(out.stdout.splitlines()[0])["counts"]["turns_added"] == 3
     query = ("--user", "ada", "--json", "Who", "directed", "Jump", "for", "Glory?")
+    out = agentmem("index", "--no-progress", str(archive), home=home)  # indexed without the graph
+    assert json.loads(out.stdout.splitlines()[0])["counts"]["turns_added"] == 3
+    hits = json.loads(agentmem("search", "--graph", *query, home=home).stdout)
+    assert all("graph" not in h["signals"] for h in hits)  # the graph holds none of them
+    # the same archive again with --graph stores nothing new, and the graph catches up on the
+    # sessions' stored turns (Memory.add meets known messages): a backfill
+    out = agentmem("index", "--graph", "--no-progress", str(archive), home=home)
+    assert json.loads(out.stdout.splitlines()[0])["counts"]["duplicates"] == 3
     hits = json.loads(agentmem("search", "--graph", "--fusion", "multi-hop", *query, home=home).stdout)
-    assert hits[0]["text"] == docs[0] and "graph" in hits[0]["signals"]
+    assert hits[0]["text"] == docs[0] and all("graph" in h["signals"] for h in hits)
     plain = json.loads(agentmem("search", *query, home=home).stdout)  # the graph off: no graph signal
     assert plain and all("graph" not in h["signals"] for h in plain)
     bad = agentmem("search", "--fusion", "sideways", *query, home=home, check=False)
