@@ -17,14 +17,9 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from agentmem.kernels.sketch_plan import MAX_SHARE, plan_sketch
 from agentmem.kernels.topk import topk
-from agentmem.kernels.topk_projected import (
-    MAX_SHARE,
-    Sketch,
-    extend_sketch,
-    plan_sketch,
-    topk_projected,
-)
+from agentmem.kernels.topk_projected import Sketch, extend_sketch, topk_projected
 
 __all__ = ["ExactIndex"]
 
@@ -42,7 +37,7 @@ class ExactIndex:
         Storage dtype; scores are accumulated in float32 whatever it is.
     sketch_rank, sketch_max_share, sketch_min_rows
         The bounded-sketch search path (CPU only; up to ``sketch_rank`` principal axes in one
-        or two levels, :func:`agentmem.kernels.topk_projected.plan_sketch`, which skips it where
+        or two levels, :func:`agentmem.kernels.sketch_plan.plan_sketch`, which skips it where
         it would read more than ``sketch_max_share`` of a full scan) from ``sketch_min_rows``
         rows on; ``sketch_rank=0`` turns it off.
     """

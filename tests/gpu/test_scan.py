@@ -177,7 +177,8 @@ def test_sketches_with_and_without_codes_give_the_same_answers(refine: int) -> N
 
 
 def test_plans_with_codes_have_one_level_in_whole_code_steps() -> None:
-    from agentmem.kernels.topk_projected import choose_split, fit_basis, plan_sketch
+    from agentmem.kernels.sketch_plan import choose_split, plan_sketch
+    from agentmem.kernels.topk_projected import fit_basis
 
     corpus = embeddings(3000, seed=40)
     basis = fit_basis(corpus, 48)

@@ -11,15 +11,9 @@ import torch
 from test_topk_parity import assert_same_topk, brute_force
 
 from agentmem.errors import ValidationError
+from agentmem.kernels.sketch_plan import choose_split, plan_sketch
 from agentmem.kernels.topk import topk_reference
-from agentmem.kernels.topk_projected import (
-    build_sketch,
-    choose_split,
-    extend_sketch,
-    fit_basis,
-    plan_sketch,
-    topk_projected,
-)
+from agentmem.kernels.topk_projected import build_sketch, extend_sketch, fit_basis, topk_projected
 
 
 def embeddings(n: int, dim: int = 64, *, seed: int = 0, shared: float = 0.6) -> torch.Tensor:
