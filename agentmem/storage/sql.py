@@ -6,6 +6,7 @@ code). SQLAlchemy exceptions are translated to :class:`StorageError` here, at th
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from collections.abc import Iterator, Sequence
@@ -23,7 +24,9 @@ from agentmem.errors import NotFoundError, StorageError
 from agentmem.storage import schema as t
 from agentmem.types import HistoryEvent, Scope, Turn
 
-__all__ = ["NewTurn", "SqlStore", "create_engine", "insert_ignore", "scoped"]
+__all__ = ["NewTurn", "SqlStore", "create_engine", "insert_ignore", "lock_scope", "scoped"]
+
+_SCOPE_LOCK_NS = 7316  # namespace of the per-user advisory locks (lock_scope)
 
 
 def create_engine(url: str) -> Engine:
@@ -170,6 +173,7 @@ class SqlStore:
         """
         if not new:
             return []
+        lock_scope(conn, scope)
         hashes = [n.content_hash for n in new]
         existing = set(
             conn.execute(
@@ -378,6 +382,24 @@ class SqlStore:
             )
             for r in rows
         ]
+
+
+def lock_scope(conn: Connection, scope: Scope) -> None:
+    """Hold the user's write lock until this transaction ends (Postgres; SQLite has one writer).
+
+    Postgres allocates a turn's ``seq`` at INSERT, so two writers of one user could commit out of
+    ``seq`` order; a reader between the commits would see the higher ``seq`` without the lower
+    one. The episode stream's ``consumed`` mark takes every stored ``seq`` up to it as seen, so
+    the lower writer's turns would be skipped for good if it died before its ``on_add``. With
+    this lock taken before the INSERT, a user's turns commit in ``seq`` order. Users whose keys
+    collide (32 bits) only wait for each other.
+    """
+    if conn.dialect.name != "postgresql":
+        return
+    digest = hashlib.blake2b(f"{scope.tenant}\0{scope.user_id}".encode(), digest_size=4).digest()
+    key = int.from_bytes(digest, "big", signed=True)
+    # The two-int4 form: its key space is apart from the bigint one of the schema lock.
+    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:ns, :key)"), {"ns": _SCOPE_LOCK_NS, "key": key})
 
 
 def insert_ignore(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:

@@ -337,3 +337,62 @@ def test_update_refeeds_the_new_text_once(make_memory: Any, db_url: str, unique:
     texts = "\n".join(e.text for e in eps)
     assert texts.count("rye bread") == 1 and TOPICS["cooking"][3] not in texts
     assert sum(e.turn_ids.count(turns[3].id) for e in eps) == 1
+
+
+def test_a_writer_that_dies_after_a_slower_commit_loses_no_turns(make_memory: Any, db_url: str,
+                                                                 unique: str) -> None:
+    """Two writers of one user: A inserts first but commits last (Postgres allocates ``seq`` at
+    INSERT), then dies before its ``on_add``. Unless A's commit comes before B's, B's on_add
+    takes B's turns alone and moves the stream's ``consumed`` past A's, which no catch-up then
+    finds. ``lock_scope`` holds B's insert until A commits."""
+    import threading
+    import time
+
+    cfg = {"episodes": EpisodeConfig(segmenter="drift", window=6)}
+    user, msgs = f"ann-{unique}", messages()
+    parts = [msgs[:8], msgs[8:12], msgs[12:16], msgs[16:]]
+    ref = make_memory(**cfg)
+    for p in parts:
+        ref.add(p, user_id=user, session_id="s1")
+
+    a, b = make_memory(db_url, **cfg), make_memory(db_url, **cfg)
+    a.add(parts[0], user_id=user, session_id="s1")
+    a.components.insert(0, Interrupted(at=1))  # A dies before any component sees its turns
+    inserted, go, b_done = threading.Event(), threading.Event(), threading.Event()
+    insert_turns = a.services.sql.insert_turns
+
+    def slow_insert(conn: Any, scope: Scope, new: Any) -> list[Turn]:
+        got = insert_turns(conn, scope, new)
+        inserted.set()
+        go.wait(timeout=30)  # A's transaction stays open, its seqs allocated
+        return got
+
+    a.services.sql.insert_turns = slow_insert  # type: ignore[method-assign]
+
+    died: list[BaseException] = []
+
+    def writer_a() -> None:
+        try:
+            a.add(parts[1], user_id=user, session_id="s1")
+        except KeyboardInterrupt as exc:
+            died.append(exc)
+
+    def writer_b() -> None:
+        b.add(parts[2], user_id=user, session_id="s1")
+        b_done.set()
+
+    ta = threading.Thread(target=writer_a)
+    ta.start()
+    assert inserted.wait(timeout=30)
+    tb = threading.Thread(target=writer_b)
+    tb.start()
+    time.sleep(1.0 if db_url.startswith("postgresql") else 0.2)
+    b_first = b_done.is_set()  # B must wait for A's commit (SQLite: for its write lock)
+    go.set()
+    ta.join(timeout=60)
+    tb.join(timeout=60)
+    assert not b_first
+    assert died and b_done.is_set()
+    b.add(parts[3], user_id=user, session_id="s1")
+    assert covered(b, user) == len(msgs)
+    assert episode_view(b, user) == episode_view(ref, user)
