@@ -303,25 +303,27 @@ class GraphComponent:
             snap, query.vector, link_top_k=self.config.link_top_k, passage_weight=self.config.passage_weight,
             damping=self.config.damping, device=self.services.device, facts=facts,
         )
-        out = self._accepted(query, snap, rows, scores, self.name)
+        lists = [(self.name, rows, scores)]
         if facts[0] and self.services.config.recall.reads(BRIDGE):
             qvec = embed_query(self.services.embedder, bridge_query(query.text, snap.fact_triples[facts[0][0]]))
             sims = snap.passage_vecs @ np.asarray(qvec, dtype=np.float32)
             order = np.argsort(-sims, kind="stable")
-            out += self._accepted(query, snap, order, sims[order], BRIDGE)
-        return out
+            lists.append((BRIDGE, order, sims[order]))
+        return self._accepted(query, snap, lists)
 
-    def _accepted(self, query: Query, snap: GraphSnapshot, rows: np.ndarray, scores: np.ndarray,
-                  signal: str) -> list[Candidate]:
-        """The first ``query.k`` passages of ``rows`` (best first) that pass the query's filter."""
+    def _accepted(self, query: Query, snap: GraphSnapshot,
+                  lists: Sequence[tuple[str, np.ndarray, np.ndarray]]) -> list[Candidate]:
+        """Per ``(signal, rows, scores)`` list (best first), its first ``query.k`` passages that
+        pass the query's filter; the turns of every list are read from SQL in one call."""
         unfiltered = query.filter == TurnFilter()
-        want = query.k if unfiltered else min(len(rows), query.k * 5)
-        out = [
-            Candidate(id=snap.passage_ids[r], kind="turn", score=float(s), signal=signal)
-            for r, s in zip(rows[:want], scores[:want], strict=True)
+        want = query.k if unfiltered else query.k * 5
+        per_list = [
+            [Candidate(id=snap.passage_ids[r], kind="turn", score=float(s), signal=signal)
+             for r, s in zip(rows[:want], scores[:want], strict=True)]
+            for signal, rows, scores in lists
         ]
         if unfiltered:
-            return out
-        owner = query.scope.owner()
-        ok = {t.id for t in self.services.sql.get_turns(owner, [c.id for c in out]) if query.filter.accepts(t)}
-        return [c for c in out if c.id in ok][: query.k]
+            return [c for cands in per_list for c in cands]
+        ids = list(dict.fromkeys(c.id for cands in per_list for c in cands))
+        ok = {t.id for t in self.services.sql.get_turns(query.scope.owner(), ids) if query.filter.accepts(t)}
+        return [c for cands in per_list for c in [x for x in cands if x.id in ok][: query.k]]

@@ -121,9 +121,13 @@ def test_bridge_signal_finds_the_entity_the_question_does_not_name(tmp_path: Pat
     assert titles(turns, bridge[:2]) == ["Beta Labs", "Mary Jones"]
     dense = services.embedder.embed([f"{t.speaker}\n{t.content}" for t in turns]) @ services.embedder.embed([question])[0]
     assert turns[int(np.argsort(-dense)[1])].speaker == "John Miller"
-    # filters apply to the bridge list as to PageRank's
+    # filters apply to the bridge list as to PageRank's, with one SQL read for both lists
+    reads = []
+    get_turns = services.sql.get_turns
+    services.sql.get_turns = lambda scope, ids: reads.append(ids) or get_turns(scope, ids)  # type: ignore[method-assign]
     only = search(services, comp, SCOPE, question, flt=TurnFilter(speaker="Springfield"))
     assert sorted((titles(turns, [c]), c.signal) for c in only) == [(["Springfield"], "bridge"), (["Springfield"], "graph")]
+    assert len(reads) == 1 and len(reads[0]) == len(DOCS)
 
 
 def test_memory_search_with_the_multi_hop_fusion(tmp_path: Path, embedder: Embedder) -> None:
