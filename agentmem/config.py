@@ -190,6 +190,10 @@ class GraphConfig:
     recognition_filter: bool = True  # LLM filter of the top facts (only with a chat model)
     max_concurrency: int = 4  # parallel chat-model calls during extraction
     ner_context: bool = False  # also link a passage to entities that occur in no triple
+    # Weight of the edge between a document passage and the entity its title names (on top of
+    # the context edge; 0: HippoRAG's graph). Chosen on the MuSiQue selection questions over
+    # {0, 1, 2, 4, 8} (docs/benchmarks.md, session 8). Conversation turns have no title.
+    topic_weight: float = 8.0
 
     def __post_init__(self) -> None:
         if not 0.0 < self.synonym_threshold <= 1.0:
@@ -198,8 +202,10 @@ class GraphConfig:
             raise ConfigError("graph.damping must be in [0, 1)")
         if min(self.top_facts, self.link_top_k, self.max_concurrency) < 1:
             raise ConfigError("graph.top_facts, link_top_k and max_concurrency must be >= 1")
-        if self.synonym_max_neighbors < 0 or self.passage_weight < 0 or self.lexical_weight < 0:
-            raise ConfigError("graph.synonym_max_neighbors, passage_weight and lexical_weight must be >= 0")
+        if min(self.synonym_max_neighbors, self.passage_weight, self.lexical_weight, self.topic_weight) < 0:
+            raise ConfigError(
+                "graph.synonym_max_neighbors, passage_weight, lexical_weight and topic_weight must be >= 0"
+            )
         if self.extractor not in ("auto", "offline", "llm"):
             raise ConfigError(f"graph.extractor must be auto, offline or llm, not {self.extractor!r}")
 

@@ -6,7 +6,11 @@ Edges, as in HippoRAG 2 (Gutiérrez et al. 2025):
 * **fact** edges subject -- object, weight = number of passages stating the triple;
 * **context** edges passage -- entity, weight 1, for every entity of the passage's triples;
 * **synonym** edges entity -- entity, weight = cosine of the names' embeddings, kept when it is
-  at least ``threshold``, at most ``max_neighbors`` per new entity.
+  at least ``threshold``, at most ``max_neighbors`` per new entity;
+* **topic** edges passage -- the entity its title names (documents only: a passage is *about*
+  its title), weight ``topic_weight`` on top of the context edge. Not in HippoRAG: without it
+  the mass that reaches an entity from the question's first hop is shared evenly by every
+  passage that mentions the entity, although the passage about it is the likely second hop.
 
 Every change is a :class:`GraphDelta` computed by :func:`plan_add` / :func:`plan_delete`
 (pure but for the ``embed`` callable) and applied both to SQL (:mod:`.graph_store`) and to the
@@ -40,16 +44,28 @@ __all__ = [
     "normalize_name",
     "plan_add",
     "plan_delete",
+    "topic_name",
 ]
 
 Embed = Callable[[Sequence[str]], np.ndarray]
 _NON_WORD = re.compile(r"[^\w ]+")
 _SPACES = re.compile(r"\s+")
+_DISAMBIGUATION = re.compile(r"(?<=\S)\s*\([^()]*\)\s*$")
 
 
 def normalize_name(text: str) -> str:
     """HippoRAG's ``text_processing``: lowercase, punctuation to spaces (whitespace collapsed)."""
     return _SPACES.sub(" ", _NON_WORD.sub(" ", text.lower().replace("_", " "))).strip()
+
+
+def topic_name(title: str) -> str:
+    """The entity name a document title stands for: a trailing disambiguation in parentheses
+    is dropped (Wikipedia's "Dracula (novel)" is about "dracula"), then :func:`normalize_name`.
+
+    >>> topic_name("Scott Young (writer)")
+    'scott young'
+    """
+    return normalize_name(_DISAMBIGUATION.sub("", title))
 
 
 def _hash(scope: Scope, *parts: str) -> str:
@@ -69,12 +85,14 @@ def fact_id(scope: Scope, s: str, r: str, o: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class PassageInput:
-    """A passage to add: its id (a turn id), dense vector, triples and extra entities."""
+    """A passage to add: its id (a turn id), dense vector, triples, extra entities and the
+    title of the document it is (``None`` for a conversation turn)."""
 
     id: str
     vector: np.ndarray
     triples: Sequence[tuple[str, str, str]]
     entities: Sequence[str] = ()
+    title: str | None = None
 
 
 @dataclass
@@ -87,6 +105,7 @@ class GraphDelta:
     fact_vecs: dict[str, np.ndarray] = field(default_factory=dict)
     passages: dict[str, np.ndarray] = field(default_factory=dict)
     mentions: set[tuple[str, str]] = field(default_factory=set)  # (entity id, passage id)
+    topics: dict[str, str] = field(default_factory=dict)  # passage id -> the entity its title names
     sources: set[tuple[str, str]] = field(default_factory=set)  # (fact id, passage id)
     synonyms: dict[tuple[str, str], float] = field(default_factory=dict)  # (a < b) -> cosine
     removed_passages: set[str] = field(default_factory=set)
@@ -129,8 +148,9 @@ class GraphSnapshot:
 class GraphIndex:
     """The mutable graph of one user (what SQL holds), with a cached :class:`GraphSnapshot`."""
 
-    def __init__(self, dim: int) -> None:
+    def __init__(self, dim: int, *, topic_weight: float = 0.0) -> None:
         self.dim = dim
+        self.topic_weight = topic_weight  # of the topic edges in the snapshot (a query-time setting)
         self.entities: dict[str, str] = {}
         self.entity_vecs: dict[str, np.ndarray] = {}
         self.facts: dict[str, tuple[str, str, str, str, str]] = {}
@@ -141,6 +161,7 @@ class GraphIndex:
         self.sources: dict[str, set[str]] = {}  # fact id -> passage ids
         self.passage_facts: dict[str, set[str]] = {}
         self.synonyms: dict[tuple[str, str], float] = {}
+        self.topics: dict[str, str] = {}  # passage id -> entity id
         self._snapshot: GraphSnapshot | None = None
         self._name_matrix: tuple[list[str], np.ndarray] | None = None
 
@@ -157,6 +178,7 @@ class GraphIndex:
             self.sources.pop(f, None)
         for p in delta.removed_passages:
             self.passages.pop(p, None)
+            self.topics.pop(p, None)
             for e in self.passage_entities.pop(p, set()):
                 self.mentions.get(e, set()).discard(p)
             for f in self.passage_facts.pop(p, set()):
@@ -178,6 +200,7 @@ class GraphIndex:
             self.sources.setdefault(f, set()).add(p)
             self.passage_facts.setdefault(p, set()).add(f)
         self.synonyms.update(delta.synonyms)
+        self.topics.update(delta.topics)
         self._snapshot = None
         if delta.entities or delta.removed_entities:
             self._name_matrix = None
@@ -246,6 +269,9 @@ def _freeze(g: GraphIndex) -> GraphSnapshot:
     for (a, b), w in g.synonyms.items():
         if a in row and b in row:
             edge(row[a], row[b], w)
+    for p, e in g.topics.items():
+        if p in row and e in row:
+            edge(row[e], row[p], g.topic_weight)
     n = n_e + len(pas_ids)
     adj = sp.csr_matrix((weights, (rows, cols)), shape=(n, n), dtype=np.float64)
     adj.sum_duplicates()
@@ -334,6 +360,10 @@ def plan_add(
                 new_fact_text.setdefault(fid, f"{s} {r} {o}")
             d.sources.add((fid, p.id))
         names += [n for n in (normalize_name(e) for e in p.entities) if n]
+        topic = topic_name(p.title) if p.title else ""
+        if topic:
+            names.append(topic)
+            d.topics[p.id] = entity_id(scope, topic)
         for name in names:
             eid = entity_id(scope, name)
             if eid not in index.entities:

@@ -74,12 +74,15 @@ def write_delta(conn: Connection, scope: Scope, delta: GraphDelta) -> None:
     _insert(conn, t.graph_synonyms, [
         {**own, "a": a, "b": b, "score": w} for (a, b), w in sorted(delta.synonyms.items())
     ])
+    _insert(conn, t.graph_topics, [
+        {**own, "passage_id": p, "entity_id": e} for p, e in sorted(delta.topics.items())
+    ])
 
 
 def delete_passages(conn: Connection, scope: Scope, passage_ids: Sequence[str]) -> None:
     """Remove passages, their links, and the facts/entities/synonyms left without support."""
     for chunk in _chunks(passage_ids):
-        for table in (t.graph_mentions, t.graph_fact_sources, t.graph_passages):
+        for table in (t.graph_mentions, t.graph_fact_sources, t.graph_topics, t.graph_passages):
             conn.execute(sa.delete(table).where(scoped(table, scope), table.c.passage_id.in_(chunk)))
     live_facts = sa.select(t.graph_fact_sources.c.fact_id).where(scoped(t.graph_fact_sources, scope))
     conn.execute(sa.delete(t.facts).where(scoped(t.facts, scope), t.facts.c.id.not_in(live_facts)))
@@ -98,13 +101,14 @@ def delete_passages(conn: Connection, scope: Scope, passage_ids: Sequence[str]) 
 
 def delete_graph_user(conn: Connection, scope: Scope) -> None:
     """Drop every graph row of this user (``SqlStore.delete_user`` does this too)."""
-    for table in (t.graph_synonyms, t.graph_mentions, t.graph_fact_sources, t.graph_passages,
+    for table in (t.graph_synonyms, t.graph_topics, t.graph_mentions, t.graph_fact_sources, t.graph_passages,
                   t.facts, t.entities):
         conn.execute(sa.delete(table).where(scoped(table, scope)))
 
 
-def load_graph(sql: SqlStore, scope: Scope, dim: int) -> GraphIndex:
-    """Build the user's :class:`GraphIndex` from SQL (the batch path; replicas reload with it)."""
+def load_graph(sql: SqlStore, scope: Scope, dim: int, *, topic_weight: float = 0.0) -> GraphIndex:
+    """Build the user's :class:`GraphIndex` from SQL (the batch path; replicas reload with it);
+    ``topic_weight`` is the weight its snapshot gives topic edges."""
     delta = GraphDelta()
     with sql.begin() as conn:
         for r in conn.execute(sa.select(t.entities).where(scoped(t.entities, scope))):
@@ -129,7 +133,11 @@ def load_graph(sql: SqlStore, scope: Scope, dim: int) -> GraphIndex:
             (a, b): float(w)
             for a, b, w in conn.execute(sa.select(y.c.a, y.c.b, y.c.score).where(scoped(y, scope)))
         }
-    index = GraphIndex(dim)
+        o = t.graph_topics
+        delta.topics = {
+            p: e for p, e in conn.execute(sa.select(o.c.passage_id, o.c.entity_id).where(scoped(o, scope)))
+        }
+    index = GraphIndex(dim, topic_weight=topic_weight)
     index.apply(delta)
     return index
 
@@ -141,7 +149,7 @@ def graph_stats(sql: SqlStore, scope: Scope) -> dict[str, int]:
         for name, table in (
             ("entities", t.entities), ("facts", t.facts), ("passages", t.graph_passages),
             ("mentions", t.graph_mentions), ("fact_sources", t.graph_fact_sources),
-            ("synonyms", t.graph_synonyms),
+            ("synonyms", t.graph_synonyms), ("topics", t.graph_topics),
         ):
             q = sa.select(sa.func.count()).select_from(table).where(scoped(table, scope))
             out[name] = int(conn.execute(q).scalar() or 0)

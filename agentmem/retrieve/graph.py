@@ -40,7 +40,8 @@ from agentmem.retrieve.turns import stored_vectors
 from agentmem.types import Scope, Turn
 
 __all__ = [
-    "BRIDGE", "GraphComponent", "bridge_query", "fact_scores", "min_max", "passage_text", "rank_passages", "seed_facts",
+    "BRIDGE", "GraphComponent", "bridge_query", "fact_scores", "min_max", "passage_text", "passage_title",
+    "rank_passages", "seed_facts",
 ]
 
 
@@ -169,10 +170,18 @@ def rank_passages(
     return order, scores[order]
 
 
+def passage_title(turn: Turn) -> str | None:
+    """A document's title (``Memory.add_documents`` keeps it as the speaker); ``None`` for a
+    conversation turn or an untitled document."""
+    if turn.role == "document" and turn.speaker and turn.speaker != "document":
+        return turn.speaker
+    return None
+
+
 def passage_text(turn: Turn) -> str:
     """The text extraction reads: ``title\\ntext`` for documents, ``speaker: text`` otherwise."""
     if turn.role == "document":
-        title = turn.speaker if turn.speaker and turn.speaker != "document" else None
+        title = passage_title(turn)
         return f"{title}\n{turn.content}" if title else turn.content
     return f"{turn.speaker}: {turn.content}"
 
@@ -204,7 +213,7 @@ class GraphComponent:
         )
 
     def _load(self, scope: Scope) -> GraphIndex:
-        return load_graph(self.services.sql, scope, self.services.embedder.dim)
+        return load_graph(self.services.sql, scope, self.services.embedder.dim, topic_weight=self.config.topic_weight)
 
     def _version(self, scope: Scope) -> int:
         return self.services.sql.versions(scope).get(self.name, 0)
@@ -234,7 +243,7 @@ class GraphComponent:
                 ents = list(t.metadata.get("entities") or [])
             out.append(
                 PassageInput(
-                    t.id, vectors[i], triples, ents if self.config.ner_context else ()
+                    t.id, vectors[i], triples, ents if self.config.ner_context else (), title=passage_title(t)
                 )
             )
         return out

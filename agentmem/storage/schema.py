@@ -34,6 +34,7 @@ __all__ = [
     "graph_mentions",
     "graph_passages",
     "graph_synonyms",
+    "graph_topics",
     "history",
     "index_jobs",
     "metadata",
@@ -248,6 +249,16 @@ graph_fact_sources = Table(
     Column("passage_id", ID, nullable=False),
     PrimaryKeyConstraint("tenant", "user_id", "fact_id", "passage_id", name="pk_graph_fact_sources"),
     Index("ix_graph_fact_sources_passage", "tenant", "user_id", "passage_id"),
+)
+
+# Topic edges passage -- the entity its title names (documents; agentmem.index.graph).
+graph_topics = Table(
+    "graph_topics",
+    metadata,
+    *_scope_columns(),
+    Column("passage_id", ID, nullable=False),
+    Column("entity_id", ID, nullable=False),
+    PrimaryKeyConstraint("tenant", "user_id", "passage_id", name="pk_graph_topics"),
 )
 
 # Synonym edges entity -- entity (a < b), weight = cosine of the names' embeddings.

@@ -160,8 +160,9 @@ def test_precomputed_triples_are_used_verbatim(services: Services) -> None:
     extra: list[dict[str, Any]] = [{"triples": [["Acme Corp", "founded by", "John Miller"]], "entities": ["Acme Corp"]},
              {"triples": [["John Miller", "born in", "Springfield"]]}, {"triples": []}]
     add_docs(services, comp, SCOPE, DOCS[:3], extra)
+    # each passage is also linked to its title's entity: Springfield's passage, with no triple, too
     assert graph_stats(services.sql, SCOPE) == {
-        "entities": 3, "facts": 2, "passages": 3, "mentions": 4, "fact_sources": 2, "synonyms": 0,
+        "entities": 3, "facts": 2, "passages": 3, "mentions": 5, "fact_sources": 2, "synonyms": 0, "topics": 3,
     }
 
 

@@ -12,12 +12,14 @@ import pytest
 import sqlalchemy as sa
 
 from agentmem.index.graph import (
+    GraphDelta,
     GraphIndex,
     PassageInput,
     entity_id,
     normalize_name,
     plan_add,
     plan_delete,
+    topic_name,
 )
 from agentmem.index.graph_store import delete_passages, graph_stats, load_graph, write_delta
 from agentmem.retrieve.graph import fact_scores, min_max, rank_passages
@@ -49,15 +51,21 @@ PASSAGES = {
 }
 
 
+# Document titles: p3's names its topic with a disambiguation, p5's names no entity of its triples.
+TITLES = {"p1": "Acme Corp", "p2": "John Miller", "p3": "Springfield (Illinois)", "p4": "John Miller Jr",
+          "p5": "Boston Chemistry"}
+TOPIC_W = 2.0
+
+
 def passage(pid: str) -> PassageInput:
-    return PassageInput(pid, trigram_embed([pid])[0], PASSAGES[pid])
+    return PassageInput(pid, trigram_embed([pid])[0], PASSAGES[pid], title=TITLES[pid])
 
 
 SCOPE = Scope("t1", "alice")
 
 
 def build(scope: Scope, pids: Sequence[str], *, one_by_one: bool) -> GraphIndex:
-    g = GraphIndex(DIM)
+    g = GraphIndex(DIM, topic_weight=TOPIC_W)
     groups = [[p] for p in pids] if one_by_one else [list(pids)]
     for group in groups:
         g.apply(plan_add(g, scope, [passage(p) for p in group], trigram_embed, threshold=0.6))
@@ -68,7 +76,7 @@ def graph_signature(g: GraphIndex) -> tuple:
     snap = g.snapshot()
     return (
         snap.entity_ids, snap.passage_ids, snap.fact_ids, g.edge_set(),
-        tuple(snap.entity_passages.tolist()),
+        tuple(snap.entity_passages.tolist()), tuple(sorted(g.topics.items())),
     )
 
 
@@ -113,20 +121,20 @@ def test_only_new_entities_are_embedded() -> None:
         return trigram_embed(texts)
 
     g.apply(plan_add(g, SCOPE, [passage("p3")], spy))
-    # springfield is known; illinois / united states and the two new facts are new
+    # springfield (also p3's topic) is known; illinois / united states and the two new facts are new
     assert sorted(seen) == sorted(
         ["illinois", "united states", "springfield located in illinois", "illinois part of united states"]
     )
 
 
 def test_sql_roundtrip_equals_in_memory(sql: SqlStore) -> None:
-    g = GraphIndex(DIM)
+    g = GraphIndex(DIM, topic_weight=TOPIC_W)
     for pid in ["p1", "p2", "p3", "p4"]:
         delta = plan_add(g, SCOPE, [passage(pid)], trigram_embed, threshold=0.6)
         with sql.begin() as conn:
             write_delta(conn, SCOPE, delta)
         g.apply(delta)
-    loaded = load_graph(sql, SCOPE, DIM)
+    loaded = load_graph(sql, SCOPE, DIM, topic_weight=TOPIC_W)
     assert graph_signature(loaded) == graph_signature(g)
     np.testing.assert_array_equal(loaded.snapshot().fact_vecs, g.snapshot().fact_vecs)
 
@@ -143,6 +151,7 @@ def _orphans(sql: SqlStore, scope: Scope) -> dict[str, int]:
         passages = set(conn.execute(sa.select(t.graph_passages.c.passage_id).where(scoped(t.graph_passages))).scalars())
         linked = set(conn.execute(sa.select(t.graph_mentions.c.passage_id).where(scoped(t.graph_mentions))).scalars())
         syn = conn.execute(sa.select(t.graph_synonyms).where(scoped(t.graph_synonyms))).all()
+        topics = conn.execute(sa.select(t.graph_topics).where(scoped(t.graph_topics))).all()
     return {
         "entities_unmentioned": len(ents - mentioned),
         "mentions_of_missing_entities": len(mentioned - ents),
@@ -151,11 +160,12 @@ def _orphans(sql: SqlStore, scope: Scope) -> dict[str, int]:
         "facts_with_missing_ends": sum(f.subject_id not in ents or f.object_id not in ents for f in facts),
         "links_of_missing_passages": len(linked - passages),
         "synonyms_dangling": sum(s.a not in ents or s.b not in ents for s in syn),
+        "topics_dangling": sum(x.passage_id not in passages or x.entity_id not in ents for x in topics),
     }
 
 
 def test_deletion_leaves_no_orphans(sql: SqlStore) -> None:
-    g = GraphIndex(DIM)
+    g = GraphIndex(DIM, topic_weight=TOPIC_W)
     delta = plan_add(g, SCOPE, [passage(p) for p in PASSAGES], trigram_embed, threshold=0.6)
     with sql.begin() as conn:
         write_delta(conn, SCOPE, delta)
@@ -167,13 +177,15 @@ def test_deletion_leaves_no_orphans(sql: SqlStore) -> None:
         g.apply(d)
         assert set(_orphans(sql, SCOPE).values()) == {0}
         # the in-memory graph equals a reload from SQL...
-        assert graph_signature(load_graph(sql, SCOPE, DIM)) == graph_signature(g)
+        assert graph_signature(load_graph(sql, SCOPE, DIM, topic_weight=TOPIC_W)) == graph_signature(g)
     # ...and equals a graph built from the remaining passages only
     assert graph_signature(g) == graph_signature(build(SCOPE, ["p1", "p3"], one_by_one=False))
     # facts shared with a surviving passage survive: p1 still says Acme was founded by John Miller
     assert entity_id(SCOPE, "john miller") in g.entities
     assert entity_id(SCOPE, "springfield") in g.entities  # p3 still mentions it
     assert entity_id(SCOPE, "mit") not in g.entities  # only p2 did
+    assert entity_id(SCOPE, "boston chemistry") not in g.entities  # p5's topic went with p5
+    assert set(g.topics) == {"p1", "p3"}
     with sql.begin() as conn:
         delete_passages(conn, SCOPE, ["p1", "p3"])
     assert set(graph_stats(sql, SCOPE).values()) == {0}
@@ -197,6 +209,52 @@ def test_tenants_are_isolated(sql: SqlStore) -> None:
         delete_passages(conn, other, ["p1", "p2", "p3", "p5"])
     assert graph_stats(sql, other)["passages"] == 0
     assert graph_signature(load_graph(sql, SCOPE, DIM)) == graph_signature(a)
+
+
+def test_topic_edges_link_a_document_to_the_entity_its_title_names() -> None:
+    assert topic_name("Springfield (Illinois)") == "springfield"
+    assert topic_name("Mr. Smith Goes to Washington") == "mr smith goes to washington"
+    assert topic_name("(1990)") == "1990"  # a title that is only a parenthesis keeps it
+    g = build(SCOPE, list(PASSAGES), one_by_one=False)
+    boston_chem, springfield = entity_id(SCOPE, "boston chemistry"), entity_id(SCOPE, "springfield")
+    assert g.topics == {p: entity_id(SCOPE, topic_name(x)) for p, x in TITLES.items()}
+    assert g.entities[boston_chem] == "boston chemistry"  # in no triple: a new entity, mentioned by p5
+    edges = g.edge_set()
+    # context edge 1 plus the topic edge
+    assert edges[tuple(sorted((springfield, "p3")))] == 1.0 + TOPIC_W  # type: ignore[index]
+    assert edges[tuple(sorted((springfield, "p2")))] == 1.0  # type: ignore[index]  # p2 only mentions it
+    # with weight 0 the snapshot is HippoRAG's graph plus the titles' context edges
+    g.topic_weight = 0.0
+    g.apply(GraphDelta())
+    assert g.edge_set()[tuple(sorted((springfield, "p3")))] == 1.0  # type: ignore[index]
+    # a conversation turn (no title) has no topic
+    turn = PassageInput("t1", trigram_embed(["t1"])[0], PASSAGES["p1"])
+    assert plan_add(GraphIndex(DIM), SCOPE, [turn], trigram_embed).topics == {}
+
+
+def test_topic_edge_leads_pagerank_to_the_passage_about_the_bridge_entity() -> None:
+    # the first hop names Kansas; three passages mention it, the one about it has nothing else
+    # in common with the question, the other two share Dodge City with it
+    docs = {
+        "airport": ("Dodge City Regional Airport", [("Dodge City Regional Airport", "located in", "Dodge City"),
+                                                    ("Dodge City Regional Airport", "located in", "Kansas")]),
+        "city": ("Dodge City", [("Dodge City", "located in", "Kansas"), ("Dodge City", "known as", "Cowboy Capital")]),
+        "legend": ("Dodge City Legend", [("Dodge City Legend", "based in", "Dodge City"),
+                                         ("Dodge City Legend", "plays in", "Kansas")]),
+        "kansas": ("Kansas", [("Kansas", "admitted to the union in", "1861")]),
+    }
+
+    def ranked(weight: float) -> list[str]:
+        g = GraphIndex(DIM, topic_weight=weight)
+        g.apply(plan_add(g, SCOPE, [PassageInput(p, trigram_embed([p])[0], tr, title=title)
+                                    for p, (title, tr) in docs.items()], trigram_embed))
+        snap = g.snapshot()
+        q = trigram_embed(["dodge city regional airport located in kansas"])[0]
+        rows, _ = rank_passages(snap, q, passage_weight=0.0, top_facts=1)
+        return [snap.passage_ids[r] for r in rows]
+
+    assert ranked(0.0) == ["airport", "legend", "city", "kansas"]  # HippoRAG's graph
+    assert ranked(1.0)[:2] == ranked(8.0)[:2] == ["airport", "kansas"]
 
 
 def test_multi_hop_ranking_follows_the_bridge_entity() -> None:
