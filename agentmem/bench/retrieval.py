@@ -51,6 +51,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--lexical-weight", type=float, default=GraphConfig().lexical_weight,
         help="BM25 weight in the query-to-fact score; 0: HippoRAG 2's dense-only (ablation)",
     )
+    p.add_argument(
+        "--topic-weight", type=float, default=GraphConfig().topic_weight,
+        help="weight of the passage -- title entity edges; 0: HippoRAG 2's graph (ablation)",
+    )
     p.add_argument("--home", default=None, help="data directory (default: a temporary one)")
 
 
@@ -88,7 +92,7 @@ def _lead(args: argparse.Namespace) -> tuple[str, ...]:
 def memory_config(args: argparse.Namespace, home: Path) -> MemoryConfig:
     """The :class:`MemoryConfig` the bench runs with, from its parsed arguments."""
     recall = RecallConfig(weights=_weights(args), primary=_primary(args), head=args.head, lead=_lead(args))
-    graph = GraphConfig(enabled=not args.no_graph, lexical_weight=args.lexical_weight)
+    graph = GraphConfig(enabled=not args.no_graph, lexical_weight=args.lexical_weight, topic_weight=args.topic_weight)
     return MemoryConfig(home=home, chroma=str(home / "chroma"), recall=recall, graph=graph)
 
 
@@ -192,6 +196,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "head": args.head,
         "lead": list(_lead(args)),
         "lexical_weight": args.lexical_weight,
+        "topic_weight": args.topic_weight,
     }
 
 

@@ -37,7 +37,8 @@ def test_locomo_graph_and_fusion_flags(tmp_path: Path) -> None:
 def test_retrieval_fusion_flags(tmp_path: Path) -> None:
     base = ("retrieval", "--corpus", "c.jsonl", "--queries", "q.jsonl")
     config = retrieval.memory_config(_parse(*base), tmp_path)
-    assert config.graph.enabled
+    assert config.graph.enabled and config.graph.topic_weight == GraphConfig().topic_weight
+    assert retrieval.memory_config(_parse(*base, "--topic-weight", "0"), tmp_path).graph.topic_weight == 0.0
     assert config.recall == RecallConfig.multi_hop()  # a document corpus with the graph on
     args = _parse(*base, "--primary", "none", "--head", "0", "--lexical-weight", "0.25", "--no-graph")
     config = retrieval.memory_config(args, tmp_path)
