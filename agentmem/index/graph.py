@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -44,6 +44,7 @@ __all__ = [
     "normalize_name",
     "plan_add",
     "plan_delete",
+    "plan_topics",
     "topic_name",
 ]
 
@@ -369,20 +370,53 @@ def plan_add(
             if eid not in index.entities:
                 d.entities.setdefault(eid, name)
             d.mentions.add((eid, p.id))
-    new_e = sorted(d.entities)
-    if new_e:
-        vecs = np.asarray(embed([d.entities[e] for e in new_e]), dtype=np.float32)
-        d.entity_vecs = dict(zip(new_e, vecs, strict=True))
-        old_ids, old_vecs = index.entity_matrix()
-        d.synonyms = _synonyms_for(
-            new_e, vecs, {**index.entities, **d.entities}, old_ids, old_vecs,
-            threshold=threshold, max_neighbors=max_neighbors,
-        )
+    _embed_entities(d, index, embed, threshold=threshold, max_neighbors=max_neighbors)
     new_f = sorted(new_fact_text)
     if new_f:
         fvecs = np.asarray(embed([new_fact_text[f] for f in new_f]), dtype=np.float32)
         d.fact_vecs = dict(zip(new_f, fvecs, strict=True))
     return d
+
+
+def plan_topics(
+    index: GraphIndex,
+    scope: Scope,
+    titles: Mapping[str, str],
+    embed: Embed,
+    *,
+    threshold: float = 0.8,
+    max_neighbors: int = 100,
+) -> GraphDelta:
+    """The delta that links passages already in ``index`` (``passage id -> title``) to the
+    entities their titles name, for graphs built before topic edges existed. Passages that
+    have a topic already, or are not in the graph, are left alone."""
+    d = GraphDelta()
+    for pid, title in titles.items():
+        name = topic_name(title)
+        if pid not in index.passages or pid in index.topics or not name:
+            continue
+        eid = entity_id(scope, name)
+        if eid not in index.entities:
+            d.entities.setdefault(eid, name)
+        d.mentions.add((eid, pid))
+        d.topics[pid] = eid
+    _embed_entities(d, index, embed, threshold=threshold, max_neighbors=max_neighbors)
+    return d
+
+
+def _embed_entities(d: GraphDelta, index: GraphIndex, embed: Embed, *, threshold: float, max_neighbors: int) -> None:
+    """Embed the delta's new entities and find their synonym edges (against the index and
+    each other)."""
+    new_e = sorted(d.entities)
+    if not new_e:
+        return
+    vecs = np.asarray(embed([d.entities[e] for e in new_e]), dtype=np.float32)
+    d.entity_vecs = dict(zip(new_e, vecs, strict=True))
+    old_ids, old_vecs = index.entity_matrix()
+    d.synonyms = _synonyms_for(
+        new_e, vecs, {**index.entities, **d.entities}, old_ids, old_vecs,
+        threshold=threshold, max_neighbors=max_neighbors,
+    )
 
 
 def plan_delete(index: GraphIndex, passage_ids: Sequence[str]) -> GraphDelta:

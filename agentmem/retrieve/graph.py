@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -33,7 +34,15 @@ from agentmem.embedding import embed_query
 from agentmem.extract.offline import extract_entities, extract_triples
 from agentmem.extract.runner import ExtractionRunner
 from agentmem.index.cache import VersionedCache
-from agentmem.index.graph import GraphIndex, GraphSnapshot, PassageInput, plan_add, plan_delete
+from agentmem.index.graph import (
+    GraphDelta,
+    GraphIndex,
+    GraphSnapshot,
+    PassageInput,
+    plan_add,
+    plan_delete,
+    plan_topics,
+)
 from agentmem.index.graph_store import delete_graph_user, delete_passages, load_graph, write_delta
 from agentmem.kernels.ppr import personalized_pagerank, personalized_pagerank_torch
 from agentmem.retrieve.turns import stored_vectors
@@ -251,15 +260,23 @@ class GraphComponent:
     def on_add(self, scope: Scope, turns: Sequence[Turn], vectors: np.ndarray, version: int) -> None:
         if not turns:
             return
-        owner = scope.owner()
         passages = self._passages(turns, vectors)  # model calls happen outside any lock
+        owner = scope.owner()
+        self._write_planned(owner, lambda index: plan_add(index, owner, passages, **self._planning))
+
+    @property
+    def _planning(self) -> dict[str, Any]:
+        """What :func:`plan_add` and :func:`plan_topics` need beside the graph and the passages."""
+        c = self.config
+        return {"embed": self.services.embedder.embed, "threshold": c.synonym_threshold,
+                "max_neighbors": c.synonym_max_neighbors}
+
+    def _write_planned(self, owner: Scope, plan: Callable[[GraphIndex], GraphDelta]) -> None:
+        """Plan a delta on the current graph, write it and advance the cache (one writer at a time)."""
         with self._write:
-            index = self.index(owner)
-            delta = plan_add(
-                index, owner, passages, self.services.embedder.embed,
-                threshold=self.config.synonym_threshold,
-                max_neighbors=self.config.synonym_max_neighbors,
-            )
+            delta = plan(self.index(owner))
+            if delta.empty():
+                return
             with self.services.sql.begin() as conn:
                 write_delta(conn, owner, delta)
                 v = self.services.sql.bump_version(conn, owner, self.name)
@@ -267,11 +284,19 @@ class GraphComponent:
 
     def catch_up(self, scope: Scope) -> int:
         """Add the passages of the session's stored turns that the graph lacks (a crash kept
-        their ``on_add`` from running); returns how many. Every turn added becomes a passage."""
+        their ``on_add`` from running); returns how many. Every turn added becomes a passage.
+        Documents that are in the graph without their topic edge (indexed before topic edges
+        existed) get it."""
         index = self.index(scope.owner())
-        missed = [x for x in self.services.sql.session_turns(scope, scope.session_id) if x.id not in index.passages]
+        turns = self.services.sql.session_turns(scope, scope.session_id)
+        missed = [x for x in turns if x.id not in index.passages]
         if missed:
             self.on_add(scope, missed, stored_vectors(self.services, scope, missed), 0)
+        titles = {x.id: title for x in turns if x.id in index.passages and x.id not in index.topics
+                  and (title := passage_title(x)) is not None}
+        if titles:
+            owner = scope.owner()
+            self._write_planned(owner, lambda index: plan_topics(index, owner, titles, **self._planning))
         return len(missed)
 
     def on_delete(self, scope: Scope, turns: Sequence[Turn], version: int) -> None:

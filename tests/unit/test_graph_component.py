@@ -259,3 +259,29 @@ def test_llm_extraction_and_recognition_filter(tmp_path: Path, embedder: Embedde
     with pytest.raises(ExtractionError):
         add_docs(failing, GraphComponent(failing), SCOPE, DOCS[:1])
     assert graph_stats(failing.sql, SCOPE)["passages"] == 0  # nothing half-written
+
+
+def test_catch_up_adds_the_topic_edges_a_graph_built_before_them_lacks(services: Services,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import dataclasses
+
+    from agentmem.index.graph_store import load_graph
+
+    comp = GraphComponent(services)
+    passages = GraphComponent._passages
+    monkeypatch.setattr(GraphComponent, "_passages",  # as before topic edges: no title reaches the graph
+                        lambda self, turns, vectors: [dataclasses.replace(p, title=None)
+                                                      for p in passages(self, turns, vectors)])
+    add_docs(services, comp, SCOPE, DOCS)
+    assert graph_stats(services.sql, SCOPE)["topics"] == 0
+    monkeypatch.undo()
+    assert comp.catch_up(SCOPE) == 0  # no passage was missing...
+    fresh = Scope("acme", "bob")
+    add_docs(services, comp, fresh, DOCS)
+    # ...but every document now has its topic edge: the graph equals one built with them
+    assert graph_stats(services.sql, SCOPE) == graph_stats(services.sql, fresh)
+    assert graph_stats(services.sql, SCOPE)["topics"] == len(DOCS)
+    version = services.sql.versions(SCOPE)["graph"]
+    assert comp.catch_up(SCOPE) == 0 and services.sql.versions(SCOPE)["graph"] == version  # nothing to do
+    reloaded = load_graph(services.sql, SCOPE, services.embedder.dim, topic_weight=comp.config.topic_weight)
+    assert reloaded.edge_set() == comp.index(SCOPE).edge_set()  # the cache advanced with the write
