@@ -8,7 +8,8 @@ Edges, as in HippoRAG 2 (Gutiérrez et al. 2025):
 * **synonym** edges entity -- entity, weight = cosine of the names' embeddings, kept when it is
   at least ``threshold``, at most ``max_neighbors`` per new entity;
 * **topic** edges passage -- the entity its title names (documents only: a passage is *about*
-  its title), weight ``topic_weight`` on top of the context edge. Not in HippoRAG: without it
+  its title), weight ``topic_weight`` on top of the context edge, split evenly among the
+  passages that share the topic (the chunks of one document). Not in HippoRAG: without it
   the mass that reaches an entity from the question's first hop is shared evenly by every
   passage that mentions the entity, although the passage about it is the likely second hop.
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -270,9 +272,12 @@ def _freeze(g: GraphIndex) -> GraphSnapshot:
     for (a, b), w in g.synonyms.items():
         if a in row and b in row:
             edge(row[a], row[b], w)
+    # Passages sharing a topic (the chunks of one document) share its weight, so a long
+    # document's title does not become a hub that pulls all its chunks along.
+    sharing = Counter(g.topics.values())
     for p, e in g.topics.items():
         if p in row and e in row:
-            edge(row[e], row[p], g.topic_weight)
+            edge(row[e], row[p], g.topic_weight / sharing[e])
     n = n_e + len(pas_ids)
     adj = sp.csr_matrix((weights, (rows, cols)), shape=(n, n), dtype=np.float64)
     adj.sum_duplicates()

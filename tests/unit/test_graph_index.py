@@ -223,6 +223,12 @@ def test_topic_edges_link_a_document_to_the_entity_its_title_names() -> None:
     # context edge 1 plus the topic edge
     assert edges[tuple(sorted((springfield, "p3")))] == 1.0 + TOPIC_W  # type: ignore[index]
     assert edges[tuple(sorted((springfield, "p2")))] == 1.0  # type: ignore[index]  # p2 only mentions it
+    # passages sharing a topic (chunks of one document) share its weight
+    chunk = PassageInput("p6", trigram_embed(["p6"])[0], [("Springfield", "has", "a zoo")], title="Springfield")
+    g.apply(plan_add(g, SCOPE, [chunk], trigram_embed))
+    edges = g.edge_set()
+    assert edges[tuple(sorted((springfield, "p3")))] == 1.0 + TOPIC_W / 2  # type: ignore[index]
+    assert edges[tuple(sorted((springfield, "p6")))] == 1.0 + TOPIC_W / 2  # type: ignore[index]
     # with weight 0 the snapshot is HippoRAG's graph plus the titles' context edges
     g.topic_weight = 0.0
     g.apply(GraphDelta())
