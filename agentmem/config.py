@@ -191,8 +191,9 @@ class GraphConfig:
     max_concurrency: int = 4  # parallel chat-model calls during extraction
     ner_context: bool = False  # also link a passage to entities that occur in no triple
     # Weight of the edge between a document passage and the entity its title names (on top of
-    # the context edge; 0: HippoRAG's graph). Chosen on the MuSiQue selection questions over
-    # {0, 1, 2, 4, 8} (docs/benchmarks.md, session 8). Conversation turns have no title.
+    # the context edge, split among the passages sharing the title; 0: HippoRAG's graph). Chosen
+    # on the MuSiQue selection questions over {0, 1, 2, 4, 8} (docs/benchmarks.md, session 8).
+    # Conversation turns have no title.
     topic_weight: float = 8.0
 
     def __post_init__(self) -> None:
