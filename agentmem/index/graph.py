@@ -153,7 +153,7 @@ class GraphIndex:
 
     def __init__(self, dim: int, *, topic_weight: float = 0.0) -> None:
         self.dim = dim
-        self.topic_weight = topic_weight  # of the topic edges in the snapshot (a query-time setting)
+        self.topic_weight = topic_weight  # of the topic edges in snapshots (set here, not changed later)
         self.entities: dict[str, str] = {}
         self.entity_vecs: dict[str, np.ndarray] = {}
         self.facts: dict[str, tuple[str, str, str, str, str]] = {}

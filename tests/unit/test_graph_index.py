@@ -12,7 +12,6 @@ import pytest
 import sqlalchemy as sa
 
 from agentmem.index.graph import (
-    GraphDelta,
     GraphIndex,
     PassageInput,
     entity_id,
@@ -64,8 +63,8 @@ def passage(pid: str) -> PassageInput:
 SCOPE = Scope("t1", "alice")
 
 
-def build(scope: Scope, pids: Sequence[str], *, one_by_one: bool) -> GraphIndex:
-    g = GraphIndex(DIM, topic_weight=TOPIC_W)
+def build(scope: Scope, pids: Sequence[str], *, one_by_one: bool, topic_weight: float = TOPIC_W) -> GraphIndex:
+    g = GraphIndex(DIM, topic_weight=topic_weight)
     groups = [[p] for p in pids] if one_by_one else [list(pids)]
     for group in groups:
         g.apply(plan_add(g, scope, [passage(p) for p in group], trigram_embed, threshold=0.6))
@@ -230,9 +229,8 @@ def test_topic_edges_link_a_document_to_the_entity_its_title_names() -> None:
     assert edges[tuple(sorted((springfield, "p3")))] == 1.0 + TOPIC_W / 2  # type: ignore[index]
     assert edges[tuple(sorted((springfield, "p6")))] == 1.0 + TOPIC_W / 2  # type: ignore[index]
     # with weight 0 the snapshot is HippoRAG's graph plus the titles' context edges
-    g.topic_weight = 0.0
-    g.apply(GraphDelta())
-    assert g.edge_set()[tuple(sorted((springfield, "p3")))] == 1.0  # type: ignore[index]
+    hipporag = build(SCOPE, list(PASSAGES), one_by_one=False, topic_weight=0.0)
+    assert hipporag.edge_set()[tuple(sorted((springfield, "p3")))] == 1.0  # type: ignore[index]
     # a conversation turn (no title) has no topic
     turn = PassageInput("t1", trigram_embed(["t1"])[0], PASSAGES["p1"])
     assert plan_add(GraphIndex(DIM), SCOPE, [turn], trigram_embed).topics == {}
