@@ -366,15 +366,11 @@ def plan_add(
                 new_fact_text.setdefault(fid, f"{s} {r} {o}")
             d.sources.add((fid, p.id))
         names += [n for n in (normalize_name(e) for e in p.entities) if n]
+        for name in names:
+            _mention(d, index, scope, name, p.id)
         topic = topic_name(p.title) if p.title else ""
         if topic:
-            names.append(topic)
-            d.topics[p.id] = entity_id(scope, topic)
-        for name in names:
-            eid = entity_id(scope, name)
-            if eid not in index.entities:
-                d.entities.setdefault(eid, name)
-            d.mentions.add((eid, p.id))
+            d.topics[p.id] = _mention(d, index, scope, topic, p.id)
     _embed_entities(d, index, embed, threshold=threshold, max_neighbors=max_neighbors)
     new_f = sorted(new_fact_text)
     if new_f:
@@ -400,13 +396,18 @@ def plan_topics(
         name = topic_name(title)
         if pid not in index.passages or pid in index.topics or not name:
             continue
-        eid = entity_id(scope, name)
-        if eid not in index.entities:
-            d.entities.setdefault(eid, name)
-        d.mentions.add((eid, pid))
-        d.topics[pid] = eid
+        d.topics[pid] = _mention(d, index, scope, name, pid)
     _embed_entities(d, index, embed, threshold=threshold, max_neighbors=max_neighbors)
     return d
+
+
+def _mention(d: GraphDelta, index: GraphIndex, scope: Scope, name: str, passage_id: str) -> str:
+    """Record that a passage mentions the entity ``name`` (new to the index or not); its id."""
+    eid = entity_id(scope, name)
+    if eid not in index.entities:
+        d.entities.setdefault(eid, name)
+    d.mentions.add((eid, passage_id))
+    return eid
 
 
 def _embed_entities(d: GraphDelta, index: GraphIndex, embed: Embed, *, threshold: float, max_neighbors: int) -> None:
