@@ -6,6 +6,8 @@
 >>> mem.recall("what is my cat called?", user_id="ada", token_budget=200).text            # doctest: +SKIP
 """
 
+# first: registers agentmem.kernels (see agentmem._layout) before anything below imports it
+from agentmem import _layout  # noqa: F401
 from agentmem.config import EpisodeConfig, GraphConfig, MemoryConfig, RecallConfig, ThoughtConfig
 from agentmem.errors import (
     AgentMemError,
