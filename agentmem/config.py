@@ -34,16 +34,16 @@ class RecallConfig:
     signal contributes ``weights[signal] / (rrf_k + rank)``. With a ``primary`` signal (e.g.
     ``"graph"``) that answered, only RRF's top ``head`` records come first; the primary's order
     follows; with ``lead`` signals, the head is their best records taken in turn instead of
-    RRF's (``agentmem.retrieve.fusion.interleave``). ``candidates`` is how many hits each
+    RRF's (``agentmem.recall.fusion.interleave``). ``candidates`` is how many hits each
     signal contributes. Within the turn component, dense and BM25 scores are fused by score
-    (see :mod:`agentmem.retrieve.hybrid`). :meth:`multi_hop` is the setting for multi-hop
+    (see :mod:`agentmem.mechanisms.turns.hybrid`). :meth:`multi_hop` is the setting for multi-hop
     questions over documents with the knowledge graph on.
     """
 
     rrf_k: int = 60
     candidates: int = 100
     # When this signal has candidates: RRF's top ``head``, then this signal's order
-    # (agentmem.retrieve.fusion.head_fusion); None: plain RRF. Chosen on LoCoMo dev with the
+    # (agentmem.recall.fusion.head_fusion); None: plain RRF. Chosen on LoCoMo dev with the
     # offline graph (head over 0, 1, 2, 3, 5, inf): plain RRF won in every conversation. For
     # multi-hop documents use RecallConfig.multi_hop(): on the MuSiQue selection split (the 50
     # questions that are not the test) lead signals beat RRF's head (docs/benchmarks.md).
@@ -62,7 +62,7 @@ class RecallConfig:
             "time": 0.5,
         }
     )
-    # Turn-level hybrid scoring (agentmem.retrieve.hybrid); values chosen on LoCoMo dev
+    # Turn-level hybrid scoring (agentmem.mechanisms.turns.hybrid); values chosen on LoCoMo dev
     # conversations 0-1 and confirmed on 2-4 (docs/benchmarks.md).
     lexical_weight: float = 0.3  # BM25's share in the min-max score fusion with dense
     contiguity: float = 0.4  # weight of the best neighbouring turn's score
@@ -90,7 +90,7 @@ class RecallConfig:
         """Fusion for multi-hop questions over documents with the knowledge graph on.
 
         The turn scorer's best passage, then the bridge query's (the query with its best
-        fact, :func:`agentmem.retrieve.graph.bridge_query`), then their second ones, then
+        fact, :func:`agentmem.mechanisms.graph.component.bridge_query`), then their second ones, then
         PageRank's order (``primary="graph"``, ``lead=("turns", "bridge")``, ``head=4``).
         Chosen on the MuSiQue selection split, the 50 questions that are not the test
         (docs/benchmarks.md): mean Recall@2/5/10 over both extractors 69.85 against 65.56 for
@@ -117,7 +117,7 @@ class EpisodeConfig:
     ``segmenter``: ``"surprise"`` (a local causal LM's mean token surprisal per turn),
     ``"drift"`` (embedding distance from the running window, no LM), ``"off"``, or ``"auto"``
     (surprise when a ``logits_model`` is passed or the ``lm`` extra is importable, else drift;
-    :attr:`agentmem.retrieve.episodes.EpisodeComponent.segmenter` says which one is in use).
+    :attr:`agentmem.mechanisms.episodes.component.EpisodeComponent.segmenter` says which one is in use).
     Episodic memory is opt-in (default ``"off"``). Measured on LoCoMo dev: with drift episodes
     fused at weight 0.5, turn recall@5/10/20 fell from 63.1/71.8/77.3 to 46.1/56.3/74.2, because
     every turn of a matched episode shares its rank (see docs/benchmarks.md); the episode signal
@@ -150,7 +150,7 @@ class EpisodeConfig:
     k_contiguous: int = 1
     refine: Literal["modularity", "conductance", "off"] = "modularity"
     # An episode longer than this many tokens (cl100k) is cut at its most surprising turn
-    # (agentmem.segment.surprise.split_oversized), so the smallest budget recall is measured at
+    # (agentmem.mechanisms.episodes.segment.surprise.split_oversized), so the smallest budget recall is measured at
     # (500 in `agentmem bench segmentation`) can hold any episode; None: turns cap alone.
     max_tokens: int | None = 500
 
@@ -182,7 +182,7 @@ class GraphConfig:
     link_top_k: int = 5  # seed entities kept (highest fact score / passage count)
     passage_weight: float = 0.05
     damping: float = 0.5
-    # BM25 over fact strings in the query-to-fact score (agentmem.retrieve.graph.fact_scores);
+    # BM25 over fact strings in the query-to-fact score (agentmem.mechanisms.graph.component.fact_scores);
     # 0 is HippoRAG 2's dense-only score. 0.25 won over 0 on LoCoMo dev by 0.2 points (within
     # noise). See docs/benchmarks.md.
     lexical_weight: float = 0.25
@@ -221,9 +221,9 @@ class ThoughtConfig:
     never). ``recall_top``: a search counts as recalling the thoughts it ranks this high.
     ``exact_merge_below``: stores up to this size check merges by exact cosine over every live
     thought (cheap there), larger ones through LSH candidates. ``lsh_*``: see
-    :class:`agentmem.index.lsh.LSHIndex` (``lsh_planes`` is TiM's ``m``: codes take ``2m``
+    :class:`agentmem.mechanisms.thoughts.lsh.LSHIndex` (``lsh_planes`` is TiM's ``m``: codes take ``2m``
     values); ``lsh_center`` hashes ``x − c`` with ``c`` the embedder's common direction
-    (:func:`agentmem.index.center.embedding_center`), which balances the buckets.
+    (:func:`agentmem.mechanisms.thoughts.center.embedding_center`), which balances the buckets.
     """
 
     enabled: bool = True
@@ -287,7 +287,7 @@ class MemoryConfig:
     # answers. Speed depends on the CPU: without native bf16 (no AVX512-BF16/AMX; session 2's
     # host) bf16 was slower (100k x 384, 64 queries: 122 vs 65 ms); with AVX512-BF16 (session
     # 4's host) a full bf16 scan is ~2x faster (1M rows, 64 queries: 306 vs 870 ms). Single
-    # queries over >= 10k rows use the planned sketch either way (agentmem.index.dense).
+    # queries over >= 10k rows use the planned sketch either way (agentmem.store.dense).
     vector_dtype: Literal["bfloat16", "float32"] = "float32"
     max_message_chars: int = 32_000
     max_messages_per_call: int = 10_000

@@ -9,22 +9,22 @@ from pathlib import Path
 from typing import IO, Any
 
 from agentmem._time import as_utc, utcnow
-from agentmem.assemble.pack import pack_context
-from agentmem.components import Candidate, MemoryComponent, Query, Services, TurnFilter
 from agentmem.config import DEFAULT_TENANT, MemoryConfig
 from agentmem.embedding import embed_query
 from agentmem.errors import ConfigError, NotFoundError, ValidationError
-from agentmem.ingest.normalize import content_hash, normalize_messages, parse_timestamp
 from agentmem.kernels.threads import one_torch_thread
+from agentmem.mechanisms.base import Candidate, MemoryComponent, Query, Services, TurnFilter
+from agentmem.mechanisms.episodes.component import EpisodeComponent
+from agentmem.mechanisms.thoughts.component import ThoughtComponent
+from agentmem.mechanisms.turns.component import KIND as TURN_KIND
+from agentmem.normalize import content_hash, normalize_messages, parse_timestamp
 from agentmem.protocols import ChatModel, Embedder, LogitsModel, TokenCounter
+from agentmem.recall.filters import parse_filters
+from agentmem.recall.fusion import fuse_candidates
+from agentmem.recall.pack import pack_context
+from agentmem.recall.timeparse import parse_time_window
 from agentmem.resolve import build_components, build_services
-from agentmem.retrieve.episodes import EpisodeComponent
-from agentmem.retrieve.filters import parse_filters
-from agentmem.retrieve.fusion import fuse_candidates
-from agentmem.retrieve.thoughts import ThoughtComponent
-from agentmem.retrieve.timeparse import parse_time_window
-from agentmem.retrieve.turns import KIND as TURN_KIND
-from agentmem.storage.sql import NewTurn, dumps
+from agentmem.store.sql import NewTurn, dumps
 from agentmem.types import ContextPack, Episode, HistoryEvent, Hit, Scope, Thought, Turn
 
 __all__ = ["Memory"]
@@ -207,7 +207,7 @@ class Memory:
 
         Some of the messages were stored already, maybe by a process that died after their
         commit and before every ``on_add`` ran; re-adding them stores nothing, so this is the
-        moment to heal (see :class:`~agentmem.components.CatchesUp`).
+        moment to heal (see :class:`~agentmem.mechanisms.base.CatchesUp`).
         """
         for c in self.components:
             # getattr, not isinstance(c, CatchesUp): since Python 3.12 a protocol check does not

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from agentmem.assemble.tokens import TiktokenCounter
-from agentmem.components import MemoryComponent, Services
 from agentmem.config import MemoryConfig
 from agentmem.embedding import SentenceTransformerEmbedder
 from agentmem.kernels.device import resolve_device
-from agentmem.storage.sql import SqlStore, create_engine
-from agentmem.storage.vectors import ChromaVectors, open_chroma
+from agentmem.mechanisms.base import MemoryComponent, Services
+from agentmem.recall.tokens import TiktokenCounter
+from agentmem.store.sql import SqlStore, create_engine
+from agentmem.store.vectors import ChromaVectors, open_chroma
 
 if TYPE_CHECKING:
     from agentmem.protocols import ChatModel, Embedder, LogitsModel, TokenCounter
@@ -45,20 +45,20 @@ def build_services(
 
 def build_components(services: Services) -> list[MemoryComponent]:
     """The memory mechanisms enabled in the configuration, turns first."""
-    from agentmem.retrieve.turns import TurnComponent
+    from agentmem.mechanisms.turns.component import TurnComponent
 
     config = services.config
     components: list[MemoryComponent] = [TurnComponent(services)]
     if config.episodes.segmenter != "off":
-        from agentmem.retrieve.episodes import EpisodeComponent
+        from agentmem.mechanisms.episodes.component import EpisodeComponent
 
         components.append(EpisodeComponent(services))
     if config.graph.enabled:
-        from agentmem.retrieve.graph import GraphComponent
+        from agentmem.mechanisms.graph.component import GraphComponent
 
         components.append(GraphComponent(services))
     if config.thoughts.enabled:
-        from agentmem.retrieve.thoughts import ThoughtComponent
+        from agentmem.mechanisms.thoughts.component import ThoughtComponent
 
         components.append(ThoughtComponent(services))
     return components

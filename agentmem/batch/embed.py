@@ -3,7 +3,7 @@
 ``Memory.add`` embeds what it stores, one call at a time. For an archive that means small
 batches (a session is often a dozen turns) and embedding on the storing thread. The indexer
 instead predicts the texts ``add`` will embed — each turn's rendering and its in-context view
-(:mod:`agentmem.retrieve.turns`) — embeds them for many sessions in one batch (on worker
+(:mod:`agentmem.mechanisms.turns.component`) — embeds them for many sessions in one batch (on worker
 threads, Ray actors or a GPU), and hands ``Memory`` a :class:`PrecomputedEmbedder` that
 answers from those vectors. A text it was not given (a prediction miss) is embedded by the
 real model, so a wrong prediction costs time, never correctness.
@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from agentmem.ingest.normalize import normalize_messages
+from agentmem.normalize import normalize_messages
 from agentmem.protocols import Embedder
 
 __all__ = ["PrecomputedEmbedder", "predicted_texts"]

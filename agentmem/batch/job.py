@@ -22,8 +22,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from agentmem._time import to_db, utcnow
-from agentmem.storage.schema import index_jobs
-from agentmem.storage.sql import SqlStore
+from agentmem.store.schema import index_jobs
+from agentmem.store.sql import SqlStore
 
 __all__ = ["JobState", "job_id"]
 

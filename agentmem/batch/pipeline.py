@@ -18,7 +18,7 @@ counts fully stored records, (2) every message has a stable id, so re-adding one
 nothing, (3) the chunk in flight at a crash may have turns in SQL that components never
 consumed (the process died between the turns' commit and ``on_add``): re-adding such a
 message makes ``Memory.add`` ask the episode and graph components to catch up on the
-session's stored turns they lack (:class:`~agentmem.components.CatchesUp`: an episode stream
+session's stored turns they lack (:class:`~agentmem.mechanisms.base.CatchesUp`: an episode stream
 saves the last turn it consumed with its episodes; the graph has a passage per consumed
 turn), at the same point of the input as in an uninterrupted run, and (4) the in-flight turns
 may lack vectors: a resumed run rebuilds those users' turn and episode indexes, which embeds
@@ -40,10 +40,7 @@ import numpy as np
 from agentmem.batch.embed import PrecomputedEmbedder, predicted_texts
 from agentmem.batch.job import JobState, job_id
 from agentmem.batch.progress import Display, StageClock
-from agentmem.config import MemoryConfig
-from agentmem.errors import ConfigError, ValidationError
-from agentmem.ingest.normalize import content_hash, normalize_messages
-from agentmem.ingest.readers import (
+from agentmem.batch.readers import (
     Conversation,
     ReadError,
     ReadProgress,
@@ -51,6 +48,9 @@ from agentmem.ingest.readers import (
     expand_paths,
     read_paths,
 )
+from agentmem.config import MemoryConfig
+from agentmem.errors import ConfigError, ValidationError
+from agentmem.normalize import content_hash, normalize_messages
 from agentmem.protocols import Embedder
 from agentmem.types import Scope
 
@@ -212,7 +212,7 @@ def instrument(mem: Any, clock: StageClock) -> None:
 
 def add_episodes(mem: Any, segmenter: str) -> None:
     """Add episodic memory with ``segmenter`` to ``mem`` unless it already has it."""
-    from agentmem.retrieve.episodes import EpisodeComponent
+    from agentmem.mechanisms.episodes.component import EpisodeComponent
 
     if any(getattr(c, "name", None) == "episode" for c in mem.components):
         return

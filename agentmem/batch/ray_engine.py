@@ -41,9 +41,9 @@ from agentmem.batch.pipeline import (
     user_of,
 )
 from agentmem.batch.progress import Display, StageClock
+from agentmem.batch.readers import Conversation, ReadError, ReadProgress, read_paths
 from agentmem.config import MemoryConfig
 from agentmem.errors import BackendUnavailableError, ConfigError
-from agentmem.ingest.readers import Conversation, ReadError, ReadProgress, read_paths
 
 __all__ = ["run_ray"]
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from agentmem.errors import ValidationError
-from agentmem.extract.triples import passage_key
+from agentmem.mechanisms.graph.triples import passage_key
 
 __all__ = ["add_arguments", "prepare", "run"]
 

@@ -97,8 +97,8 @@ def memory_config(args: argparse.Namespace, home: Path) -> MemoryConfig:
 
 
 def _memory(args: argparse.Namespace, home: Path) -> Any:
+    from agentmem.mechanisms.graph.component import GraphComponent
     from agentmem.memory import Memory
-    from agentmem.retrieve.graph import GraphComponent
 
     # Passages are documents: the turn component embeds each alone (documents have no
     # conversational neighbours), rendered as "title\ntext".
@@ -110,7 +110,7 @@ def _memory(args: argparse.Namespace, home: Path) -> Any:
 
 
 def _documents(args: argparse.Namespace) -> tuple[list[dict[str, Any]], int]:
-    from agentmem.extract.triples import load_openie, passage_key
+    from agentmem.mechanisms.graph.triples import load_openie, passage_key
 
     corpus = load_jsonl(args.corpus)
     if not args.triples:
@@ -128,8 +128,8 @@ def _documents(args: argparse.Namespace) -> tuple[list[dict[str, Any]], int]:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    from agentmem.components import Query
     from agentmem.embedding import embed_query
+    from agentmem.mechanisms.base import Query
     from agentmem.types import Scope
 
     ks = [int(x) for x in str(args.k).split(",")]
@@ -171,7 +171,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     )
         stats: dict[str, Any] = {}
         if not args.no_graph:
-            from agentmem.index.graph_store import graph_stats
+            from agentmem.mechanisms.graph.repository import graph_stats
 
             stats = graph_stats(mem.services.sql, scope)
         mem.close()

@@ -26,9 +26,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from agentmem.index.dense import ExactIndex
 from agentmem.kernels import resolve_device, topk
 from agentmem.kernels.device import triton_available
+from agentmem.store.dense import ExactIndex
 
 __all__ = ["clustered_unit_vectors", "run_search_bench"]
 

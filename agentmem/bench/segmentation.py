@@ -101,8 +101,8 @@ def load_streams(path: str | Path) -> list[dict[str, Any]]:
 
 def lm_scores(streams: list[dict[str, Any]], args: argparse.Namespace) -> tuple[list[np.ndarray], dict[str, float]]:
     """Mean token surprisal per turn of every stream (cached), and LM throughput."""
-    from agentmem.segment.lm import load_logits_model, resolve_lm_dtype
-    from agentmem.segment.scorers import LMSurpriseScorer
+    from agentmem.mechanisms.episodes.segment.lm import load_logits_model, resolve_lm_dtype
+    from agentmem.mechanisms.episodes.segment.scorers import LMSurpriseScorer
 
     dtype = resolve_lm_dtype(args.dtype, args.device)
     key = hashlib.sha256(
@@ -185,7 +185,7 @@ def fixed_boundaries(n: int, segments: int, phase: float = 0.0) -> list[int]:
 def _fill(candidates: Iterable[int], cost: np.ndarray, budget: int, taken: list[int]) -> None:
     """Append to ``taken`` the candidates that still fit ``budget``, in order, skipping the rest.
 
-    The rule of :func:`agentmem.assemble.pack_context`: one that does not fit is skipped, a
+    The rule of :func:`agentmem.recall.pack.pack_context`: one that does not fit is skipped, a
     shorter later one may still fit.
     """
     used = 0
@@ -203,7 +203,7 @@ def two_stage_episodes(sims: np.ndarray, cost: np.ndarray, budget: int, *, conti
     The similarity buffer (``budget - round(contiguity * budget)`` tokens) takes episodes by
     descending ``sims``; the contiguity buffer (the rest) takes the temporal neighbours of
     those, ``i - 1`` then ``i + 1`` for each in the order they were taken (as
-    :meth:`agentmem.retrieve.episodes.EpisodeComponent.search` ranks them). Each buffer is
+    :meth:`agentmem.mechanisms.episodes.component.EpisodeComponent.search` ranks them). Each buffer is
     filled by :func:`_fill`. ``contiguity = 0`` is similarity alone; EM-LLM's shipped configs
     give 0.3 of the retrieved tokens (``n_mem``) to the contiguity buffer.
 
@@ -278,11 +278,11 @@ def _rounded(row: dict[str, float]) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    from agentmem.assemble.tokens import TiktokenCounter
     from agentmem.embedding import SentenceTransformerEmbedder
-    from agentmem.segment.lm import resolve_lm_dtype
-    from agentmem.segment.scorers import drift_scores
-    from agentmem.segment.stream import SegmentParams, segment_batch
+    from agentmem.mechanisms.episodes.segment.lm import resolve_lm_dtype
+    from agentmem.mechanisms.episodes.segment.scorers import drift_scores
+    from agentmem.mechanisms.episodes.segment.stream import SegmentParams, segment_batch
+    from agentmem.recall.tokens import TiktokenCounter
 
     streams = load_streams(args.data)[: args.conversations]
     budgets = [int(b) for b in str(args.budgets).split(",")]

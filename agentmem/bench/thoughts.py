@@ -15,7 +15,7 @@ Data (said in the result, per size):
 
 Queries are held-out points of the same distribution. ``--center`` picks what the index hashes:
 ``x − mean`` of the stored vectors (``data``), ``x − c`` with ``c`` the embedder's calibration
-center (``embedder``: what the live thought store does, see :mod:`agentmem.index.center`), or
+center (``embedder``: what the live thought store does, see :mod:`agentmem.mechanisms.thoughts.center`), or
 ``x`` (``none``; ``--no-center`` is an alias).
 """
 
@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from agentmem.index.lsh import LSHIndex
+from agentmem.mechanisms.thoughts.lsh import LSHIndex
 
 __all__ = ["add_arguments", "mixture", "run", "sentences"]
 
@@ -128,7 +128,7 @@ def _center(stored: np.ndarray, args: argparse.Namespace) -> np.ndarray | None:
         return stored.mean(axis=0)
     if mode == "embedder":
         from agentmem.embedding import SentenceTransformerEmbedder
-        from agentmem.index.center import embedding_center
+        from agentmem.mechanisms.thoughts.center import embedding_center
 
         return embedding_center(SentenceTransformerEmbedder())
     return None

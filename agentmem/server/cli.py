@@ -62,7 +62,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_keys(args: argparse.Namespace) -> int:
     from agentmem.server.keys import KeyStore
-    from agentmem.storage.sql import create_engine
+    from agentmem.store.sql import create_engine
 
     engine = create_engine(_db_url(args))
     try:

@@ -20,7 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from agentmem._time import from_db, to_db, utcnow
 from agentmem.errors import AuthError, NotFoundError, StorageError, ValidationError
-from agentmem.storage.schema import api_keys
+from agentmem.store.schema import api_keys
 
 __all__ = ["ApiKey", "KeyStore", "check_admin_key", "hash_key"]
 

@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException
 from agentmem.errors import NotFoundError
 from agentmem.server import schemas as s
 from agentmem.server.auth import Principal, UnknownUserError, admin, tenant
-from agentmem.storage import schema as tables
+from agentmem.store import schema as tables
 
 __all__ = ["router", "store_counts"]
 

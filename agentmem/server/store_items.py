@@ -24,8 +24,8 @@ import sqlalchemy as sa
 
 from agentmem._time import from_db, to_db, utcnow
 from agentmem.errors import ValidationError
-from agentmem.storage.schema import store_items as T
-from agentmem.storage.sql import SqlStore
+from agentmem.store.schema import store_items as T
+from agentmem.store.sql import SqlStore
 from agentmem.types import Scope
 
 __all__ = ["Item", "ItemStore", "check_namespace"]

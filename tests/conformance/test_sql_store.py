@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from agentmem.errors import NotFoundError
-from agentmem.storage.sql import NewTurn, SqlStore, create_engine
+from agentmem.store.sql import NewTurn, SqlStore, create_engine
 from agentmem.types import Scope
 
 

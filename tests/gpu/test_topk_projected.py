@@ -117,7 +117,7 @@ def same(a: list[list[tuple[str, float]]], b: list[list[tuple[str, float]]]) -> 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
 def test_exact_index_sketch_path_gives_the_plain_answer(dtype: torch.dtype) -> None:
-    from agentmem.index.dense import ExactIndex
+    from agentmem.store.dense import ExactIndex
 
     vecs = embeddings(1500, dim=32).numpy()
     sketched = ExactIndex(32, dtype=dtype, sketch_rank=8, sketch_min_rows=200, sketch_max_share=None)
@@ -178,7 +178,7 @@ def test_choose_split_candidates_and_degenerate_inputs() -> None:
 def test_plan_gives_up_on_noise_in_every_direction_and_the_index_searches_plainly(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from agentmem.index import dense
+    from agentmem.store import dense
 
     g = torch.Generator().manual_seed(3)
     noise = torch.nn.functional.normalize(torch.randn(16001, 64, generator=g), dim=1)

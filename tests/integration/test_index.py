@@ -21,8 +21,8 @@ from agentmem import Memory, MemoryConfig
 from agentmem.batch import IndexOptions, run_index
 from agentmem.config import EpisodeConfig, GraphConfig
 from agentmem.errors import ValidationError
-from agentmem.retrieve.graph import GraphComponent
-from agentmem.retrieve.turns import CONTEXT_KIND, KIND
+from agentmem.mechanisms.graph.component import GraphComponent
+from agentmem.mechanisms.turns.component import CONTEXT_KIND, KIND
 from agentmem.types import Scope
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures_batch"

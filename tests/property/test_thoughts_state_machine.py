@@ -23,14 +23,14 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from agentmem.assemble.tokens import TiktokenCounter
-from agentmem.components import Query, Services
 from agentmem.config import MemoryConfig, ThoughtConfig
 from agentmem.embedding import SentenceTransformerEmbedder
-from agentmem.index.thought_policy import norm_term
-from agentmem.retrieve.thoughts import ThoughtComponent
-from agentmem.storage.sql import SqlStore, create_engine
-from agentmem.storage.vectors import ChromaVectors, open_chroma
+from agentmem.mechanisms.base import Query, Services
+from agentmem.mechanisms.thoughts.component import ThoughtComponent
+from agentmem.mechanisms.thoughts.policy import norm_term
+from agentmem.recall.tokens import TiktokenCounter
+from agentmem.store.sql import SqlStore, create_engine
+from agentmem.store.vectors import ChromaVectors, open_chroma
 from agentmem.types import Scope, Thought
 
 THRESHOLD = 0.9

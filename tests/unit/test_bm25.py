@@ -2,7 +2,7 @@ import bm25s
 import numpy as np
 import pytest
 
-from agentmem.index.bm25 import BM25Index, bm25_scores_reference, tokenize
+from agentmem.store.bm25 import BM25Index, bm25_scores_reference, tokenize
 
 CORPUS = [
     "Caroline went to the LGBTQ support group on Tuesday",

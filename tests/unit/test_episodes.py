@@ -10,13 +10,13 @@ from typing import Any
 import numpy as np
 import pytest
 
-from agentmem.assemble.tokens import TiktokenCounter
-from agentmem.components import Candidate, MemoryComponent, Query, Services, TurnFilter
 from agentmem.config import EpisodeConfig, MemoryConfig
 from agentmem.embedding import SentenceTransformerEmbedder
-from agentmem.retrieve.episodes import EpisodeComponent
-from agentmem.storage.sql import SqlStore, create_engine
-from agentmem.storage.vectors import ChromaVectors, open_chroma
+from agentmem.mechanisms.base import Candidate, MemoryComponent, Query, Services, TurnFilter
+from agentmem.mechanisms.episodes.component import EpisodeComponent
+from agentmem.recall.tokens import TiktokenCounter
+from agentmem.store.sql import SqlStore, create_engine
+from agentmem.store.vectors import ChromaVectors, open_chroma
 from agentmem.types import Scope, Turn
 
 TOPICS = {
@@ -196,7 +196,7 @@ def test_delete_reforms_episodes_and_forgets_text(tmp_path: Path, embedder: Memo
     # the stream state no longer holds the deleted text either
     import sqlalchemy as sa
 
-    from agentmem.storage import schema
+    from agentmem.store import schema
 
     with s.sql.begin() as conn:
         state = conn.execute(sa.select(schema.episode_streams.c.state)).scalar_one()
@@ -226,7 +226,7 @@ def test_delete_user(tmp_path: Path, embedder: MemoEmbedder) -> None:
 def test_surprise_without_lm_extra_is_a_clear_error(tmp_path: Path, embedder: MemoEmbedder,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     from agentmem.errors import BackendUnavailableError
-    from agentmem.segment import lm
+    from agentmem.mechanisms.episodes.segment import lm
 
     monkeypatch.setattr(lm, "lm_available", lambda: False)
     assert EpisodeComponent(make_services(tmp_path, embedder, segmenter="auto")).segmenter == "drift"

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from agentmem.errors import ExtractionError, ValidationError
-from agentmem.extract import openie
-from agentmem.extract.offline import extract_entities, extract_triples, split_sentences
-from agentmem.extract.runner import ExtractionRunner
-from agentmem.extract.triples import load_openie, passage_key
+from agentmem.mechanisms.graph import openie
+from agentmem.mechanisms.graph.offline import extract_entities, extract_triples, split_sentences
+from agentmem.mechanisms.graph.runner import ExtractionRunner
+from agentmem.mechanisms.graph.triples import load_openie, passage_key
 from agentmem.protocols import ChatMessage
 
 # -- offline ---------------------------------------------------------------------------------

@@ -2,17 +2,17 @@ from datetime import UTC, datetime
 
 import pytest
 
-from agentmem.assemble.pack import HEADER, pack_context
-from agentmem.assemble.tokens import TiktokenCounter
-from agentmem.components import Candidate
 from agentmem.config import RecallConfig
 from agentmem.errors import ConfigError
-from agentmem.retrieve.fusion import (
+from agentmem.mechanisms.base import Candidate
+from agentmem.recall.fusion import (
     fuse_candidates,
     head_fusion,
     interleave,
     reciprocal_rank_fusion,
 )
+from agentmem.recall.pack import HEADER, pack_context
+from agentmem.recall.tokens import TiktokenCounter
 from agentmem.types import Hit, Scope
 
 

@@ -16,14 +16,14 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from agentmem.components import Candidate, Query, Services, TurnFilter
 from agentmem.config import GraphConfig, MemoryConfig, RecallConfig
 from agentmem.embedding import SentenceTransformerEmbedder
-from agentmem.index.graph_store import graph_stats
+from agentmem.mechanisms.base import Candidate, Query, Services, TurnFilter
+from agentmem.mechanisms.graph.component import GraphComponent
+from agentmem.mechanisms.graph.repository import graph_stats
 from agentmem.protocols import Embedder
-from agentmem.retrieve.graph import GraphComponent
-from agentmem.storage.sql import NewTurn, SqlStore, create_engine
-from agentmem.storage.vectors import ChromaVectors, open_chroma
+from agentmem.store.sql import NewTurn, SqlStore, create_engine
+from agentmem.store.vectors import ChromaVectors, open_chroma
 from agentmem.types import Scope, Turn
 
 DOCS = [
@@ -47,7 +47,7 @@ def services(tmp_path: Path, embedder: Embedder) -> Services:
 
 
 def make_services(tmp_path: Path, embedder: Embedder) -> Services:
-    from agentmem.assemble.tokens import TiktokenCounter
+    from agentmem.recall.tokens import TiktokenCounter
 
     return Services(
         config=MemoryConfig(home=tmp_path, graph=GraphConfig(enabled=True)),
@@ -265,7 +265,7 @@ def test_catch_up_adds_the_topic_edges_a_graph_built_before_them_lacks(services:
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     import dataclasses
 
-    from agentmem.index.graph_store import load_graph
+    from agentmem.mechanisms.graph.repository import load_graph
 
     comp = GraphComponent(services)
     passages = GraphComponent._passages

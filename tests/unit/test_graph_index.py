@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 
-from agentmem.index.graph import (
+from agentmem.mechanisms.graph.component import fact_scores, min_max, rank_passages
+from agentmem.mechanisms.graph.index import (
     GraphIndex,
     PassageInput,
     entity_id,
@@ -20,10 +21,14 @@ from agentmem.index.graph import (
     plan_delete,
     topic_name,
 )
-from agentmem.index.graph_store import delete_passages, graph_stats, load_graph, write_delta
-from agentmem.retrieve.graph import fact_scores, min_max, rank_passages
-from agentmem.storage import schema as t
-from agentmem.storage.sql import SqlStore, create_engine
+from agentmem.mechanisms.graph.repository import (
+    delete_passages,
+    graph_stats,
+    load_graph,
+    write_delta,
+)
+from agentmem.store import schema as t
+from agentmem.store.sql import SqlStore, create_engine
 from agentmem.types import Scope
 
 DIM = 64

@@ -7,7 +7,6 @@ import pytest
 import torch
 
 from agentmem.errors import ValidationError
-from agentmem.index.lsh import LSHIndex
 from agentmem.kernels.lsh import (
     lsh_codes,
     lsh_codes_reference,
@@ -15,6 +14,7 @@ from agentmem.kernels.lsh import (
     lsh_projections,
     random_planes,
 )
+from agentmem.mechanisms.thoughts.lsh import LSHIndex
 
 
 def _unit(n: int, d: int = 32, seed: int = 0) -> np.ndarray:

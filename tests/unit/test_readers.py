@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from agentmem.errors import ValidationError
-from agentmem.ingest.readers import (
+from agentmem.batch.readers import (
     Conversation,
     ReadError,
     ReadProgress,
@@ -19,6 +18,7 @@ from agentmem.ingest.readers import (
     read_file,
     read_paths,
 )
+from agentmem.errors import ValidationError
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures_batch"
 
@@ -148,7 +148,7 @@ def test_every_record_is_accounted_for() -> None:
 
 @pytest.mark.parametrize("chunk", [1, 7, 1 << 16])
 def test_iter_json_array_streams_across_chunks(chunk: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    import agentmem.ingest.readers.jsonstream as jsonstream
+    import agentmem.batch.readers.jsonstream as jsonstream
 
     monkeypatch.setattr(jsonstream, "_CHUNK", chunk)
     items = [{"a": [1, 2, {"b": "x,]y"}]}, 12345, "s", None, [], 1.5e10]

@@ -8,9 +8,18 @@ import numpy as np
 import pytest
 
 from agentmem.errors import ValidationError
-from agentmem.segment.refine import refine_boundaries, refine_boundaries_reference, split_scores
-from agentmem.segment.scorers import DriftScorer, LMSurpriseScorer, drift_scores
-from agentmem.segment.stream import SegmentParams, StreamSegmenter, segment_batch, split_sentences
+from agentmem.mechanisms.episodes.segment.refine import (
+    refine_boundaries,
+    refine_boundaries_reference,
+    split_scores,
+)
+from agentmem.mechanisms.episodes.segment.scorers import DriftScorer, LMSurpriseScorer, drift_scores
+from agentmem.mechanisms.episodes.segment.stream import (
+    SegmentParams,
+    StreamSegmenter,
+    segment_batch,
+    split_sentences,
+)
 
 REFINERS = [refine_boundaries, refine_boundaries_reference]
 

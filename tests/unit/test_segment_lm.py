@@ -18,14 +18,14 @@ tokenizers = pytest.importorskip("tokenizers")
 from agentmem.config import EpisodeConfig  # noqa: E402
 from agentmem.errors import ConfigError  # noqa: E402
 from agentmem.kernels.surprisal import token_surprisal  # noqa: E402
-from agentmem.segment.lm import (  # noqa: E402
+from agentmem.mechanisms.episodes.segment.lm import (  # noqa: E402
     as_surprisal_lm,
     lm_available,
     load_logits_model,
     native_bf16,
     resolve_lm_dtype,
 )
-from agentmem.segment.scorers import LMSurpriseScorer  # noqa: E402
+from agentmem.mechanisms.episodes.segment.scorers import LMSurpriseScorer  # noqa: E402
 
 WORDS = ["the", "a", "cat", "dog", "sat", "ran", "on", "under", "mat", "sofa", "bread", "oven", "star", "galaxy", "team", "goal"]
 
@@ -126,7 +126,7 @@ def test_streaming_lm_scores_equal_batch(tiny_lm_dir: Path, tmp_path: Path) -> N
 def test_episode_component_with_tiny_lm(tiny_lm_dir: Path, tmp_path: Path) -> None:
     from test_episodes import _EMBEDDER, SCOPE, make_services, make_turns  # type: ignore[import-not-found]
 
-    from agentmem.retrieve.episodes import EpisodeComponent
+    from agentmem.mechanisms.episodes.component import EpisodeComponent
 
     s = make_services(tmp_path, _EMBEDDER, segmenter="surprise", lm=str(tiny_lm_dir),
                       window=4, min_turns=2, max_turns=5, lm_context=8, lm_page=16)

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from agentmem.errors import ValidationError
 from agentmem.kernels.surprisal import linear_surprisal, token_surprisal, token_surprisal_reference
-from agentmem.segment.surprise import (
+from agentmem.mechanisms.episodes.segment.surprise import (
     SurpriseDetector,
     split_oversized,
     surprise_boundaries,

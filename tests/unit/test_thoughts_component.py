@@ -9,17 +9,17 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 
-from agentmem.assemble.tokens import TiktokenCounter
-from agentmem.components import Query, Services, TimeWindow, TurnFilter
 from agentmem.config import MemoryConfig, ThoughtConfig
 from agentmem.embedding import SentenceTransformerEmbedder
 from agentmem.errors import ExtractionError, NotFoundError, ValidationError
-from agentmem.index.center import CALIBRATION, embedding_center
-from agentmem.index.lsh import LSHIndex
-from agentmem.retrieve.thoughts import ThoughtComponent
-from agentmem.storage.schema import thoughts
-from agentmem.storage.sql import SqlStore, create_engine
-from agentmem.storage.vectors import ChromaVectors, open_chroma
+from agentmem.mechanisms.base import Query, Services, TimeWindow, TurnFilter
+from agentmem.mechanisms.thoughts.center import CALIBRATION, embedding_center
+from agentmem.mechanisms.thoughts.component import ThoughtComponent
+from agentmem.mechanisms.thoughts.lsh import LSHIndex
+from agentmem.recall.tokens import TiktokenCounter
+from agentmem.store.schema import thoughts
+from agentmem.store.sql import SqlStore, create_engine
+from agentmem.store.vectors import ChromaVectors, open_chroma
 from agentmem.types import Scope, Turn
 
 T0 = datetime(2024, 5, 1, 12, tzinfo=UTC)

@@ -7,8 +7,13 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from agentmem.errors import ExtractionError
-from agentmem.extract.thoughts import POST_THINKING, derive_thoughts, parse_thoughts, post_think
-from agentmem.index import thought_policy as p
+from agentmem.mechanisms.thoughts import policy as p
+from agentmem.mechanisms.thoughts.extract import (
+    POST_THINKING,
+    derive_thoughts,
+    parse_thoughts,
+    post_think,
+)
 from agentmem.types import Scope, Thought
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)

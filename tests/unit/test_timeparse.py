@@ -2,7 +2,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from agentmem.retrieve.timeparse import parse_time_window
+from agentmem.recall.timeparse import parse_time_window
 
 NOW = datetime(2024, 3, 15, 12, 0, tzinfo=UTC)
 

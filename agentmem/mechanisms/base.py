@@ -1,0 +1,151 @@
+"""The seam between the :class:`~agentmem.Memory` facade and the memory mechanisms.
+
+Each mechanism (dense turns, BM25, episodes, knowledge graph, thoughts) is a
+:class:`MemoryComponent`: the facade tells it what was written (``on_add`` / ``on_delete`` /
+``on_delete_user``) and asks it for candidates (``search``); the facade fuses the candidates.
+A component owns its derived records (SQL tables on the shared metadata, Chroma kinds, in-memory
+indexes) and nothing else; it never calls another component.
+
+Turns are committed before ``on_add`` runs, so a process that dies in between leaves stored
+turns a component never saw; re-adding them stores nothing and calls no ``on_add``. A
+component whose records must cover every stored turn (episodes, the graph) also implements
+:class:`CatchesUp`: it knows which turns it consumed, and the facade asks it to catch up
+whenever an ``add`` finds some of its messages already stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from agentmem.types import HitKind, Scope, Turn
+
+if TYPE_CHECKING:
+    from agentmem.config import MemoryConfig
+    from agentmem.protocols import ChatModel, Embedder, LogitsModel, TokenCounter
+    from agentmem.store.sql import SqlStore
+    from agentmem.store.vectors import ChromaVectors
+
+__all__ = ["Candidate", "CatchesUp", "MemoryComponent", "Query", "Services", "TimeWindow", "TurnFilter"]
+
+
+@dataclass(frozen=True, slots=True)
+class TimeWindow:
+    """A half-open interval ``[start, end)`` of UTC datetimes; either end may be open."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+    source: str = ""  # the words of the query it came from, for provenance
+
+    def contains(self, ts: datetime) -> bool:
+        return (self.start is None or ts >= self.start) and (self.end is None or ts < self.end)
+
+
+@dataclass(frozen=True, slots=True)
+class TurnFilter:
+    """Restrictions on which turns may be returned (from ``search(filters=...)``)."""
+
+    session_id: str | None = None
+    speaker: str | None = None
+    role: str | None = None
+    window: TimeWindow | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+    def accepts(self, turn: Turn) -> bool:
+        return (
+            (self.session_id is None or turn.scope.session_id == self.session_id)
+            and (self.speaker is None or turn.speaker == self.speaker)
+            and (self.role is None or turn.role == self.role)
+            and (self.window is None or self.window.contains(turn.timestamp))
+            and all(turn.metadata.get(k) == v for k, v in self.metadata.items())
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """A search request as components see it (text, its embedding, time hints, filters)."""
+
+    text: str
+    vector: np.ndarray
+    scope: Scope
+    k: int
+    versions: Mapping[str, int]
+    time_hint: TimeWindow | None = None
+    filter: TurnFilter = field(default_factory=TurnFilter)
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """One ranked result of one component.
+
+    For ``kind="turn"`` the id is a turn id. Episode and passage-like candidates name the turns
+    they cover in ``turn_ids`` (fusion credits those turns); thoughts carry their own ``text``.
+    """
+
+    id: str
+    kind: HitKind
+    score: float
+    signal: str
+    text: str | None = None
+    timestamp: datetime | None = None
+    turn_ids: tuple[str, ...] = ()
+    ranks: Mapping[str, int] = field(default_factory=dict)
+    """Ranks in sub-signals that went into ``score`` (provenance, e.g. ``{"dense": 3}``)."""
+
+
+@dataclass(slots=True)
+class Services:
+    """What the facade hands each component: shared stores and plugged-in models."""
+
+    config: MemoryConfig
+    sql: SqlStore
+    vectors: ChromaVectors
+    embedder: Embedder
+    tokens: TokenCounter
+    device: str = "cpu"
+    chat_model: ChatModel | None = None
+    logits_model: LogitsModel | None = None
+
+
+@runtime_checkable
+class MemoryComponent(Protocol):
+    """A memory mechanism plugged into the facade."""
+
+    name: str
+    """Its signal name in :attr:`Hit.signals` and its version counter name."""
+
+    def on_add(self, scope: Scope, turns: Sequence[Turn], vectors: np.ndarray, version: int) -> None:
+        """New turns were committed (``vectors`` are their embeddings, row-aligned).
+
+        ``version`` is the user's ``"turns"`` version after that commit: a cache built at
+        ``version - 1`` may apply the change in place, any other must be rebuilt.
+        """
+        ...
+
+    def on_delete(self, scope: Scope, turns: Sequence[Turn], version: int) -> None:
+        """These turns were deleted (``version`` as in :meth:`on_add`): remove what only they supported."""
+        ...
+
+    def on_delete_user(self, scope: Scope) -> None:
+        """The user is gone: drop every derived record and cache of theirs."""
+        ...
+
+    def search(self, query: Query) -> list[Candidate]:
+        """Up to ``query.k`` candidates, best first."""
+        ...
+
+
+@runtime_checkable
+class CatchesUp(Protocol):
+    """A component that can consume stored turns it has not seen yet (optional, beside :class:`MemoryComponent`)."""
+
+    def catch_up(self, scope: Scope) -> int:
+        """Consume, as ``on_add`` would have, the stored turns of ``scope.session_id``'s session
+        (turns without a session when ``None``) that this component has not consumed; returns
+        how many. Cheap when there are none: it runs on every ``add`` that meets a stored message.
+        """
+        ...

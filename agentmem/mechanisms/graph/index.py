@@ -1,0 +1,444 @@
+"""The knowledge graph of one user, in memory: entities, passages, facts, and its CSR form.
+
+Nodes are entities (normalized names) and passages (turns, episodes or document chunks).
+Edges, as in HippoRAG 2 (Gutiérrez et al. 2025):
+
+* **fact** edges subject -- object, weight = number of passages stating the triple;
+* **context** edges passage -- entity, weight 1, for every entity of the passage's triples;
+* **synonym** edges entity -- entity, weight = cosine of the names' embeddings, kept when it is
+  at least ``threshold``, at most ``max_neighbors`` per new entity;
+* **topic** edges passage -- the entity its title names (documents only: a passage is *about*
+  its title), weight ``topic_weight`` on top of the context edge, split evenly among the
+  passages that share the topic (the chunks of one document). Not in HippoRAG: without it
+  the mass that reaches an entity from the question's first hop is shared evenly by every
+  passage that mentions the entity, although the passage about it is the likely second hop.
+
+Every change is a :class:`GraphDelta` computed by :func:`plan_add` / :func:`plan_delete`
+(pure but for the ``embed`` callable) and applied both to SQL (:mod:`.graph_store`) and to the
+cached :class:`GraphIndex`, so a replica that reloads from SQL and one that applied the
+deltas in place hold the same graph. Adding passages compares only the *new* entities with
+the index (HippoRAG recomputes every entity's neighbours on every insert).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+import scipy.sparse as sp
+
+from agentmem.kernels.ppr import Transition
+from agentmem.store.bm25 import BM25Index
+from agentmem.types import Scope
+
+__all__ = [
+    "GraphDelta",
+    "GraphIndex",
+    "GraphSnapshot",
+    "PassageInput",
+    "entity_id",
+    "fact_id",
+    "normalize_name",
+    "plan_add",
+    "plan_delete",
+    "plan_topics",
+    "topic_name",
+]
+
+Embed = Callable[[Sequence[str]], np.ndarray]
+_NON_WORD = re.compile(r"[^\w ]+")
+_SPACES = re.compile(r"\s+")
+_DISAMBIGUATION = re.compile(r"(?<=\S)\s*\([^()]*\)\s*$")
+
+
+def normalize_name(text: str) -> str:
+    """HippoRAG's ``text_processing``: lowercase, punctuation to spaces (whitespace collapsed)."""
+    return _SPACES.sub(" ", _NON_WORD.sub(" ", text.lower().replace("_", " "))).strip()
+
+
+def topic_name(title: str) -> str:
+    """The entity name a document title stands for: a trailing disambiguation in parentheses
+    is dropped (Wikipedia's "Dracula (novel)" is about "dracula"), then :func:`normalize_name`.
+
+    >>> topic_name("Scott Young (writer)")
+    'scott young'
+    """
+    return normalize_name(_DISAMBIGUATION.sub("", title))
+
+
+def _hash(scope: Scope, *parts: str) -> str:
+    key = "\x1f".join((scope.tenant, scope.user_id, *parts))
+    return hashlib.sha256(key.encode()).hexdigest()[:40]
+
+
+def entity_id(scope: Scope, name: str) -> str:
+    """Deterministic id of a normalized entity name in a scope."""
+    return "e" + _hash(scope, "entity", name)
+
+
+def fact_id(scope: Scope, s: str, r: str, o: str) -> str:
+    """Deterministic id of a normalized triple in a scope."""
+    return "f" + _hash(scope, "fact", s, r, o)
+
+
+@dataclass(frozen=True, slots=True)
+class PassageInput:
+    """A passage to add: its id (a turn id), dense vector, triples, extra entities and the
+    title of the document it is (``None`` for a conversation turn)."""
+
+    id: str
+    vector: np.ndarray
+    triples: Sequence[tuple[str, str, str]]
+    entities: Sequence[str] = ()
+    title: str | None = None
+
+
+@dataclass
+class GraphDelta:
+    """What one add or delete changes. Ids refer to the scope the delta was planned in."""
+
+    entities: dict[str, str] = field(default_factory=dict)  # id -> name
+    entity_vecs: dict[str, np.ndarray] = field(default_factory=dict)
+    facts: dict[str, tuple[str, str, str, str, str]] = field(default_factory=dict)  # id -> s,r,o,sid,oid
+    fact_vecs: dict[str, np.ndarray] = field(default_factory=dict)
+    passages: dict[str, np.ndarray] = field(default_factory=dict)
+    mentions: set[tuple[str, str]] = field(default_factory=set)  # (entity id, passage id)
+    topics: dict[str, str] = field(default_factory=dict)  # passage id -> the entity its title names
+    sources: set[tuple[str, str]] = field(default_factory=set)  # (fact id, passage id)
+    synonyms: dict[tuple[str, str], float] = field(default_factory=dict)  # (a < b) -> cosine
+    removed_passages: set[str] = field(default_factory=set)
+    removed_entities: set[str] = field(default_factory=set)
+    removed_facts: set[str] = field(default_factory=set)
+
+    def empty(self) -> bool:
+        return not (self.passages or self.removed_passages or self.mentions or self.sources)
+
+
+@dataclass(frozen=True)
+class GraphSnapshot:
+    """Immutable arrays for queries: node order is entities ``[0, E)`` then passages ``[E, E+P)``."""
+
+    entity_ids: tuple[str, ...]
+    entity_names: tuple[str, ...]
+    entity_vecs: np.ndarray
+    entity_passages: np.ndarray  # number of passages mentioning each entity
+    passage_ids: tuple[str, ...]
+    passage_vecs: np.ndarray
+    fact_ids: tuple[str, ...]
+    fact_triples: tuple[tuple[str, str, str], ...]
+    fact_vecs: np.ndarray
+    fact_ends: np.ndarray  # [F, 2] entity rows of subject and object
+    adjacency: sp.csr_matrix
+    transition: Transition
+
+    @property
+    def n_entities(self) -> int:
+        return len(self.entity_ids)
+
+    @cached_property
+    def fact_lexicon(self) -> BM25Index:
+        """BM25 over the fact strings ``"s r o"``, rows aligned with ``fact_ids`` (built on first use)."""
+        index = BM25Index(compact=False)
+        index.add(list(self.fact_ids), [" ".join(t) for t in self.fact_triples])
+        return index
+
+
+class GraphIndex:
+    """The mutable graph of one user (what SQL holds), with a cached :class:`GraphSnapshot`."""
+
+    def __init__(self, dim: int, *, topic_weight: float = 0.0) -> None:
+        self.dim = dim
+        self.topic_weight = topic_weight  # of the topic edges in snapshots (set here, not changed later)
+        self.entities: dict[str, str] = {}
+        self.entity_vecs: dict[str, np.ndarray] = {}
+        self.facts: dict[str, tuple[str, str, str, str, str]] = {}
+        self.fact_vecs: dict[str, np.ndarray] = {}
+        self.passages: dict[str, np.ndarray] = {}
+        self.mentions: dict[str, set[str]] = {}  # entity id -> passage ids
+        self.passage_entities: dict[str, set[str]] = {}
+        self.sources: dict[str, set[str]] = {}  # fact id -> passage ids
+        self.passage_facts: dict[str, set[str]] = {}
+        self.synonyms: dict[tuple[str, str], float] = {}
+        self.topics: dict[str, str] = {}  # passage id -> entity id
+        self._snapshot: GraphSnapshot | None = None
+        self._name_matrix: tuple[list[str], np.ndarray] | None = None
+
+    # -- mutation ---------------------------------------------------------------------------
+    def apply(self, delta: GraphDelta) -> None:
+        """Apply a delta (removals first, then additions)."""
+        for e in delta.removed_entities:
+            self.entities.pop(e, None)
+            self.entity_vecs.pop(e, None)
+            self.mentions.pop(e, None)
+        for f in delta.removed_facts:
+            self.facts.pop(f, None)
+            self.fact_vecs.pop(f, None)
+            self.sources.pop(f, None)
+        for p in delta.removed_passages:
+            self.passages.pop(p, None)
+            self.topics.pop(p, None)
+            for e in self.passage_entities.pop(p, set()):
+                self.mentions.get(e, set()).discard(p)
+            for f in self.passage_facts.pop(p, set()):
+                self.sources.get(f, set()).discard(p)
+        if delta.removed_entities:
+            self.synonyms = {
+                k: v for k, v in self.synonyms.items()
+                if k[0] not in delta.removed_entities and k[1] not in delta.removed_entities
+            }
+        self.entities.update(delta.entities)
+        self.entity_vecs.update(delta.entity_vecs)
+        self.facts.update(delta.facts)
+        self.fact_vecs.update(delta.fact_vecs)
+        self.passages.update(delta.passages)
+        for e, p in delta.mentions:
+            self.mentions.setdefault(e, set()).add(p)
+            self.passage_entities.setdefault(p, set()).add(e)
+        for f, p in delta.sources:
+            self.sources.setdefault(f, set()).add(p)
+            self.passage_facts.setdefault(p, set()).add(f)
+        self.synonyms.update(delta.synonyms)
+        self.topics.update(delta.topics)
+        self._snapshot = None
+        if delta.entities or delta.removed_entities:
+            self._name_matrix = None
+
+    # -- views ------------------------------------------------------------------------------
+    def entity_matrix(self) -> tuple[list[str], np.ndarray]:
+        """Entity ids and their name vectors (rows aligned), cached until entities change."""
+        if self._name_matrix is None:
+            ids = sorted(self.entity_vecs)
+            mat = (
+                np.stack([self.entity_vecs[i] for i in ids]).astype(np.float32)
+                if ids else np.zeros((0, self.dim), dtype=np.float32)
+            )
+            self._name_matrix = (ids, mat)
+        return self._name_matrix
+
+    def snapshot(self) -> GraphSnapshot:
+        """The CSR view for queries (built on first use after a change)."""
+        if self._snapshot is None:
+            self._snapshot = _freeze(self)
+        return self._snapshot
+
+    def edge_set(self) -> dict[tuple[str, str], float]:
+        """Every undirected edge ``(u, v)`` (u < v, node ids) with its weight — for tests."""
+        snap = self.snapshot()
+        names = snap.entity_ids + snap.passage_ids
+        coo = sp.triu(snap.adjacency).tocoo()
+        return {
+            tuple(sorted((names[i], names[j]))): round(float(w), 6)  # type: ignore[misc]
+            for i, j, w in zip(coo.row, coo.col, coo.data, strict=True)
+        }
+
+
+def _stack(vecs: dict[str, np.ndarray], ids: Sequence[str], dim: int) -> np.ndarray:
+    if not ids:
+        return np.zeros((0, dim), dtype=np.float32)
+    return np.ascontiguousarray(np.stack([vecs[i] for i in ids]), dtype=np.float32)
+
+
+def _freeze(g: GraphIndex) -> GraphSnapshot:
+    ent_ids = sorted(g.entities)
+    pas_ids = sorted(g.passages)
+    row = {e: i for i, e in enumerate(ent_ids)}
+    n_e = len(ent_ids)
+    row.update({p: n_e + i for i, p in enumerate(pas_ids)})
+    fact_ids = sorted(g.facts)
+    rows: list[int] = []
+    cols: list[int] = []
+    weights: list[float] = []
+
+    def edge(u: int, v: int, w: float) -> None:
+        if u != v and w > 0:
+            rows.extend((u, v))
+            cols.extend((v, u))
+            weights.extend((w, w))
+
+    ends = np.zeros((len(fact_ids), 2), dtype=np.int64)
+    for k, f in enumerate(fact_ids):
+        _, _, _, sid, oid = g.facts[f]
+        ends[k] = (row[sid], row[oid])
+        edge(row[sid], row[oid], float(len(g.sources.get(f, ()))))
+    for e, ps in g.mentions.items():
+        for p in ps:
+            if p in row and e in row:
+                edge(row[e], row[p], 1.0)
+    for (a, b), w in g.synonyms.items():
+        if a in row and b in row:
+            edge(row[a], row[b], w)
+    # Passages sharing a topic (the chunks of one document) share its weight, so a long
+    # document's title does not become a hub that pulls all its chunks along.
+    sharing = Counter(g.topics.values())
+    for p, e in g.topics.items():
+        if p in row and e in row:
+            edge(row[e], row[p], g.topic_weight / sharing[e])
+    n = n_e + len(pas_ids)
+    adj = sp.csr_matrix((weights, (rows, cols)), shape=(n, n), dtype=np.float64)
+    adj.sum_duplicates()
+    return GraphSnapshot(
+        entity_ids=tuple(ent_ids),
+        entity_names=tuple(g.entities[e] for e in ent_ids),
+        entity_vecs=_stack(g.entity_vecs, ent_ids, g.dim),
+        entity_passages=np.array([len(g.mentions.get(e, ())) for e in ent_ids], dtype=np.float64),
+        passage_ids=tuple(pas_ids),
+        passage_vecs=_stack(g.passages, pas_ids, g.dim),
+        fact_ids=tuple(fact_ids),
+        fact_triples=tuple(g.facts[f][:3] for f in fact_ids),
+        fact_vecs=_stack(g.fact_vecs, fact_ids, g.dim),
+        fact_ends=ends,
+        adjacency=adj,
+        transition=Transition.from_adjacency(adj),
+    )
+
+
+def _synonyms_for(
+    new_ids: list[str],
+    new_vecs: np.ndarray,
+    names: dict[str, str],
+    old_ids: list[str],
+    old_vecs: np.ndarray,
+    *,
+    threshold: float,
+    max_neighbors: int,
+) -> dict[tuple[str, str], float]:
+    """Synonym edges of the new entities against old + new ones (cosine >= threshold, top-K)."""
+    out: dict[tuple[str, str], float] = {}
+    if not new_ids or max_neighbors == 0:
+        return out
+    all_ids = old_ids + new_ids
+    all_vecs = np.concatenate([old_vecs, new_vecs]) if len(old_ids) else new_vecs
+    # HippoRAG skips names with fewer than three letters/digits (numbers, initials).
+    ok = np.array([len(re.sub(r"[^0-9a-z]", "", names[i])) > 2 for i in all_ids])
+    for s in range(0, len(new_ids), 1024):
+        sims = new_vecs[s : s + 1024] @ all_vecs.T
+        sims[:, ~ok] = -1.0
+        for r in range(sims.shape[0]):
+            me = new_ids[s + r]
+            if not ok[len(old_ids) + s + r]:
+                continue
+            sims[r, len(old_ids) + s + r] = -1.0
+            hits = np.flatnonzero(sims[r] >= threshold)
+            if len(hits) > max_neighbors:
+                hits = hits[np.argsort(-sims[r, hits], kind="stable")[:max_neighbors]]
+            for j in hits:
+                other = all_ids[j]
+                key = (me, other) if me < other else (other, me)
+                out[key] = max(out.get(key, 0.0), round(float(sims[r, j]), 6))
+    return out
+
+
+def plan_add(
+    index: GraphIndex,
+    scope: Scope,
+    passages: Sequence[PassageInput],
+    embed: Embed,
+    *,
+    threshold: float = 0.8,
+    max_neighbors: int = 100,
+) -> GraphDelta:
+    """The delta that adds ``passages`` (their triples, mentions and synonym edges) to ``index``.
+
+    Only entities and facts not yet in the index are embedded, and only new entities are
+    compared with the index for synonym edges. Triples with an empty part are dropped.
+    """
+    d = GraphDelta()
+    new_fact_text: dict[str, str] = {}
+    for p in passages:
+        if p.id in index.passages:
+            continue
+        d.passages[p.id] = np.asarray(p.vector, dtype=np.float32)
+        names: list[str] = []
+        for s, r, o in p.triples:
+            s, r, o = normalize_name(s), normalize_name(r), normalize_name(o)
+            if not (s and r and o):
+                continue
+            sid, oid = entity_id(scope, s), entity_id(scope, o)
+            fid = fact_id(scope, s, r, o)
+            names += [s, o]
+            if fid not in index.facts:
+                d.facts.setdefault(fid, (s, r, o, sid, oid))
+                new_fact_text.setdefault(fid, f"{s} {r} {o}")
+            d.sources.add((fid, p.id))
+        names += [n for n in (normalize_name(e) for e in p.entities) if n]
+        for name in names:
+            _mention(d, index, scope, name, p.id)
+        topic = topic_name(p.title) if p.title else ""
+        if topic:
+            d.topics[p.id] = _mention(d, index, scope, topic, p.id)
+    _embed_entities(d, index, embed, threshold=threshold, max_neighbors=max_neighbors)
+    new_f = sorted(new_fact_text)
+    if new_f:
+        fvecs = np.asarray(embed([new_fact_text[f] for f in new_f]), dtype=np.float32)
+        d.fact_vecs = dict(zip(new_f, fvecs, strict=True))
+    return d
+
+
+def plan_topics(
+    index: GraphIndex,
+    scope: Scope,
+    titles: Mapping[str, str],
+    embed: Embed,
+    *,
+    threshold: float = 0.8,
+    max_neighbors: int = 100,
+) -> GraphDelta:
+    """The delta that links passages already in ``index`` (``passage id -> title``) to the
+    entities their titles name, for graphs built before topic edges existed. Passages that
+    have a topic already, or are not in the graph, are left alone."""
+    d = GraphDelta()
+    for pid, title in titles.items():
+        name = topic_name(title)
+        if pid not in index.passages or pid in index.topics or not name:
+            continue
+        d.topics[pid] = _mention(d, index, scope, name, pid)
+    _embed_entities(d, index, embed, threshold=threshold, max_neighbors=max_neighbors)
+    return d
+
+
+def _mention(d: GraphDelta, index: GraphIndex, scope: Scope, name: str, passage_id: str) -> str:
+    """Record that a passage mentions the entity ``name`` (new to the index or not); its id."""
+    eid = entity_id(scope, name)
+    if eid not in index.entities:
+        d.entities.setdefault(eid, name)
+    d.mentions.add((eid, passage_id))
+    return eid
+
+
+def _embed_entities(d: GraphDelta, index: GraphIndex, embed: Embed, *, threshold: float, max_neighbors: int) -> None:
+    """Embed the delta's new entities and find their synonym edges (against the index and
+    each other)."""
+    new_e = sorted(d.entities)
+    if not new_e:
+        return
+    vecs = np.asarray(embed([d.entities[e] for e in new_e]), dtype=np.float32)
+    d.entity_vecs = dict(zip(new_e, vecs, strict=True))
+    old_ids, old_vecs = index.entity_matrix()
+    d.synonyms = _synonyms_for(
+        new_e, vecs, {**index.entities, **d.entities}, old_ids, old_vecs,
+        threshold=threshold, max_neighbors=max_neighbors,
+    )
+
+
+def plan_delete(index: GraphIndex, passage_ids: Sequence[str]) -> GraphDelta:
+    """The delta that removes passages and whatever only they supported.
+
+    A fact goes when no remaining passage states it; an entity goes (with its synonym edges)
+    when no remaining passage mentions it.
+    """
+    d = GraphDelta()
+    gone = {p for p in passage_ids if p in index.passages}
+    d.removed_passages = gone
+    for p in gone:
+        for f in index.passage_facts.get(p, ()):
+            if index.sources.get(f, set()) <= gone:
+                d.removed_facts.add(f)
+        for e in index.passage_entities.get(p, ()):
+            if index.mentions.get(e, set()) <= gone:
+                d.removed_entities.add(e)
+    return d

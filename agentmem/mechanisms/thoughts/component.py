@@ -1,0 +1,480 @@
+"""Thought memory (Think-in-Memory) as a :class:`~agentmem.mechanisms.base.MemoryComponent`.
+
+A thought is a conclusion reached in an exchange (:mod:`agentmem.mechanisms.thoughts.extract`). This
+component stores thoughts in the ``thoughts`` table (with their LSH codes), their vectors in
+the Chroma kind ``"thoughts"``, and applies the policies of
+:mod:`agentmem.mechanisms.thoughts.policy` — insert, merge, forget by contradiction, capacity and
+decay — each in one transaction with its history entries (``ADD`` / ``MERGE`` / ``FORGET`` /
+``UPDATE``, ``record_kind="thought"``) and a bump of the ``"thought"`` version.
+
+Recall: query vector → LSH candidates (:class:`agentmem.mechanisms.thoughts.lsh.LSHIndex`) → exact cosine
+re-rank → :class:`Candidate` (``kind="thought"``) for rank fusion. Only live thoughts
+(``valid_to is None``) are indexed, so forgotten ones are never recalled. The per-user index
+lives in a :class:`VersionedCache` keyed by the ``"thought"`` version, so another replica's
+writes are seen at its next search; it is rebuilt from the stored codes (rehashed only when
+the LSH parameters changed) and the Chroma vectors (re-embedded if missing).
+
+Deleting turns keeps the thoughts (a conclusion outlives the message it came from) and drops
+the deleted turn ids from their ``source_ids`` (logged as ``UPDATE``); deleting the user drops
+every thought. Within one process writes of a user are serialised; two replicas writing the
+same user at the same instant may each insert a near-duplicate, merged by neither.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from agentmem._time import as_utc, from_db, to_db, utcnow
+from agentmem.config import ThoughtConfig
+from agentmem.errors import NotFoundError, ValidationError
+from agentmem.mechanisms.base import Candidate, Query, Services
+from agentmem.mechanisms.thoughts import policy as policy
+from agentmem.mechanisms.thoughts.center import embedding_center
+from agentmem.mechanisms.thoughts.extract import ThoughtDraft, derive_thoughts, post_think
+from agentmem.mechanisms.thoughts.lsh import LSHIndex
+from agentmem.protocols import ChatModel
+from agentmem.store import schema as t
+from agentmem.store.cache import VersionedCache
+from agentmem.store.sql import dumps, scoped
+from agentmem.types import Scope, Thought, Turn
+
+__all__ = ["THOUGHT_KIND", "ThoughtComponent"]
+
+THOUGHT_KIND = "thoughts"
+_TABLE = t.thoughts
+
+
+def _scoped(scope: Scope) -> sa.ColumnElement[bool]:
+    return scoped(_TABLE, scope)
+
+
+def _thought(row: Any) -> Thought:
+    return Thought(
+        id=row.id,
+        scope=Scope(row.tenant, row.user_id),
+        text=row.text,
+        subject=row.subject,
+        relation=row.relation,
+        object=row.object,
+        source_ids=tuple(row.source_ids or ()),
+        merged_from=tuple(row.merged_from or ()),
+        created_at=from_db(row.created_at),
+        updated_at=from_db(row.updated_at),
+        last_recalled_at=from_db(row.last_recalled_at),
+        recall_count=int(row.recall_count or 0),
+        valid_from=from_db(row.valid_from),
+        valid_to=from_db(row.valid_to),
+    )
+
+
+def _json(th: Thought) -> str:
+    return dumps(
+        {
+            "text": th.text,
+            "triple": [th.subject, th.relation, th.object] if th.subject else None,
+            "source_ids": list(th.source_ids),
+            "merged_from": list(th.merged_from),
+            "valid_from": th.valid_from,
+            "valid_to": th.valid_to,
+        }
+    )
+
+
+def _term(value: str | None) -> str | None:
+    return " ".join(value.split()) or None if value is not None else None
+
+
+@dataclass(slots=True)
+class _UserThoughts:
+    """The in-memory recall state of one user: live thoughts only."""
+
+    index: LSHIndex
+    info: dict[str, tuple[str, datetime | None]]  # id -> (text, valid_from)
+
+
+class ThoughtComponent:
+    """Think-in-Memory thoughts: ``think`` / ``insert`` / ``forget`` / ``thoughts`` and recall.
+
+    Parameters
+    ----------
+    services
+        The facade's shared stores and models (``services.chat_model`` drives post-thinking).
+    config
+        Overrides ``services.config.thoughts``.
+    """
+
+    name = "thought"
+
+    def __init__(self, services: Services, *, config: ThoughtConfig | None = None) -> None:
+        self.services = services
+        self.config = config or services.config.thoughts
+        self._cache: VersionedCache[_UserThoughts] = VersionedCache(self._build)
+        self._locks: dict[tuple[str, str], threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+        self._signature: str | None = None
+
+    # -- MemoryComponent -----------------------------------------------------------------
+    def on_add(self, scope: Scope, turns: Sequence[Turn], vectors: np.ndarray, version: int) -> None:
+        """Nothing: thoughts come from :meth:`think`, not from raw turns."""
+
+    def on_delete(self, scope: Scope, turns: Sequence[Turn], version: int) -> None:
+        """Drop the deleted turn ids from the thoughts' ``source_ids``; the thoughts stay."""
+        gone = {tu.id for tu in turns}
+        if not gone:
+            return
+        owner = scope.owner()
+        with self.services.sql.begin() as conn:
+            rows = conn.execute(sa.select(_TABLE).where(_scoped(owner))).all()
+            for row in rows:
+                before = _thought(row)
+                if not gone.intersection(before.source_ids):
+                    continue
+                after = replace(before, source_ids=tuple(i for i in before.source_ids if i not in gone))
+                conn.execute(
+                    sa.update(_TABLE).where(_scoped(owner), _TABLE.c.id == row.id)
+                    .values(source_ids=list(after.source_ids))
+                )
+                self.services.sql.log(
+                    conn, owner, [(row.id, "thought", "UPDATE", _json(before), _json(after))],
+                    meta={"reason": "source turns deleted"},
+                )
+
+    def on_delete_user(self, scope: Scope) -> None:
+        """Drop every thought, vector and cache entry of the user."""
+        owner = scope.owner()
+        with self._user_lock(owner):
+            with self.services.sql.begin() as conn:
+                conn.execute(sa.delete(_TABLE).where(_scoped(owner)))
+            self.services.vectors.delete_user(THOUGHT_KIND, owner)
+            self._cache.drop(owner)
+
+    def search(self, query: Query) -> list[Candidate]:
+        """Live thoughts nearest the query (LSH candidates, exact cosine), best first.
+
+        The top ``config.recall_top`` count as recalled (``recall_count``, ``last_recalled_at``).
+        Thoughts belong to no session, speaker or role, so a filter on those returns nothing;
+        a time window keeps the thoughts that became valid inside it.
+        """
+        flt = query.filter
+        if flt.session_id is not None or flt.speaker is not None or flt.role is not None or flt.metadata:
+            return []
+        owner = query.scope.owner()
+        state = self._cache.get(owner, int(query.versions.get(self.name, 0)))
+        if not len(state.index):
+            return []
+        hits = state.index.query(query.vector, query.k if flt.window is None else len(state.index))
+        out: list[Candidate] = []
+        for tid, score in hits:
+            info = state.info.get(tid)
+            if info is None:
+                continue
+            text, valid_from = info
+            if flt.window is not None and (valid_from is None or not flt.window.contains(valid_from)):
+                continue
+            out.append(Candidate(tid, "thought", score, self.name, text=text, timestamp=valid_from))
+            if len(out) >= query.k:
+                break
+        self._mark_recalled(owner, [c.id for c in out[: self.config.recall_top]])
+        return out
+
+    # -- public operations ---------------------------------------------------------------
+    def think(
+        self,
+        scope: Scope,
+        query: str,
+        response: str,
+        *,
+        chat_model: ChatModel | None = None,
+        now: datetime | None = None,
+        source_ids: Sequence[str] = (),
+    ) -> list[Thought]:
+        """Post-thinking: store the thoughts of one exchange; returns them as stored.
+
+        With a chat model (argument, else ``services.chat_model``) the thoughts come from
+        :func:`~agentmem.mechanisms.thoughts.extract.post_think`; without one they are derived from the
+        facts of the exchange. Each goes through :meth:`insert` (so it may merge into, or
+        forget, existing thoughts). Returns ``[]`` when nothing was worth remembering.
+
+        Raises
+        ------
+        ExtractionError
+            The chat model failed or answered something unparseable (nothing is stored).
+        """
+        now = as_utc(now) if now is not None else utcnow()
+        model = chat_model if chat_model is not None else self.services.chat_model
+        drafts = (
+            post_think(model, query, response, today=now.date())
+            if model is not None
+            else derive_thoughts(query, response)
+        )
+        if not drafts:
+            return []
+        vectors = self.services.embedder.embed([d.text for d in drafts])
+        stored: dict[str, Thought] = {}
+        for draft, vec in zip(drafts, vectors, strict=True):
+            th = self._insert(scope.owner(), draft, vec, tuple(source_ids), now)
+            stored[th.id] = th
+        return list(stored.values())
+
+    def insert(
+        self,
+        scope: Scope,
+        text: str,
+        *,
+        subject: str | None = None,
+        relation: str | None = None,
+        object: str | None = None,
+        source_ids: Sequence[str] = (),
+        now: datetime | None = None,
+    ) -> Thought:
+        """Store one thought, applying merge and forget policies; returns the live result.
+
+        That is the new thought, or the existing thought it was merged into.
+        """
+        if not isinstance(text, str) or not text.strip():
+            raise ValidationError("a thought needs non-empty text")
+        triple = (_term(subject), _term(relation), _term(object))
+        if any(triple) and not all(triple):
+            raise ValidationError("give subject, relation and object together, or none")
+        draft = ThoughtDraft(" ".join(text.split()), *triple)
+        vec = self.services.embedder.embed([draft.text])[0]
+        return self._insert(scope.owner(), draft, vec, tuple(source_ids), as_utc(now) if now else utcnow())
+
+    def forget(self, scope: Scope, thought_id: str, *, now: datetime | None = None) -> Thought:
+        """End a thought's validity (it stays in the store and history, no longer recalled).
+
+        Forgetting an already forgotten thought changes nothing and returns it.
+
+        Raises
+        ------
+        NotFoundError
+            No thought with this id in the scope.
+        """
+        owner = scope.owner()
+        when = as_utc(now) if now else utcnow()
+        with self._user_lock(owner):
+            with self.services.sql.begin() as conn:
+                row = conn.execute(sa.select(_TABLE).where(_scoped(owner), _TABLE.c.id == thought_id)).first()
+                if row is None:
+                    raise NotFoundError(f"no thought {thought_id!r} for user {owner.user_id!r}")
+                th = _thought(row)
+                if not th.live:
+                    return th
+                self._forget_rows(conn, owner, [th], when, "explicit")
+                version = self.services.sql.bump_version(conn, owner, self.name)
+            self._apply(owner, version, added=None, forgotten=[thought_id])
+            return replace(th, valid_to=when)
+
+    def thoughts(self, scope: Scope, include_forgotten: bool = False) -> list[Thought]:
+        """The user's thoughts, oldest first (live only unless ``include_forgotten``)."""
+        q = sa.select(_TABLE).where(_scoped(scope.owner()))
+        if not include_forgotten:
+            q = q.where(_TABLE.c.valid_to.is_(None))
+        with self.services.sql.begin() as conn:
+            rows = conn.execute(q.order_by(_TABLE.c.created_at, _TABLE.c.id)).all()
+        return [_thought(r) for r in rows]
+
+    def get(self, scope: Scope, thought_id: str) -> Thought:
+        """One thought by id, live or forgotten (:class:`NotFoundError` if absent)."""
+        with self.services.sql.begin() as conn:
+            row = conn.execute(sa.select(_TABLE).where(_scoped(scope.owner()), _TABLE.c.id == thought_id)).first()
+        if row is None:
+            raise NotFoundError(f"no thought {thought_id!r} for user {scope.user_id!r}")
+        return _thought(row)
+
+    # -- internals -----------------------------------------------------------------------
+    def _new_index(self) -> LSHIndex:
+        c = self.config
+        return LSHIndex(
+            self.services.embedder.dim, n_planes=c.lsh_planes, hashes_per_table=c.lsh_hashes_per_table,
+            n_tables=c.lsh_tables, probes=c.lsh_probes, max_scan=c.lsh_max_scan, seed=c.lsh_seed,
+            center=embedding_center(self.services.embedder) if c.lsh_center else None,
+        )
+
+    def _user_lock(self, scope: Scope) -> threading.Lock:
+        with self._locks_guard:
+            return self._locks.setdefault((scope.tenant, scope.user_id), threading.Lock())
+
+    def _state(self, owner: Scope) -> _UserThoughts:
+        return self._cache.get(owner, self.services.sql.versions(owner).get(self.name, 0))
+
+    def _build(self, owner: Scope) -> _UserThoughts:
+        index = self._new_index()
+        with self.services.sql.begin() as conn:
+            rows = conn.execute(
+                sa.select(_TABLE.c.id, _TABLE.c.text, _TABLE.c.lsh_codes, _TABLE.c.valid_from)
+                .where(_scoped(owner), _TABLE.c.valid_to.is_(None)).order_by(_TABLE.c.created_at, _TABLE.c.id)
+            ).all()
+        info = {r.id: (r.text, from_db(r.valid_from)) for r in rows}
+        if not rows:
+            return _UserThoughts(index, info)
+        ids, mat = self.services.vectors.fetch(THOUGHT_KIND, owner)
+        stored = {i: mat[n] for n, i in enumerate(ids) if i in info}
+        missing = [r for r in rows if r.id not in stored]
+        if missing:  # a write whose Chroma upsert failed after the SQL commit: heal it here
+            vecs = self.services.embedder.embed([r.text for r in missing])
+            self.services.vectors.upsert(THOUGHT_KIND, owner, [r.id for r in missing], vecs)
+            stored.update({r.id: v for r, v in zip(missing, vecs, strict=True)})
+        vectors = np.stack([stored[r.id] for r in rows])
+        sig = index.signature
+        if all(r.lsh_codes and r.lsh_codes.get("sig") == sig for r in rows):
+            index.insert_many([r.id for r in rows], vectors, codes=[r.lsh_codes["codes"] for r in rows])
+        else:  # parameters changed since the codes were stored: rehash
+            index.insert_many([r.id for r in rows], vectors)
+        return _UserThoughts(index, info)
+
+    def _insert(
+        self, owner: Scope, draft: ThoughtDraft, vec: np.ndarray, source_ids: tuple[str, ...], now: datetime
+    ) -> Thought:
+        sql = self.services.sql
+        with self._user_lock(owner):
+            state = self._state(owner)
+            new_id = uuid.uuid4().hex
+            with sql.begin() as conn:
+                sql.ensure_user(conn, owner)
+                same_sr = self._same_subject_relation(conn, owner, draft)
+                forgotten = policy.contradicted(draft.subject, draft.relation, draft.object, same_sr)
+                target_id = policy.same_fact(draft.subject, draft.relation, draft.object, same_sr)
+                if target_id is None and len(state.index):
+                    near = (
+                        state.index.exact(vec, 4)
+                        if len(state.index) <= self.config.exact_merge_below
+                        else state.index.query(vec, 4)
+                    )
+                    target_id = policy.merge_target(near, self.config.merge_threshold, exclude=forgotten)
+                by_id = {th.id: th for th in same_sr}
+                self._forget_rows(conn, owner, [by_id[i] for i in forgotten], now, "contradicted", by=new_id)
+                added: tuple[str, np.ndarray] | None = None
+                if target_id is not None:
+                    result = self._merge_row(conn, owner, target_id, new_id, source_ids, now)
+                else:
+                    result = self._insert_row(conn, owner, new_id, draft, state.index.hash(vec)[0], source_ids, now)
+                    added = (new_id, vec)
+                dropped = self._evict(conn, owner, now, protect=result.id)
+                version = sql.bump_version(conn, owner, self.name)
+            self._apply(owner, version, added=added, forgotten=[*forgotten, *dropped], result=result)
+            return result
+
+    def _same_subject_relation(self, conn: Connection, owner: Scope, draft: ThoughtDraft) -> list[Thought]:
+        if draft.triple() is None:
+            return []
+        rows = conn.execute(
+            sa.select(_TABLE).where(
+                _scoped(owner), _TABLE.c.valid_to.is_(None),
+                sa.func.lower(_TABLE.c.subject) == (draft.subject or "").lower(),
+                sa.func.lower(_TABLE.c.relation) == (draft.relation or "").lower(),
+            )
+        ).all()
+        return [_thought(r) for r in rows]
+
+    def _insert_row(
+        self, conn: Connection, owner: Scope, new_id: str, draft: ThoughtDraft, codes: np.ndarray,
+        source_ids: tuple[str, ...], now: datetime,
+    ) -> Thought:
+        th = Thought(
+            id=new_id, scope=owner, text=draft.text, subject=draft.subject, relation=draft.relation,
+            object=draft.object, source_ids=tuple(dict.fromkeys(source_ids)), created_at=now,
+            updated_at=now, valid_from=now,
+        )
+        conn.execute(
+            sa.insert(_TABLE).values(
+                id=th.id, tenant=owner.tenant, user_id=owner.user_id, text=th.text, subject=th.subject,
+                relation=th.relation, object=th.object, source_ids=list(th.source_ids), merged_from=[],
+                lsh_codes={"sig": self._new_index_signature(), "codes": [int(c) for c in codes]},
+                created_at=to_db(now), updated_at=to_db(now), recall_count=0, valid_from=to_db(now),
+            )
+        )
+        self.services.sql.log(conn, owner, [(th.id, "thought", "ADD", None, _json(th))])
+        return th
+
+    def _merge_row(
+        self, conn: Connection, owner: Scope, target_id: str, new_id: str, source_ids: tuple[str, ...],
+        now: datetime,
+    ) -> Thought:
+        row = conn.execute(sa.select(_TABLE).where(_scoped(owner), _TABLE.c.id == target_id)).one()
+        before = _thought(row)
+        after = policy.merged(before, new_id, source_ids, now)
+        conn.execute(
+            sa.update(_TABLE).where(_scoped(owner), _TABLE.c.id == target_id).values(
+                source_ids=list(after.source_ids), merged_from=list(after.merged_from), updated_at=to_db(now)
+            )
+        )
+        self.services.sql.log(
+            conn, owner, [(target_id, "thought", "MERGE", _json(before), _json(after))], meta={"merged": new_id}
+        )
+        return after
+
+    def _forget_rows(
+        self, conn: Connection, owner: Scope, victims: Sequence[Thought], now: datetime, reason: str,
+        by: str | None = None,
+    ) -> None:
+        for th in victims:
+            conn.execute(
+                sa.update(_TABLE).where(_scoped(owner), _TABLE.c.id == th.id).values(valid_to=to_db(now))
+            )
+            meta: dict[str, Any] = {"reason": reason} | ({"by": by} if by else {})
+            after = replace(th, valid_to=now)
+            self.services.sql.log(conn, owner, [(th.id, "thought", "FORGET", _json(th), _json(after))], meta=meta)
+
+    def _evict(self, conn: Connection, owner: Scope, now: datetime, *, protect: str) -> list[str]:
+        """Apply the capacity and decay policies; returns the ids forgotten."""
+        live_n = conn.execute(
+            sa.select(sa.func.count()).select_from(_TABLE).where(_scoped(owner), _TABLE.c.valid_to.is_(None))
+        ).scalar_one()
+        ttl = timedelta(days=self.config.ttl_days) if self.config.ttl_days else None
+        if live_n <= self.config.capacity and ttl is None:
+            return []
+        rows = conn.execute(sa.select(_TABLE).where(_scoped(owner), _TABLE.c.valid_to.is_(None))).all()
+        live = [_thought(r) for r in rows]
+        decayed = policy.stale(live, now, ttl, protect=[protect])
+        self._forget_rows(conn, owner, [th for th in live if th.id in set(decayed)], now, "decay")
+        rest = [th for th in live if th.id not in set(decayed)]
+        over = policy.capacity_victims(rest, self.config.capacity, protect=[protect])
+        self._forget_rows(conn, owner, [th for th in rest if th.id in set(over)], now, "capacity")
+        return [*decayed, *over]
+
+    def _apply(
+        self, owner: Scope, version: int, *, added: tuple[str, np.ndarray] | None, forgotten: Sequence[str],
+        result: Thought | None = None,
+    ) -> None:
+        """After commit: Chroma and the cached index follow the SQL change."""
+        if added is not None:
+            self.services.vectors.upsert(THOUGHT_KIND, owner, [added[0]], added[1].reshape(1, -1))
+        if forgotten:
+            self.services.vectors.delete(THOUGHT_KIND, owner, list(forgotten))
+
+        def apply(state: _UserThoughts) -> None:
+            for tid in forgotten:
+                if tid in state.index:
+                    state.index.remove(tid)
+                state.info.pop(tid, None)
+            if added is not None and result is not None:
+                state.index.insert(added[0], added[1])
+                state.info[added[0]] = (result.text, result.valid_from)
+
+        self._cache.advance(owner, version, apply)
+
+    def _new_index_signature(self) -> str:
+        if self._signature is None:
+            self._signature = self._new_index().signature
+        return self._signature
+
+    def _mark_recalled(self, owner: Scope, ids: Sequence[str]) -> None:
+        # Recall statistics feed the capacity policy only; they do not change the index, so
+        # no version bump (other replicas' caches stay valid) and no history entry.
+        if not ids:
+            return
+        with self.services.sql.begin() as conn:
+            conn.execute(
+                sa.update(_TABLE).where(_scoped(owner), _TABLE.c.id.in_(list(ids)))
+                .values(recall_count=_TABLE.c.recall_count + 1, last_recalled_at=to_db(utcnow()))
+            )

@@ -1,0 +1,307 @@
+"""Turn-level recall: dense (two views) + BM25 fused by score, with temporal contiguity.
+
+Signals inside the component: ``dense`` (cosine, max over the turn alone and the turn after
+its predecessor), ``bm25``, and the query's time window (``time``). The component emits one
+ranked ``turns`` list (hybrid score, :mod:`agentmem.mechanisms.turns.hybrid`) that joins the facade's
+fusion, plus the ``time`` list; each candidate records its dense and BM25 ranks for provenance.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from agentmem.mechanisms.base import Candidate, Query, Services, TurnFilter
+from agentmem.mechanisms.turns.hybrid import contiguity, named_speaker, score_fusion, speaker_boost
+from agentmem.store.bm25 import BM25Index
+from agentmem.store.cache import VersionedCache
+from agentmem.store.dense import ExactIndex
+from agentmem.types import Scope, Turn
+
+__all__ = ["CONTEXT_KIND", "KIND", "TurnComponent", "TurnIndex", "context_text", "stored_vectors"]
+
+KIND = "turns"  # Chroma kind of the plain view (written by the facade)
+CONTEXT_KIND = "turns_ctx"  # the in-context view (written by this component)
+
+
+def stored_vectors(services: Services, scope: Scope, turns: Sequence[Turn]) -> np.ndarray:
+    """The vectors ``Memory.add`` stored for ``turns`` (row-aligned), as ``on_add`` got them.
+
+    For components catching up on turns stored before a crash; a vector the crash kept from
+    being written is embedded again from the same text.
+    """
+    if not turns:
+        return np.zeros((0, services.embedder.dim), dtype=np.float32)
+    ids, vecs = services.vectors.fetch(KIND, scope.owner(), [x.id for x in turns])
+    have = dict(zip(ids, vecs, strict=True))
+    missing = [x for x in turns if x.id not in have]
+    if missing:
+        have.update(zip([x.id for x in missing], services.embedder.embed([x.render() for x in missing]), strict=True))
+    return np.stack([np.asarray(have[x.id], dtype=np.float32) for x in turns])
+
+
+def context_text(turn: Turn, previous: Turn | None) -> str:
+    """The in-context view: the previous turn of the same session, then this one.
+
+    A reply ("Yes, last Tuesday!") means little alone; the turn it answers makes it findable.
+    """
+    if not _linked(turn) or previous is None or previous.scope.session_id != turn.scope.session_id:
+        return turn.render()
+    return f"{previous.speaker}: {previous.content}\n{turn.render()}"
+
+
+def _linked(turn: Turn) -> bool:
+    """Whether a turn has conversational neighbours: it is in a session and not a document."""
+    return turn.scope.session_id is not None and turn.role != "document"
+
+
+@dataclass
+class TurnIndex:
+    """One user's turns: two dense views and BM25 (dense rows are shared by both views)."""
+
+    plain: ExactIndex
+    ctx: ExactIndex
+    bm25: BM25Index = field(default_factory=lambda: BM25Index(compact=False))  # rows = dense rows
+    ts: list[float] = field(default_factory=list)
+    speaker: list[str] = field(default_factory=list)
+    session: list[str | None] = field(default_factory=list)
+    role: list[str] = field(default_factory=list)
+    prev: list[int] = field(default_factory=list)  # previous live row of the same session, -1
+    next: list[int] = field(default_factory=list)
+    speakers: Counter[str] = field(default_factory=Counter)  # live turns per speaker
+    _last: dict[str | None, int] = field(default_factory=dict)
+    _link_arrays: tuple[np.ndarray, np.ndarray] | None = None  # prev / next as arrays, rebuilt after a change
+
+    def links(self) -> tuple[np.ndarray, np.ndarray]:
+        """``prev`` and ``next`` as int64 arrays (cached until the next add or remove)."""
+        if self._link_arrays is None:
+            self._link_arrays = (np.asarray(self.prev, dtype=np.int64), np.asarray(self.next, dtype=np.int64))
+        return self._link_arrays
+
+    def add(self, turns: Sequence[Turn], plain: np.ndarray, ctx: np.ndarray) -> None:
+        self.remove([t.id for t in turns if self.plain.row_of(t.id) is not None])
+        rows = self.plain.add([t.id for t in turns], plain)
+        self.ctx.add([t.id for t in turns], ctx)
+        for t, r in zip(turns, rows, strict=True):
+            sid = t.scope.session_id
+            self.ts.append(t.timestamp.timestamp())
+            self.speaker.append(t.speaker)
+            self.session.append(sid)
+            self.role.append(t.role)
+            before = self._last.get(sid, -1) if _linked(t) else -1
+            self.prev.append(before)
+            self.next.append(-1)
+            if before >= 0:
+                self.next[before] = r
+            if _linked(t):
+                self._last[sid] = r
+            self.speakers[t.speaker] += 1
+        self._link_arrays = None
+        bm_rows = self.bm25.add([t.id for t in turns], [t.render() for t in turns])
+        if bm_rows != rows:  # both indexes append in lockstep and never renumber
+            raise AssertionError("dense and BM25 rows diverged")
+
+    def remove(self, ids: Sequence[str]) -> None:
+        for i in ids:
+            r = self.plain.row_of(i)
+            if r is None:
+                continue
+            p, n = self.prev[r], self.next[r]
+            if p >= 0:
+                self.next[p] = n
+            if n >= 0:
+                self.prev[n] = p
+            if self._last.get(self.session[r]) == r:
+                self._last[self.session[r]] = p
+            self.speakers[self.speaker[r]] -= 1
+            if self.speakers[self.speaker[r]] <= 0:
+                del self.speakers[self.speaker[r]]
+        self._link_arrays = None
+        self.plain.remove(ids)
+        self.ctx.remove(ids)
+        self.bm25.remove(ids)
+
+    def mask(self, f: TurnFilter) -> torch.Tensor | None:
+        """Row mask for the structured part of a filter (``None`` when it restricts nothing)."""
+        n = self.plain.n_rows
+        m = np.ones(n, dtype=bool)
+        restricted = False
+        if f.window is not None:
+            ts = np.asarray(self.ts[:n])
+            if f.window.start is not None:
+                m &= ts >= f.window.start.timestamp()
+            if f.window.end is not None:
+                m &= ts < f.window.end.timestamp()
+            restricted = True
+        for attr, want in (("speaker", f.speaker), ("session", f.session_id), ("role", f.role)):
+            if want is not None:
+                m &= np.fromiter((v == want for v in getattr(self, attr)[:n]), dtype=bool, count=n)
+                restricted = True
+        return torch.from_numpy(m) if restricted else None
+
+    def search(self, query: Query, n: int, *, lexical_weight: float, beta: float, boost: float) -> list[Candidate]:
+        """Hybrid-scored candidates (see module docstring), best first."""
+        mask = self.mask(query.filter)
+        allowed = None if mask is None else mask.numpy()
+        live = self.plain.alive_mask().numpy()
+        if allowed is not None:
+            live &= allowed
+        p_rows, p_scores = self.plain.search_rows(query.vector, n, valid=mask)
+        c_rows, c_scores = self.ctx.search_rows(query.vector, n, valid=mask)
+        bm_by_row = self.bm25.scores(query.text)  # same rows as the dense views
+        if allowed is not None:
+            bm_by_row[~allowed[: len(bm_by_row)]] = 0.0
+        positive = np.flatnonzero(bm_by_row > 0)
+        if positive.size > n:
+            positive = positive[np.argpartition(-bm_by_row[positive], n - 1)[:n]]
+        bm_top = positive[np.lexsort((positive, -bm_by_row[positive]))]
+        seeds = first_occurrences(np.concatenate([p_rows, c_rows, bm_top]))
+        if not seeds.size:
+            return []
+        prev, nxt = self.links()
+        around = np.stack([prev[seeds], nxt[seeds]], axis=1).ravel()
+        around = around[around >= 0]
+        pool = first_occurrences(np.concatenate([seeds, around[live[around]]]))
+        q = np.asarray(query.vector, dtype=np.float32)
+        dense = np.maximum(self.plain.rows_vectors(pool) @ q, self.ctx.rows_vectors(pool) @ q)
+        base = score_fusion(dense, bm_by_row[pool], lexical_weight=lexical_weight)
+        named = named_speaker(query.text, self.speakers)
+        base += speaker_boost([self.speaker[r] for r in pool], named, boost)
+        final = contiguity(base, positions(pool, prev[pool]), positions(pool, nxt[pool]), beta=beta)[: len(seeds)]
+        d_rows, d_scores = np.concatenate([p_rows, c_rows]), np.concatenate([p_scores, c_scores])
+        by_dense = first_occurrences(d_rows[np.argsort(-d_scores, kind="stable")])  # a row's best view
+        dense_rank = {int(r): k for k, r in enumerate(by_dense, 1)}
+        bm_rank = {int(r): k for k, r in enumerate(bm_top, 1)}
+        out = []
+        for i in np.argsort(-final, kind="stable")[:n]:
+            row = int(pool[i])
+            ranks = {}
+            if row in dense_rank:
+                ranks["dense"] = dense_rank[row]
+            if row in bm_rank:
+                ranks["bm25"] = bm_rank[row]
+            out.append(Candidate(self.plain.id_at(row), "turn", float(final[i]), "turns", ranks=ranks))
+        return out
+
+
+def first_occurrences(rows: np.ndarray) -> np.ndarray:
+    """``rows`` without repeats, each at its first position.
+
+    >>> first_occurrences(np.array([3, 1, 3, 2, 1])).tolist()
+    [3, 1, 2]
+    """
+    _, first = np.unique(rows, return_index=True)
+    return rows[np.sort(first)]
+
+
+def positions(pool: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Where each of ``rows`` sits in ``pool`` (distinct rows), ``-1`` when absent.
+
+    >>> positions(np.array([7, 2, 9]), np.array([9, -1, 2, 5])).tolist()
+    [2, -1, 1, -1]
+    """
+    order = np.argsort(pool, kind="stable")
+    at = np.minimum(np.searchsorted(pool[order], rows), len(pool) - 1)
+    return np.where(pool[order][at] == rows, order[at], -1)
+
+
+class TurnComponent:
+    """Hybrid recall over a user's raw turns (Chroma kinds ``turns`` and ``turns_ctx``)."""
+
+    name = "turns"
+
+    def __init__(self, services: Services) -> None:
+        self.s = services
+        self._cache: VersionedCache[TurnIndex] = VersionedCache(self._build)
+
+    def _new_index(self) -> TurnIndex:
+        dim, dev = self.s.embedder.dim, self.s.device
+        dtype = torch.bfloat16 if self.s.config.vector_dtype == "bfloat16" else torch.float32
+        return TurnIndex(ExactIndex(dim, device=dev, dtype=dtype), ExactIndex(dim, device=dev, dtype=dtype))
+
+    def _vectors(self, kind: str, scope: Scope, turns: Sequence[Turn], texts: Sequence[str]) -> np.ndarray:
+        """Stored vectors of ``kind`` for ``turns``, embedding (and storing) any missing ones.
+
+        A crash between the SQL commit and the vector write leaves turns without vectors;
+        building the index heals that.
+        """
+        ids, vecs = self.s.vectors.fetch(kind, scope)
+        have = {i: k for k, i in enumerate(ids)}
+        missing = [k for k, t in enumerate(turns) if t.id not in have]
+        out = np.zeros((len(turns), self.s.embedder.dim), dtype=np.float32)
+        if missing:
+            new = self.s.embedder.embed([texts[k] for k in missing])
+            self.s.vectors.upsert(kind, scope, [turns[k].id for k in missing], new)
+            out[missing] = new
+        present = [k for k, t in enumerate(turns) if t.id in have]
+        if present:
+            out[present] = vecs[[have[turns[k].id] for k in present]]
+        return out
+
+    def _build(self, scope: Scope) -> TurnIndex:
+        turns = self.s.sql.list_turns(scope)
+        index = self._new_index()
+        if turns:
+            last: dict[str | None, Turn] = {}
+            ctx_texts = []
+            for t in turns:
+                ctx_texts.append(context_text(t, last.get(t.scope.session_id)))
+                last[t.scope.session_id] = t
+            plain = self._vectors(KIND, scope, turns, [t.render() for t in turns])
+            ctx = self._vectors(CONTEXT_KIND, scope, turns, ctx_texts) if self.s.config.recall.context_view else plain
+            index.add(turns, plain, ctx)
+        return index
+
+    def _context_vectors(self, scope: Scope, turns: Sequence[Turn], plain: np.ndarray) -> np.ndarray:
+        if not self.s.config.recall.context_view:
+            return plain
+        texts, rows = [], []
+        last: dict[str | None, Turn | None] = {}
+        for k, t in enumerate(turns):
+            sid = t.scope.session_id
+            if not _linked(t):
+                continue
+            if sid not in last:
+                last[sid] = self.s.sql.previous_turn(scope, sid, t.seq)
+            prev = last[sid]
+            last[sid] = t
+            if prev is not None:
+                texts.append(context_text(t, prev))
+                rows.append(k)
+        ctx = plain.copy()
+        if texts:
+            ctx[rows] = self.s.embedder.embed(texts)
+        self.s.vectors.upsert(CONTEXT_KIND, scope, [t.id for t in turns], ctx)
+        return ctx
+
+    # -- MemoryComponent -------------------------------------------------------------------
+    def on_add(self, scope: Scope, turns: Sequence[Turn], vectors: np.ndarray, version: int) -> None:
+        ctx = self._context_vectors(scope, turns, vectors)
+        self._cache.advance(scope, version, lambda idx: idx.add(turns, vectors, ctx))
+
+    def on_delete(self, scope: Scope, turns: Sequence[Turn], version: int) -> None:
+        ids = [t.id for t in turns]
+        self.s.vectors.delete(CONTEXT_KIND, scope, ids)
+        self._cache.advance(scope, version, lambda idx: idx.remove(ids))
+
+    def on_delete_user(self, scope: Scope) -> None:
+        self._cache.drop(scope)
+
+    def search(self, query: Query) -> list[Candidate]:
+        idx = self._cache.get(query.scope, query.versions.get(self.name, 0))
+        if len(idx.plain) == 0:
+            return []
+        cfg = self.s.config.recall
+        n = cfg.candidates
+        out = idx.search(query, n, lexical_weight=cfg.lexical_weight, beta=cfg.contiguity, boost=cfg.speaker_boost)
+        if query.time_hint is not None and query.filter.window is None:
+            tmask = idx.mask(TurnFilter(window=query.time_hint))
+            other = idx.mask(query.filter)
+            if tmask is not None and other is not None:
+                tmask &= other
+            out += [Candidate(i, "turn", s, "time") for i, s in idx.plain.search(query.vector, n, valid=tmask)[0]]
+        return out
