@@ -43,10 +43,8 @@ class RecallConfig:
     rrf_k: int = 60
     candidates: int = 100
     # When this signal has candidates: RRF's top ``head``, then this signal's order
-    # (agentmem.recall.fusion.head_fusion); None: plain RRF. Chosen on LoCoMo dev with the
-    # offline graph (head over 0, 1, 2, 3, 5, inf): plain RRF won in every conversation. For
-    # multi-hop documents use RecallConfig.multi_hop(): on the MuSiQue selection split (the 50
-    # questions that are not the test) lead signals beat RRF's head (docs/benchmarks.md).
+    # (agentmem.recall.fusion.head_fusion); None: plain RRF (the default, chosen on LoCoMo dev;
+    # docs/benchmarks.md). For multi-hop documents use RecallConfig.multi_hop().
     primary: str | None = None
     head: int = 3
     # Signals whose best records fill the head in turn (used only with a primary); a lead
@@ -62,8 +60,8 @@ class RecallConfig:
             "time": 0.5,
         }
     )
-    # Turn-level hybrid scoring (agentmem.mechanisms.turns.hybrid); values chosen on LoCoMo dev
-    # conversations 0-1 and confirmed on 2-4 (docs/benchmarks.md).
+    # Turn-level hybrid scoring (agentmem.mechanisms.turns.hybrid); how the values were chosen:
+    # docs/benchmarks.md.
     lexical_weight: float = 0.3  # BM25's share in the min-max score fusion with dense
     contiguity: float = 0.4  # weight of the best neighbouring turn's score
     speaker_boost: float = 0.1  # for turns by the one speaker a query names
@@ -92,9 +90,7 @@ class RecallConfig:
         The turn scorer's best passage, then the bridge query's (the query with its best
         fact, :func:`agentmem.mechanisms.graph.component.bridge_query`), then their second ones, then
         PageRank's order (``primary="graph"``, ``lead=("turns", "bridge")``, ``head=4``).
-        Chosen on the MuSiQue selection split, the 50 questions that are not the test
-        (docs/benchmarks.md): mean Recall@2/5/10 over both extractors 69.85 against 65.56 for
-        RRF's top 3 above PageRank's order.
+        Chosen on the MuSiQue selection split (docs/benchmarks.md).
         """
         return cls(primary="graph", lead=("turns", "bridge"), head=4)
 
@@ -118,11 +114,9 @@ class EpisodeConfig:
     ``"drift"`` (embedding distance from the running window, no LM), ``"off"``, or ``"auto"``
     (surprise when a ``logits_model`` is passed or the ``lm`` extra is importable, else drift;
     :attr:`agentmem.mechanisms.episodes.component.EpisodeComponent.segmenter` says which one is in use).
-    Episodic memory is opt-in (default ``"off"``). Measured on LoCoMo dev: with drift episodes
-    fused at weight 0.5, turn recall@5/10/20 fell from 63.1/71.8/77.3 to 46.1/56.3/74.2, because
-    every turn of a matched episode shares its rank (see docs/benchmarks.md); the episode signal
-    needs a better turn-crediting scheme before it is on by default. Running the surprise LM
-    inside every ``add`` also costs ~0.1–0.5 s per turn on a CPU.
+    Episodic memory is opt-in (default ``"off"``): fused with turns it lowers turn recall,
+    because every turn of a matched episode shares its rank (docs/benchmarks.md), and the
+    surprise LM runs inside every ``add``.
     ``lm``: ``None`` (bundled Gemma 3 270M GGUF), a ``.gguf`` path or a Hugging Face model
     dir/name; ``lm_dtype`` ``"float32"``, ``"bfloat16"`` or ``"auto"`` (bf16 where the device has
     native bf16 — a GPU, or a CPU with AVX512-BF16/AMX — else fp32); each token sees ``lm_context``
@@ -183,8 +177,7 @@ class GraphConfig:
     passage_weight: float = 0.05
     damping: float = 0.5
     # BM25 over fact strings in the query-to-fact score (agentmem.mechanisms.graph.component.fact_scores);
-    # 0 is HippoRAG 2's dense-only score. 0.25 won over 0 on LoCoMo dev by 0.2 points (within
-    # noise). See docs/benchmarks.md.
+    # 0 is HippoRAG 2's dense-only score (the choice: docs/benchmarks.md).
     lexical_weight: float = 0.25
     extractor: Literal["auto", "offline", "llm"] = "auto"  # auto: llm when a chat model is set
     recognition_filter: bool = True  # LLM filter of the top facts (only with a chat model)
@@ -192,8 +185,7 @@ class GraphConfig:
     ner_context: bool = False  # also link a passage to entities that occur in no triple
     # Weight of the edge between a document passage and the entity its title names (on top of
     # the context edge, split among the passages sharing the title; 0: HippoRAG's graph). Chosen
-    # on the MuSiQue selection questions over {0, 1, 2, 4, 8} (docs/benchmarks.md, session 8).
-    # Conversation turns have no title.
+    # on the MuSiQue selection questions (docs/benchmarks.md). Conversation turns have no title.
     topic_weight: float = 8.0
 
     def __post_init__(self) -> None:
@@ -282,12 +274,10 @@ class MemoryConfig:
     device: Device = "auto"
     embed_batch_size: int = 128
     # Storage dtype of the in-memory search matrices. "bfloat16" halves their memory and is
-    # exact for the stored (rounded) vectors, so its answers can differ from float32's (recall
-    # .993-.997 against float32 in `agentmem bench search`); float32 keeps the embedder's
-    # answers. Speed depends on the CPU: without native bf16 (no AVX512-BF16/AMX; session 2's
-    # host) bf16 was slower (100k x 384, 64 queries: 122 vs 65 ms); with AVX512-BF16 (session
-    # 4's host) a full bf16 scan is ~2x faster (1M rows, 64 queries: 306 vs 870 ms). Single
-    # queries over >= 10k rows use the planned sketch either way (agentmem.store.dense).
+    # exact for the stored (rounded) vectors, so its answers can differ from float32's;
+    # float32 keeps the embedder's answers. Whether bf16 is faster depends on the CPU (native
+    # bf16: AVX512-BF16/AMX); figures in docs/benchmarks.md. Single queries over >= 10k rows
+    # use the planned sketch either way (agentmem.store.dense).
     vector_dtype: Literal["bfloat16", "float32"] = "float32"
     max_message_chars: int = 32_000
     max_messages_per_call: int = 10_000

@@ -102,7 +102,7 @@ class SentenceTransformerEmbedder:
 
     def _embed_few(self, model: Any, texts: list[str]) -> np.ndarray:
         """The same modules as ``encode`` (tokenize, transformer, pooling, normalize) without its
-        per-call bookkeeping: 25 → 18 ms for one query on 2 CPU cores, bit-identical output."""
+        per-call bookkeeping; the output is bit-identical."""
         import torch
 
         features = self._features(model, texts)
@@ -136,7 +136,7 @@ class SentenceTransformerEmbedder:
         """``[D]`` embedding of one search query.
 
         Through the compact encoder when it covers the model (:mod:`agentmem._bert`: equal to
-        :meth:`embed` within 1e-6, ~30% less CPU for a short query); stored vectors always
+        :meth:`embed` within 1e-6, cheaper for a short query); stored vectors always
         come from :meth:`embed`, so what is stored does not depend on this shortcut.
         """
         model = self._load()

@@ -1,8 +1,8 @@
-"""The :class:`Memory` facade: wires ingest, storage, components, fusion and packing."""
+"""The :class:`Memory` facade: validate, scope, delegate (writes to :mod:`agentmem.engine`,
+search to the components and :mod:`agentmem.recall`)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -11,20 +11,25 @@ from typing import IO, Any
 from agentmem._time import as_utc, utcnow
 from agentmem.config import DEFAULT_TENANT, MemoryConfig
 from agentmem.embedding import embed_query
-from agentmem.errors import ConfigError, NotFoundError, ValidationError
+from agentmem.engine import Engine
+from agentmem.errors import ConfigError, ValidationError
+from agentmem.export import read_records, write_turns
 from agentmem.kernels.threads import one_torch_thread
-from agentmem.mechanisms.base import Candidate, MemoryComponent, Query, Services, TurnFilter
-from agentmem.mechanisms.episodes.component import EpisodeComponent
-from agentmem.mechanisms.thoughts.component import ThoughtComponent
-from agentmem.mechanisms.turns.component import KIND as TURN_KIND
-from agentmem.normalize import content_hash, normalize_messages, parse_timestamp
+from agentmem.mechanisms.base import (
+    Candidate,
+    EpisodeSource,
+    MemoryComponent,
+    Query,
+    Services,
+    ThoughtKeeper,
+    TurnFilter,
+)
 from agentmem.protocols import ChatModel, Embedder, LogitsModel, TokenCounter
 from agentmem.recall.filters import parse_filters
 from agentmem.recall.fusion import fuse_candidates
 from agentmem.recall.pack import pack_context
 from agentmem.recall.timeparse import parse_time_window
 from agentmem.resolve import build_components, build_services
-from agentmem.store.sql import NewTurn, dumps
 from agentmem.types import ContextPack, Episode, HistoryEvent, Hit, Scope, Thought, Turn
 
 __all__ = ["Memory"]
@@ -39,10 +44,6 @@ def _check_id(value: Any, what: str) -> str:
     if len(value) > _MAX_ID or "\x00" in value:
         raise ValidationError(f"{what} must be at most {_MAX_ID} characters without NUL")
     return value
-
-
-def _turn_json(turn: Turn) -> str:
-    return dumps({"content": turn.content, "speaker": turn.speaker, "metadata": dict(turn.metadata)})
 
 
 class Memory:
@@ -77,9 +78,18 @@ class Memory:
         self.services: Services = build_services(
             self.config, embedder=embedder, chat_model=chat_model, logits_model=logits_model, tokens=tokens
         )
-        self.components: list[MemoryComponent] = (
-            list(components) if components is not None else build_components(self.services)
+        self.engine = Engine(
+            self.services, list(components) if components is not None else build_components(self.services)
         )
+
+    @property
+    def components(self) -> list[MemoryComponent]:
+        """The memory mechanisms, turns first (the engine's list: writes and searches use the same)."""
+        return self.engine.components
+
+    @components.setter
+    def components(self, value: list[MemoryComponent]) -> None:
+        self.engine.components = value
 
     # -- helpers ---------------------------------------------------------------------------
     def _scope(self, tenant: str, user_id: str, session_id: str | None = None, agent_id: str | None = None) -> Scope:
@@ -129,29 +139,7 @@ class Memory:
             On any malformed message; nothing is stored then.
         """
         scope = self._scope(tenant, user_id, session_id, agent_id)
-        cfg = self.config
-        pairs = normalize_messages(messages, max_chars=cfg.max_message_chars, max_messages=cfg.max_messages_per_call)
-        if metadata is not None and not isinstance(metadata, Mapping):
-            raise ValidationError("metadata must be a mapping")
-        default_ts = utcnow() if timestamp is None else parse_timestamp(timestamp)
-        new = []
-        for msg, caller_id in pairs:
-            meta = {**(metadata or {}), **msg.metadata}
-            if caller_id is not None:
-                meta.setdefault("message_id", caller_id)
-            new.append(
-                NewTurn(
-                    speaker=msg.speaker,
-                    role=msg.role,
-                    content=msg.content,
-                    content_hash=content_hash(msg, session_id=session_id, caller_id=caller_id),
-                    timestamp=msg.timestamp or default_ts,
-                    session_id=session_id,
-                    agent_id=agent_id,
-                    metadata=meta,
-                )
-            )
-        return self._store(scope, new)
+        return self.engine.add(scope, messages, timestamp=timestamp, metadata=metadata)
 
     def add_documents(
         self, docs: Iterable[Mapping[str, Any]], *, user_id: str, tenant: str = DEFAULT_TENANT
@@ -181,44 +169,6 @@ class Memory:
             return []
         return self.add(messages, user_id=scope.user_id, tenant=scope.tenant)
 
-    def _store(self, scope: Scope, new: list[NewTurn]) -> list[Turn]:
-        s = self.services
-        known = s.sql.existing_hashes(scope, [n.content_hash for n in new])
-        fresh = [n for n in new if n.content_hash not in known]
-        if known:
-            self._catch_up(scope)
-        if not fresh:
-            return []
-        with s.sql.begin() as conn:
-            s.sql.ensure_user(conn, scope)
-            turns = s.sql.insert_turns(conn, scope, fresh)
-            if not turns:
-                return []
-            version = s.sql.bump_version(conn, scope, "turns")
-            s.sql.log(conn, scope, [(t.id, "turn", "ADD", None, _turn_json(t)) for t in turns])
-        vectors = self._embed_turns(turns)
-        s.vectors.upsert(TURN_KIND, scope, [t.id for t in turns], vectors)
-        for c in self.components:
-            c.on_add(scope, turns, vectors, version)
-        return turns
-
-    def _catch_up(self, scope: Scope) -> None:
-        """Let components consume this session's stored turns they missed.
-
-        Some of the messages were stored already, maybe by a process that died after their
-        commit and before every ``on_add`` ran; re-adding them stores nothing, so this is the
-        moment to heal (see :class:`~agentmem.mechanisms.base.CatchesUp`).
-        """
-        for c in self.components:
-            # getattr, not isinstance(c, CatchesUp): since Python 3.12 a protocol check does not
-            # see methods a wrapper forwards (the indexer wraps components to time them)
-            catch_up = getattr(c, "catch_up", None)
-            if catch_up is not None:
-                catch_up(scope)
-
-    def _embed_turns(self, turns: Sequence[Turn]) -> Any:
-        return self.services.embedder.embed([t.render() for t in turns])
-
     def update(
         self,
         memory_id: str,
@@ -234,24 +184,7 @@ class Memory:
             raise ValidationError("content must be a non-empty string")
         if len(content) > self.config.max_message_chars:
             raise ValidationError(f"content has {len(content)} characters (limit {self.config.max_message_chars})")
-        current = self.services.sql.get_turn(scope, _check_id(memory_id, "memory_id"))
-        s = self.services
-        # The content hash stays: it identifies the message as first added, so re-sending
-        # that message later is still recognised as this (edited) turn.
-        with s.sql.begin() as conn:
-            before, after = s.sql.update_turn(
-                conn, scope, current.id, content=content, metadata=None if metadata is None else dict(metadata)
-            )
-            # Components see an update as a delete then an add: one version step for each.
-            removed_at = s.sql.bump_version(conn, scope, "turns")
-            added_at = s.sql.bump_version(conn, scope, "turns")
-            s.sql.log(conn, scope, [(memory_id, "turn", "UPDATE", _turn_json(before), _turn_json(after))])
-        vectors = self._embed_turns([after])
-        s.vectors.upsert(TURN_KIND, scope, [after.id], vectors)
-        for c in self.components:
-            c.on_delete(scope, [before], removed_at)
-            c.on_add(scope, [after], vectors, added_at)
-        return after
+        return self.engine.update(scope, _check_id(memory_id, "memory_id"), content, metadata)
 
     def delete(self, memory_id: str, *, user_id: str, tenant: str = DEFAULT_TENANT) -> None:
         """Delete one memory (and what only it supported); logged as DELETE."""
@@ -261,33 +194,12 @@ class Memory:
         self, memory_ids: Sequence[str], *, user_id: str, tenant: str = DEFAULT_TENANT, missing_ok: bool = True
     ) -> int:
         scope = self._scope(tenant, user_id)
-        s = self.services
-        with s.sql.begin() as conn:
-            gone = s.sql.delete_turns(conn, scope, list(memory_ids))
-            if not gone:
-                if not missing_ok:
-                    raise NotFoundError(f"no memory {memory_ids[0]!r} for user {scope.user_id!r}")
-                return 0
-            version = s.sql.bump_version(conn, scope, "turns")
-            s.sql.log(conn, scope, [(t.id, "turn", "DELETE", _turn_json(t), None) for t in gone])
-        s.vectors.delete(TURN_KIND, scope, [t.id for t in gone])
-        for c in self.components:
-            c.on_delete(scope, gone, version)
-        return len(gone)
+        return self.engine.delete(scope, memory_ids, missing_ok=missing_ok)
 
     def delete_user(self, user_id: str, *, tenant: str = DEFAULT_TENANT) -> int:
         """Remove a user from SQL, the vector store and every index; returns turns removed."""
         scope = self._scope(tenant, user_id)
-        s = self.services
-        for c in self.components:
-            c.on_delete_user(scope)
-        with s.sql.begin() as conn:
-            n = s.sql.delete_user(conn, scope)
-        for kind in s.vectors.kinds():
-            s.vectors.delete_user(kind, scope)
-        for c in self.components:  # drop caches rebuilt by a concurrent search meanwhile
-            c.on_delete_user(scope)
-        return n
+        return self.engine.delete_user(scope)
 
     # -- read ------------------------------------------------------------------------------
     def get(self, memory_id: str, *, user_id: str, tenant: str = DEFAULT_TENANT) -> Turn:
@@ -403,15 +315,15 @@ class Memory:
     ) -> list[Episode]:
         """A user's episodes in time order (the still-open tail too, unless ``include_open=False``)."""
         c = self.component("episode")
-        assert isinstance(c, EpisodeComponent)
+        assert isinstance(c, EpisodeSource)
         scope = self._scope(tenant, user_id)
         return c.episodes(scope, session_id=None if session_id is None else _check_id(session_id, "session_id"),
                           include_open=include_open)
 
     # -- thoughts (Think-in-Memory) --------------------------------------------------------
-    def _thought_memory(self) -> ThoughtComponent:
+    def _thought_memory(self) -> ThoughtKeeper:
         c = self.component("thought")
-        assert isinstance(c, ThoughtComponent)
+        assert isinstance(c, ThoughtKeeper)
         return c
 
     def think(
@@ -452,36 +364,11 @@ class Memory:
     # -- export / import -------------------------------------------------------------------
     def export(self, dest: str | Path | IO[str], *, user_id: str, tenant: str = DEFAULT_TENANT) -> int:
         """Write a user's memories as JSONL (one turn a line); returns the count."""
-        turns = self.memories(user_id=user_id, tenant=tenant)
-        fh = open(dest, "w", encoding="utf-8") if isinstance(dest, str | Path) else dest  # noqa: SIM115
-        try:
-            for t in turns:
-                fh.write(json.dumps(turn_record(t), ensure_ascii=False) + "\n")
-        finally:
-            if isinstance(dest, str | Path):
-                fh.close()
-        return len(turns)
+        return write_turns(self.memories(user_id=user_id, tenant=tenant), dest)
 
     def import_(self, src: str | Path | IO[str], *, user_id: str, tenant: str = DEFAULT_TENANT) -> int:
         """Load JSONL written by :meth:`export` (``import`` is a Python keyword); idempotent."""
-        fh = open(src, encoding="utf-8") if isinstance(src, str | Path) else src  # noqa: SIM115
-        try:
-            records = []
-            for n, line in enumerate(fh, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    records.append(json.loads(line))
-                except json.JSONDecodeError as exc:
-                    raise ValidationError(f"line {n}: not JSON ({exc.msg})") from exc
-        finally:
-            if isinstance(src, str | Path):
-                fh.close()
-        by_session: dict[str | None, list[dict[str, Any]]] = {}
-        for r in records:
-            if not isinstance(r, dict):
-                raise ValidationError("each JSONL line must be an object")
-            by_session.setdefault(r.get("session_id"), []).append(r)
+        by_session = read_records(src)
         added = 0
         for session_id, recs in by_session.items():
             added += len(self.add(recs, user_id=user_id, session_id=session_id, tenant=tenant))
@@ -489,17 +376,4 @@ class Memory:
 
     def close(self) -> None:
         self.services.sql.engine.dispose()
-
-
-def turn_record(t: Turn) -> dict[str, Any]:
-    """The JSONL form of a turn (what :meth:`Memory.export` writes)."""
-    return {
-        "id": t.metadata.get("message_id", t.id),
-        "session_id": t.scope.session_id,
-        "speaker": t.speaker,
-        "role": t.role,
-        "content": t.content,
-        "timestamp": t.timestamp.isoformat(),
-        "metadata": {k: v for k, v in t.metadata.items() if k != "message_id"},
-    }
 

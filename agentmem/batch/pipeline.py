@@ -39,7 +39,7 @@ import numpy as np
 
 from agentmem.batch.embed import PrecomputedEmbedder, predicted_texts
 from agentmem.batch.job import JobState, job_id
-from agentmem.batch.progress import Display, StageClock
+from agentmem.batch.progress import Display, StageClock, Timed, instrument
 from agentmem.batch.readers import (
     Conversation,
     ReadError,
@@ -187,42 +187,9 @@ def fresh_messages(mem: Any, convs: Sequence[Conversation], *, user: str | None,
     return [[m for h, m in rows if h not in known] for rows in keyed]
 
 
-# -- timing wrappers (exclusive per-stage seconds) ---------------------------------------------
-class _Timed:
-    def __init__(self, inner: Any, clock: StageClock, stage: str, methods: tuple[str, ...]) -> None:
-        self._inner, self._clock, self._stage, self._methods = inner, clock, stage, methods
-
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self._inner, name)
-        if name not in self._methods:
-            return attr
-
-        def timed(*args: Any, **kwargs: Any) -> Any:
-            with self._clock.stage(self._stage):
-                return attr(*args, **kwargs)
-
-        return timed
-
-
-def instrument(mem: Any, clock: StageClock) -> None:
-    """Attribute ``mem``'s Chroma writes and each component's ``on_add`` to stages of ``clock``."""
-    mem.services.vectors = _Timed(mem.services.vectors, clock, "store_chroma", ("upsert",))
-    mem.components = [_Timed(c, clock, f"component_{c.name}", ("on_add", "catch_up")) for c in mem.components]
-
-
-def add_episodes(mem: Any, segmenter: str) -> None:
-    """Add episodic memory with ``segmenter`` to ``mem`` unless it already has it."""
-    from agentmem.mechanisms.episodes.component import EpisodeComponent
-
-    if any(getattr(c, "name", None) == "episode" for c in mem.components):
-        return
-    cfg = mem.config
-    mem.services.config = replace(cfg, episodes=replace(cfg.episodes, segmenter=segmenter))
-    mem.components.append(EpisodeComponent(mem.services))
-
-
 def open_memory(config: MemoryConfig, embedder: Embedder | None, opts: IndexOptions) -> tuple[Any, PrecomputedEmbedder]:
-    """A ``Memory`` whose embedder answers from precomputed vectors."""
+    """A ``Memory`` whose embedder answers from precomputed vectors, with episodic memory
+    segmented by ``opts.episodes`` when given and ``config`` has it off."""
     from agentmem.embedding import SentenceTransformerEmbedder
     from agentmem.kernels.device import resolve_device
     from agentmem.memory import Memory
@@ -230,10 +197,10 @@ def open_memory(config: MemoryConfig, embedder: Embedder | None, opts: IndexOpti
     inner = embedder or SentenceTransformerEmbedder(
         config.embedder, device=str(resolve_device(config.device)), batch_size=config.embed_batch_size)
     pre = PrecomputedEmbedder(inner)
-    mem = Memory(config, embedder=pre)
-    if opts.episodes is not None:
-        add_episodes(mem, opts.episodes)
-    return mem, pre
+    if opts.episodes is not None and config.episodes.segmenter == "off":
+        segmenter: Any = opts.episodes
+        config = replace(config, episodes=replace(config.episodes, segmenter=segmenter))
+    return Memory(config, embedder=pre), pre
 
 
 # -- the local engine --------------------------------------------------------------------------
@@ -295,10 +262,19 @@ def begin_job(sql: Any, opts: IndexOptions) -> tuple[JobState, list[Path]]:
     return job, files
 
 
-def report(job: JobState, err: ReadError, on_error: Callable[[str], None] | None) -> None:
+def report(job: JobState, err: ReadError | str, on_error: Callable[[str], None] | None) -> None:
+    """Record a rejected record or message in the job and pass it to ``on_error``."""
     job.add_error(str(err))
     if on_error is not None:
         on_error(str(err))
+
+
+def reject(job: JobState, sql: Any, opts: IndexOptions, what: str, err: ReadError,
+           on_error: Callable[[str], None] | None) -> None:
+    """:func:`report` ``err``; with ``--strict`` also stop the job (:func:`fail_strict`)."""
+    report(job, err, on_error)
+    if opts.strict:
+        fail_strict(job, sql, what, err)
 
 
 def fail_strict(job: JobState, sql: Any, what: str, err: object) -> NoReturn:
@@ -342,7 +318,7 @@ def _run_local(opts: IndexOptions, config: MemoryConfig, *, embedder: Embedder |
     clock = StageClock()
     mem, pre = open_memory(config, embedder, opts)
     instrument(mem, clock)
-    inner = _Timed(pre.inner, clock, "embed", ("embed",))
+    inner = Timed(pre.inner, clock, "embed", ("embed",))
     pre.inner = inner  # type: ignore[assignment]  # prediction misses are embedding time too
     sql = mem.services.sql
     job, files = begin_job(sql, opts)
@@ -375,17 +351,13 @@ def _run_local(opts: IndexOptions, config: MemoryConfig, *, embedder: Embedder |
         for i, rec in chunk:
             summary.records += 1
             if isinstance(rec, ReadError):
-                report(job, rec, on_error)
-                if opts.strict:
-                    fail_strict(job, sql, "record", rec)
+                reject(job, sql, opts, "record", rec, on_error)
                 continue
             with clock.stage("store_sql"):
                 added, dup, bad = store_conversation(mem, rec, user=opts.user, tenant=opts.tenant)
             job.bump(records=1, messages=len(rec.messages), turns_added=added, duplicates=dup, empty=rec.empty)
             for b in bad:
-                report(job, b, on_error)
-                if opts.strict:
-                    fail_strict(job, sql, "message", b)
+                reject(job, sql, opts, "message", b, on_error)
             if i < in_doubt_end:
                 in_doubt.add(user_of(rec, opts.user))
         pre.release(texts)

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["Display", "StageClock"]
+__all__ = ["Display", "StageClock", "Timed", "instrument"]
 
 
 class StageClock:
@@ -92,3 +92,28 @@ class Display:
     def close(self) -> None:
         if self.enabled and self._progress is not None:
             self._progress.stop()
+
+
+# -- timing wrappers (exclusive per-stage seconds) ---------------------------------------------
+class Timed:
+    """``inner`` with the calls of ``methods`` timed as ``stage`` of ``clock``."""
+
+    def __init__(self, inner: Any, clock: StageClock, stage: str, methods: tuple[str, ...]) -> None:
+        self._inner, self._clock, self._stage, self._methods = inner, clock, stage, methods
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._inner, name)
+        if name not in self._methods:
+            return attr
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            with self._clock.stage(self._stage):
+                return attr(*args, **kwargs)
+
+        return timed
+
+
+def instrument(mem: Any, clock: StageClock) -> None:
+    """Attribute ``mem``'s Chroma writes and each component's ``on_add`` to stages of ``clock``."""
+    mem.services.vectors = Timed(mem.services.vectors, clock, "store_chroma", ("upsert",))
+    mem.components = [Timed(c, clock, f"component_{c.name}", ("on_add", "catch_up")) for c in mem.components]

@@ -34,13 +34,13 @@ from agentmem.batch.pipeline import (
     complete_job,
     fail_strict,
     fill_summary,
-    instrument,
     open_memory,
+    reject,
     report,
     store_conversation,
     user_of,
 )
-from agentmem.batch.progress import Display, StageClock
+from agentmem.batch.progress import Display, StageClock, instrument
 from agentmem.batch.readers import Conversation, ReadError, ReadProgress, read_paths
 from agentmem.config import MemoryConfig
 from agentmem.errors import BackendUnavailableError, ConfigError
@@ -165,9 +165,7 @@ def run_ray(opts: IndexOptions, config: MemoryConfig, *,
             for i, rec in block:
                 summary.records += 1
                 if isinstance(rec, ReadError):
-                    report(job, rec, on_error)
-                    if opts.strict:
-                        fail_strict(job, sql, "record", rec)
+                    reject(job, sql, opts, "record", rec, on_error)
                     continue
                 user_of(rec, opts.user)  # fail early when a user is missing
                 if i < in_doubt_end:
@@ -190,10 +188,8 @@ def run_ray(opts: IndexOptions, config: MemoryConfig, *,
                              duplicates=int(out["duplicates"]), empty=int(out["empty"]))
                     clock.merge({"embed": float(out["embed_s"]), **json.loads(out["stages"])})
                     for e in json.loads(out["errors"]):
-                        job.add_error(e)
+                        report(job, e, on_error)
                         rejected.append(e)
-                        if on_error is not None:
-                            on_error(e)
                 if rejected and opts.strict:
                     # Workers store a whole block at once, so --strict stops after the block holding
                     # the first rejected message; the watermark stays before it (a rerun redoes it).

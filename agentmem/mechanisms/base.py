@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from agentmem.types import HitKind, Scope, Turn
+from agentmem.types import Episode, HitKind, Scope, Thought, Turn
 
 if TYPE_CHECKING:
     from agentmem.config import MemoryConfig
@@ -30,7 +30,13 @@ if TYPE_CHECKING:
     from agentmem.store.sql import SqlStore
     from agentmem.store.vectors import ChromaVectors
 
-__all__ = ["Candidate", "CatchesUp", "MemoryComponent", "Query", "Services", "TimeWindow", "TurnFilter"]
+__all__ = [
+    "TURN_KIND", "Candidate", "CatchesUp", "EpisodeSource", "MemoryComponent", "Query", "Services",
+    "ThoughtKeeper", "TimeWindow", "TurnFilter",
+    "min_max", "stored_vectors",
+]
+
+TURN_KIND = "turns"  # Chroma kind of the stored turn vectors (the plain view, written by the facade)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,3 +155,71 @@ class CatchesUp(Protocol):
         how many. Cheap when there are none: it runs on every ``add`` that meets a stored message.
         """
         ...
+
+
+@runtime_checkable
+class EpisodeSource(Protocol):
+    """A component that lists a user's episodes (what :meth:`Memory.episodes` delegates to)."""
+
+    def episodes(self, scope: Scope, *, session_id: str | None = None, include_open: bool = True) -> list[Episode]:
+        """The scope's episodes in time order (the still-open tail too, unless ``include_open=False``)."""
+        ...
+
+
+@runtime_checkable
+class ThoughtKeeper(Protocol):
+    """A component that stores, lists and forgets thoughts (what :meth:`Memory.think` and its
+    siblings delegate to)."""
+
+    def think(
+        self,
+        scope: Scope,
+        query: str,
+        response: str,
+        *,
+        chat_model: ChatModel | None = None,
+        now: datetime | None = None,
+        source_ids: Sequence[str] = (),
+    ) -> list[Thought]:
+        """Store the thoughts of one exchange; returns them as stored."""
+        ...
+
+    def forget(self, scope: Scope, thought_id: str, *, now: datetime | None = None) -> Thought:
+        """End a thought's validity."""
+        ...
+
+    def thoughts(self, scope: Scope, include_forgotten: bool = False) -> list[Thought]:
+        """The scope's thoughts (live ones, or all with ``include_forgotten``)."""
+        ...
+
+
+def stored_vectors(services: Services, scope: Scope, turns: Sequence[Turn]) -> np.ndarray:
+    """The vectors ``Memory.add`` stored for ``turns`` (row-aligned), as ``on_add`` got them.
+
+    For components catching up on turns stored before a crash; a vector the crash kept from
+    being written is embedded again from the same text.
+    """
+    if not turns:
+        return np.zeros((0, services.embedder.dim), dtype=np.float32)
+    ids, vecs = services.vectors.fetch(TURN_KIND, scope.owner(), [x.id for x in turns])
+    have = dict(zip(ids, vecs, strict=True))
+    missing = [x for x in turns if x.id not in have]
+    if missing:
+        have.update(zip([x.id for x in missing], services.embedder.embed([x.render() for x in missing]), strict=True))
+    return np.stack([np.asarray(have[x.id], dtype=np.float32) for x in turns])
+
+
+def min_max(x: np.ndarray, *, constant: float) -> np.ndarray:
+    """``(x - min) / (max - min)``, in ``x``'s dtype; every value ``constant`` when all are equal.
+
+    >>> min_max(np.array([2.0, 4.0, 3.0]), constant=0.0).tolist()
+    [0.0, 1.0, 0.5]
+    >>> min_max(np.array([3.0, 3.0]), constant=1.0).tolist()
+    [1.0, 1.0]
+    """
+    if x.size == 0:
+        return x
+    lo, hi = float(x.min()), float(x.max())
+    if hi - lo <= 1e-12:
+        return np.full_like(x, constant)
+    return (x - lo) / (hi - lo)

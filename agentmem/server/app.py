@@ -19,7 +19,7 @@ import random
 import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -293,7 +293,3 @@ def create_app_from_env() -> FastAPI:
     """Factory for uvicorn (``agentmem serve``): settings from ``AGENTMEM_*`` variables."""
     return create_app(ServerSettings.from_env())
 
-
-def with_auth_disabled(settings: ServerSettings, tenant: str = "default") -> ServerSettings:
-    """``settings`` with API keys off (local use only)."""
-    return replace(settings, auth=False, default_tenant=tenant)

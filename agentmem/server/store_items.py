@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from agentmem._time import from_db, to_db, utcnow
 from agentmem.errors import ValidationError
 from agentmem.store.schema import store_items as T
-from agentmem.store.sql import SqlStore
+from agentmem.store.sql import SqlStore, insert_ignore
 from agentmem.types import Scope
 
 __all__ = ["Item", "ItemStore", "check_namespace"]
@@ -149,10 +149,10 @@ class ItemStore:
             if old is None:
                 # Two replicas may insert the same new key at once: the primary key decides and
                 # the loser updates instead.
-                inserted = insert_ignore(conn, {
+                inserted = insert_ignore(conn, T, [{
                     "tenant": tenant, "user_id": ns[0], "namespace": ".".join(ns), "key": key,
                     "created_at": to_db(now), **values,
-                })
+                }])
                 if not inserted:
                     conn.execute(sa.update(T).where(where).values(**values))
             else:
@@ -273,16 +273,3 @@ class ItemStore:
                 continue
             out.add(ns[:max_depth] if max_depth else ns)
         return sorted(out)[offset:offset + limit]
-
-
-def insert_ignore(conn: sa.Connection, row: dict[str, Any]) -> bool:
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        return bool(conn.execute(pg_insert(T).values(**row).on_conflict_do_nothing()).rowcount)
-    if conn.dialect.name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as lite_insert
-
-        return bool(conn.execute(lite_insert(T).values(**row).on_conflict_do_nothing()).rowcount)
-    conn.execute(sa.insert(T).values(**row))  # pragma: no cover - other dialects
-    return True

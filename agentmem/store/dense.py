@@ -4,8 +4,7 @@ Rows live in one growable torch matrix (capacity doubles, so appends are amortis
 deleted rows are masked. A matrix on the CPU with at least ``sketch_min_rows`` rows is searched
 for a few queries at a time through a rank-``sketch_rank`` sketch (one or two levels) with
 certified bounds (:mod:`agentmem.kernels.topk_projected`): the same answer for a fraction of the
-memory traffic (100k stored MiniLM turn embeddings, one thread: ~0.5 ms per query against
-~7.7 ms for a BLAS scan). The sketch is planned lazily (or not, where it would not pay),
+memory traffic (timings: docs/benchmarks.md). The sketch is planned lazily (or not, where it would not pay),
 extended as rows are appended, and planned again when the index has grown 4×.
 :meth:`ExactIndex.search_rows` answers one query as row arrays, for callers that work on rows.
 """
@@ -112,7 +111,7 @@ class ExactIndex:
     def _empty_rows(self, cap: int) -> torch.Tensor:
         """``[cap, dim]`` uninitialized rows. On the CPU numpy allocates them: it asks Linux for
         huge pages on large arrays (``madvise``), torch does not, and the sketch's rescoring
-        reads rows at random (100k rows, one query: ~0.1-0.2 ms less, from fewer TLB misses)."""
+        reads rows at random (fewer TLB misses)."""
         if self.device.type != "cpu" or self.dtype not in (torch.float32, torch.bfloat16, torch.float16):
             return torch.empty((cap, self.dim), dtype=self.dtype, device=self.device)
         if self.dtype == torch.float32:

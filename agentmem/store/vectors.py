@@ -134,16 +134,3 @@ class ChromaVectors:
         if not ids:
             return [], np.zeros((0, 0), dtype=np.float32)
         return ids, np.asarray(emb, dtype=np.float32)
-
-    def query(self, kind: str, scope: Scope, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
-        """Approximate (HNSW) nearest neighbours within the scope; scores are cosine similarity."""
-        try:
-            got = self._col(kind).query(
-                query_embeddings=np.asarray(vector, dtype=np.float32).reshape(1, -1),
-                n_results=k,
-                where=_where(scope),
-                include=["distances"],
-            )
-        except Exception as exc:
-            raise StorageError(f"Chroma query failed: {exc}") from exc
-        return [(i, 1.0 - float(d)) for i, d in zip(got["ids"][0], got["distances"][0], strict=True)]

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 
-from agentmem.mechanisms.graph.component import fact_scores, min_max, rank_passages
+from agentmem.mechanisms.base import min_max
+from agentmem.mechanisms.graph.component import fact_scores, rank_passages
 from agentmem.mechanisms.graph.index import (
     GraphIndex,
     PassageInput,
@@ -286,9 +287,9 @@ def test_fact_scores_hand_computed() -> None:
     want = (np.array([0.5, 1.0, 0.5 + 1 / 6, 0.75]) - 0.5) / 0.5
     np.testing.assert_allclose(fact_scores(dense, bm25, lexical_weight=0.5), want)
     # weight 0, no lexical scores, or a query matching nothing: HippoRAG 2's min_max(dense)
-    np.testing.assert_allclose(fact_scores(dense, bm25, lexical_weight=0.0), min_max(dense))
-    np.testing.assert_allclose(fact_scores(dense, None, lexical_weight=0.5), min_max(dense))
-    np.testing.assert_allclose(fact_scores(dense, np.zeros(4), lexical_weight=0.5), min_max(dense))
+    np.testing.assert_allclose(fact_scores(dense, bm25, lexical_weight=0.0), min_max(dense, constant=1.0))
+    np.testing.assert_allclose(fact_scores(dense, None, lexical_weight=0.5), min_max(dense, constant=1.0))
+    np.testing.assert_allclose(fact_scores(dense, np.zeros(4), lexical_weight=0.5), min_max(dense, constant=1.0))
 
 
 def test_fact_lexicon_rows_follow_fact_ids() -> None:

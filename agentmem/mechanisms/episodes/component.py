@@ -25,19 +25,17 @@ episode naming the turns it covers.
 from __future__ import annotations
 
 import threading
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import numpy as np
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from agentmem._time import from_db, to_db, utcnow
 from agentmem.errors import BackendUnavailableError, StorageError
-from agentmem.mechanisms.base import Candidate, Query, Services
+from agentmem.mechanisms.base import Candidate, Query, Services, stored_vectors
+from agentmem.mechanisms.episodes.repository import EpisodeRepository, episode_row
 from agentmem.mechanisms.episodes.segment.scorers import DriftScorer, LMSurpriseScorer, UnitScorer
 from agentmem.mechanisms.episodes.segment.stream import (
     Segment,
@@ -45,22 +43,14 @@ from agentmem.mechanisms.episodes.segment.stream import (
     StreamSegmenter,
     split_sentences,
 )
-from agentmem.mechanisms.turns.component import stored_vectors
-from agentmem.store import schema as t
+from agentmem.mechanisms.episodes.state import Unit as _Unit
+from agentmem.mechanisms.episodes.state import forget_turns, normed_mean, two_stage
 from agentmem.store.cache import VersionedCache
-from agentmem.store.sql import scoped
 from agentmem.types import Episode, Scope, Turn
 
 __all__ = ["EpisodeComponent", "EpisodeIndex"]
 
 KIND = "episodes"
-
-
-@dataclass
-class _Unit:
-    turn_id: str | None  # None once the turn was deleted
-    text: str
-    ts: datetime
 
 
 @dataclass
@@ -71,27 +61,6 @@ class EpisodeIndex:
     vectors: np.ndarray
     position: dict[str, int]  # episode id -> row
 
-
-
-def _episode(row: Any) -> Episode:
-    return Episode(
-        id=row.id,
-        scope=Scope(row.tenant, row.user_id, None, row.session_id),
-        turn_ids=tuple(row.turn_ids),
-        start=from_db(row.start_ts),  # type: ignore[arg-type]
-        end=from_db(row.end_ts),  # type: ignore[arg-type]
-        text=row.text,
-        seq=row.seq,
-        surprise_mean=row.surprise_mean,
-        surprise_max=row.surprise_max,
-        boundary_method=row.method,
-    )
-
-
-def _normed_mean(v: np.ndarray) -> np.ndarray:
-    m = np.asarray(v, dtype=np.float64).mean(axis=0)
-    n = np.linalg.norm(m)
-    return (m / n if n > 0 else m).astype(np.float32)
 
 
 class EpisodeComponent:
@@ -110,6 +79,7 @@ class EpisodeComponent:
 
     def __init__(self, services: Services) -> None:
         self.s = services
+        self.repo = EpisodeRepository(services.sql)
         self.cfg = services.config.episodes
         self.params = SegmentParams(
             window=self.cfg.window, gamma=self.cfg.gamma, min_size=self.cfg.min_turns,
@@ -173,15 +143,11 @@ class EpisodeComponent:
     def _load_stream(
         self, conn: Connection, scope: Scope, stream: str, *, scorer: bool = True
     ) -> tuple[StreamSegmenter, list[_Unit], dict[str, Any]]:
-        row = conn.execute(
-            sa.select(t.episode_streams.c.state, t.episode_streams.c.method).where(
-                scoped(t.episode_streams, scope), t.episode_streams.c.stream == stream
-            )
-        ).first()
+        row = self.repo.load_stream(conn, scope, stream)
         if row is None:
             state: dict[str, Any] = {"consumed": -1}  # a new stream: no turn consumed yet
         else:  # another segmenter's stream starts over from the next turn, its past left as is
-            state = dict(row.state) if row.method == self.segmenter else {}
+            state = row.state if row.method == self.segmenter else {}
         sc = self._scorer(state.get("scorer")) if scorer else DriftScorer()  # scorer=False: peek only
         seg = StreamSegmenter(sc, self.params, state=state.get("segmenter"))
         units = [_Unit(u[0], u[1], datetime.fromisoformat(u[2])) for u in state.get("units", [])]
@@ -198,14 +164,7 @@ class EpisodeComponent:
             "segmenter": seg.state(),
             "units": [[u.turn_id, u.text, u.ts.isoformat()] for u in units],
         }
-        where = sa.and_(scoped(t.episode_streams, scope), t.episode_streams.c.stream == stream)
-        conn.execute(sa.delete(t.episode_streams).where(where))
-        conn.execute(
-            sa.insert(t.episode_streams).values(
-                tenant=scope.tenant, user_id=scope.user_id, stream=stream, method=self.segmenter,
-                state=state, updated_at=to_db(utcnow()),
-            )
-        )
+        self.repo.save_stream(conn, scope, stream, self.segmenter, state)
 
     def _rows(self, scope: Scope, stream: str, seg: Segment, units: list[_Unit], base: int,
               vectors: list[np.ndarray], is_open: bool, seq: int) -> tuple[dict[str, Any], np.ndarray] | None:
@@ -214,18 +173,9 @@ class EpisodeComponent:
         keep = [i for i, u in enumerate(us) if u.turn_id is not None]
         if not keep:
             return None
-        us = [us[i] for i in keep]
-        turn_ids = list(dict.fromkeys(u.turn_id for u in us if u.turn_id))
-        row = {
-            "id": uuid.uuid4().hex, "tenant": scope.tenant, "user_id": scope.user_id,
-            "session_id": stream or None, "stream": stream, "seq": seq,
-            "start_ts": to_db(min(u.ts for u in us)), "end_ts": to_db(max(u.ts for u in us)),
-            "text": "\n".join(u.text for u in us), "turn_ids": turn_ids,
-            "units": [[u.turn_id, u.text] for u in us],
-            "surprise_mean": seg.surprise_mean, "surprise_max": seg.surprise_max,
-            "method": self.segmenter, "is_open": is_open, "created_at": to_db(utcnow()),
-        }
-        return row, _normed_mean(np.stack([vs[i] for i in keep]))
+        row = episode_row(scope, stream, [us[i] for i in keep], seq=seq, surprise_mean=seg.surprise_mean,
+                          surprise_max=seg.surprise_max, method=self.segmenter, is_open=is_open)
+        return row, normed_mean(np.stack([vs[i] for i in keep]))
 
     # -- MemoryComponent ---------------------------------------------------------------------
     def on_add(self, scope: Scope, turns: Sequence[Turn], vectors: np.ndarray, version: int) -> None:
@@ -271,12 +221,7 @@ class EpisodeComponent:
 
     def _held(self, scope: Scope, stream: str, ids: set[str], units: list[_Unit]) -> set[str]:
         """Those of ``ids`` that the stream holds: in its open tail or in one of its episodes."""
-        held = {u.turn_id for u in units if u.turn_id in ids}
-        q = sa.select(t.episodes.c.turn_ids).where(scoped(t.episodes, scope), t.episodes.c.stream == stream)
-        with self.s.sql.begin() as conn:
-            for turn_ids in conn.execute(q).scalars():
-                held.update(ids.intersection(turn_ids))
-        return held
+        return {u.turn_id for u in units if u.turn_id in ids} | self.repo.held(scope, stream, ids)
 
     def _add_stream(self, scope: Scope, stream: str, turns: list[Turn], vectors: list[np.ndarray | None]) -> int:
         """Score and segment outside any transaction, then write if nobody else moved the stream.
@@ -287,10 +232,10 @@ class EpisodeComponent:
         ``consumed`` (the last turn ``seq`` it took in) is saved with its episodes, so turns a
         crash kept from it are found and fed first. Returns how many turns were fed.
         """
-        sql = self.s.sql
+        repo = self.repo
         with self._lock:
             for _attempt in range(5):
-                with sql.begin() as conn:
+                with repo.begin() as conn:
                     seg, units, state = self._load_stream(conn, scope, stream)
                 todo, todo_vecs = self._to_feed(scope, stream, turns, vectors, state, units)
                 if not todo:
@@ -303,13 +248,13 @@ class EpisodeComponent:
                 all_vecs = [np.asarray(v, dtype=np.float32) for v in seg.state()["vectors"]] + list(new_vecs)
                 done = seg.feed([u.text for u in new_units], new_vecs, [self.s.tokens.count(u.text) for u in new_units])
                 units = units + new_units
-                with sql.begin() as conn:
+                with repo.begin() as conn:
                     _, _, now = self._load_stream(conn, scope, stream, scorer=False)
                     if int(now.get("rev", 0)) != rev:
                         continue  # another replica (or a delete) changed this stream meanwhile
-                    old_open = self._open_ids(conn, scope, stream)
-                    conn.execute(sa.delete(t.episodes).where(scoped(t.episodes, scope), t.episodes.c.id.in_(old_open)))
-                    seq = self._next_seq(conn, scope)
+                    old_open = repo.open_ids(conn, scope, stream)
+                    repo.delete(conn, scope, old_open)
+                    seq = repo.next_seq(conn, scope)
                     rows, vecs = [], []
                     segments = [(x, False) for x in done] + [(x, True) for x in seg.open_segments()]
                     for x, is_open in segments:
@@ -318,12 +263,11 @@ class EpisodeComponent:
                             rows.append(got[0])
                             vecs.append(got[1])
                             seq += 1
-                    if rows:
-                        conn.execute(sa.insert(t.episodes), rows)
+                    repo.insert(conn, rows)
                     new_tail = seg.open_tail()
                     keep_from = (new_tail.start if new_tail is not None else seg.position) - base
                     self._save_stream(conn, scope, stream, seg, units[keep_from:], rev + 1, consumed)
-                    sql.bump_version(conn, scope, self.name)
+                    repo.bump_version(conn, scope, self.name)
                 break
             else:
                 raise StorageError(f"episode stream {stream!r} kept changing under concurrent writers")
@@ -334,17 +278,6 @@ class EpisodeComponent:
         self._cache.drop(scope)
         return len(todo)
 
-    def _open_ids(self, conn: Connection, scope: Scope, stream: str) -> list[str]:
-        return list(conn.execute(
-            sa.select(t.episodes.c.id).where(
-                scoped(t.episodes, scope), t.episodes.c.stream == stream, t.episodes.c.is_open.is_(True)
-            )
-        ).scalars())
-
-    def _next_seq(self, conn: Connection, scope: Scope) -> int:
-        top = conn.execute(sa.select(sa.func.max(t.episodes.c.seq)).where(scoped(t.episodes, scope))).scalar()
-        return int(top) + 1 if top is not None else 0
-
     def on_delete(self, scope: Scope, turns: Sequence[Turn], version: int) -> None:
         """Remove the deleted turns from their episodes (re-formed, or dropped when empty).
 
@@ -354,82 +287,47 @@ class EpisodeComponent:
         gone = {x.id for x in turns}
         if not gone:
             return
-        sql = self.s.sql
+        repo = self.repo
         dropped: list[str] = []
         updated: list[tuple[str, str, list[list[Any]]]] = []
-        with self._lock, sql.begin() as conn:
-            rows = conn.execute(sa.select(t.episodes).where(scoped(t.episodes, scope))).all()
-            for r in rows:
+        with self._lock, repo.begin() as conn:
+            for r in repo.all_rows(conn, scope):
                 if not gone.intersection(r.turn_ids):
                     continue
                 units = [u for u in r.units if u[0] not in gone]
                 if not units:
-                    conn.execute(sa.delete(t.episodes).where(t.episodes.c.id == r.id, scoped(t.episodes, scope)))
+                    repo.delete(conn, scope, [r.id])
                     dropped.append(r.id)
                     continue
-                conn.execute(
-                    sa.update(t.episodes).where(t.episodes.c.id == r.id, scoped(t.episodes, scope)).values(
-                        units=units, text="\n".join(u[1] for u in units),
-                        turn_ids=list(dict.fromkeys(u[0] for u in units)),
-                    )
-                )
+                repo.set_units(conn, scope, r.id, units)
                 updated.append((r.id, r.stream, units))
-            for st in conn.execute(sa.select(t.episode_streams).where(scoped(t.episode_streams, scope))).all():
-                state = dict(st.state)
-                units = state.get("units", [])
-                if not any(u[0] in gone for u in units):
-                    continue
-                seg_state = dict(state.get("segmenter", {}))
-                vecs = seg_state.get("vectors", [])
-                n_tok = seg_state.get("tokens", [])
-                for j, u in enumerate(units):
-                    if u[0] in gone:
-                        u[0], u[1] = None, ""
-                        if j < len(vecs):
-                            vecs[j] = [0.0] * len(vecs[j])
-                        if j < len(n_tok):
-                            n_tok[j] = 0
-                scorer_state = dict(state.get("scorer") or {})
-                if "ids" in scorer_state:  # LM context may hold the deleted text's tokens
-                    scorer_state = {"offset": int(scorer_state["offset"]) + len(scorer_state["ids"]), "ids": []}
-                state.update(units=units, segmenter={**seg_state, "vectors": vecs, "tokens": n_tok}, scorer=scorer_state,
-                             rev=int(state.get("rev", 0)) + 1)
-                conn.execute(
-                    sa.update(t.episode_streams)
-                    .where(scoped(t.episode_streams, scope), t.episode_streams.c.stream == st.stream)
-                    .values(state=state, updated_at=to_db(utcnow()))
-                )
+            for st in repo.streams(conn, scope):
+                state = forget_turns(st.state, gone)
+                if state is not None:
+                    repo.update_stream_state(conn, scope, st.stream, state)
             if dropped or updated:
-                sql.bump_version(conn, scope, self.name)
+                repo.bump_version(conn, scope, self.name)
         self.s.vectors.delete(KIND, scope, dropped)
         if updated:
             vecs = self.s.embedder.embed([u[1] for _, _, us in updated for u in us])
             at, out = 0, []
             for _, _, us in updated:
-                out.append(_normed_mean(vecs[at : at + len(us)]))
+                out.append(normed_mean(vecs[at : at + len(us)]))
                 at += len(us)
             self.s.vectors.upsert(KIND, scope, [e for e, _, _ in updated], np.stack(out),
                                   [{"stream": s} for _, s, _ in updated])
         self._cache.drop(scope)
 
     def on_delete_user(self, scope: Scope) -> None:
-        with self._lock, self.s.sql.begin() as conn:
-            conn.execute(sa.delete(t.episodes).where(scoped(t.episodes, scope)))
-            conn.execute(sa.delete(t.episode_streams).where(scoped(t.episode_streams, scope)))
+        with self._lock:
+            self.repo.delete_user(scope)
         self.s.vectors.delete_user(KIND, scope)
         self._cache.drop(scope)
 
     # -- reading -------------------------------------------------------------------------------
     def episodes(self, scope: Scope, *, session_id: str | None = None, include_open: bool = True) -> list[Episode]:
         """The user's episodes in order (by stream, then time); the open tails last in each."""
-        q = sa.select(t.episodes).where(scoped(t.episodes, scope))
-        if session_id is not None:
-            q = q.where(t.episodes.c.stream == session_id)
-        if not include_open:
-            q = q.where(t.episodes.c.is_open.is_(False))
-        with self.s.sql.begin() as conn:
-            rows = conn.execute(q.order_by(t.episodes.c.start_ts, t.episodes.c.seq)).all()
-        return [_episode(r) for r in rows]
+        return self.repo.episodes(scope, session_id=session_id, include_open=include_open)
 
     def _build(self, scope: Scope) -> EpisodeIndex:
         eps = self.episodes(scope)
@@ -449,18 +347,15 @@ class EpisodeComponent:
     def _episode_vectors(self, scope: Scope, eps: list[Episode]) -> np.ndarray:
         """Episode embeddings computed again as :meth:`_add_stream` did: the normalised mean of
         their units' vectors, a turn that is one unit taking its stored turn vector."""
-        with self.s.sql.begin() as conn:
-            got = conn.execute(sa.select(t.episodes.c.id, t.episodes.c.units).where(
-                scoped(t.episodes, scope), t.episodes.c.id.in_([e.id for e in eps]))).all()
-        units = {r.id: r.units for r in got}
-        turns = self.s.sql.get_turns(scope, list(dict.fromkeys(u[0] for r in got for u in r.units if u[0])))
+        units = self.repo.units(scope, [e.id for e in eps])
+        turns = self.s.sql.get_turns(scope, list(dict.fromkeys(u[0] for us in units.values() for u in us if u[0])))
         whole = [x for x in turns if len(split_sentences(x.content, self.cfg.max_unit_chars)) == 1]
         turn_vecs = dict(zip([x.id for x in whole], stored_vectors(self.s, scope, whole), strict=True))
         out = []
         for e in eps:
             us = units.get(e.id) or [[None, e.text]]  # deleted meanwhile: any vector will do
             split = iter(self.s.embedder.embed([u[1] for u in us if u[0] not in turn_vecs]))
-            out.append(_normed_mean(np.stack([turn_vecs[u[0]] if u[0] in turn_vecs else next(split) for u in us])))
+            out.append(normed_mean(np.stack([turn_vecs[u[0]] if u[0] in turn_vecs else next(split) for u in us])))
         return np.stack(out)
 
     def _two_stage(self, scope: Scope, vector: np.ndarray, version: int, k_similar: int,
@@ -468,31 +363,8 @@ class EpisodeComponent:
         idx = self._cache.get(scope, version)
         if not idx.episodes:
             return []
-        sims = idx.vectors @ np.asarray(vector, dtype=np.float32).reshape(-1)
-        allowed = np.ones(len(idx.episodes), dtype=bool)
-        if query is not None:
-            f = query.filter
-            for r, e in enumerate(idx.episodes):
-                if f.session_id is not None and e.scope.session_id != f.session_id:
-                    allowed[r] = False
-                if f.window is not None and (
-                    (f.window.end is not None and e.start >= f.window.end)
-                    or (f.window.start is not None and e.end < f.window.start)
-                ):
-                    allowed[r] = False
-        order = [int(r) for r in np.argsort(-sims, kind="stable") if allowed[r]][:k_similar]
-        out: list[tuple[Episode, float]] = []
-        seen: set[int] = set()
-        for r in order:
-            for d in [0] + [x for j in range(1, k_contiguous + 1) for x in (-j, j)]:
-                n = r + d
-                if n in seen or not 0 <= n < len(idx.episodes) or not allowed[n]:
-                    continue
-                if idx.episodes[n].scope.session_id != idx.episodes[r].scope.session_id:
-                    continue  # contiguity holds within a stream
-                seen.add(n)
-                out.append((idx.episodes[n], float(sims[n])))
-        return out
+        return two_stage(idx.episodes, idx.vectors, vector, k_similar, k_contiguous,
+                         None if query is None else query.filter)
 
     def recall(self, scope: Scope, vector: np.ndarray, *, k_similar: int | None = None,
                k_contiguous: int | None = None) -> list[Episode]:

@@ -31,7 +31,7 @@ import numpy as np
 
 from agentmem.embedding import embed_query
 from agentmem.kernels.ppr import personalized_pagerank, personalized_pagerank_torch
-from agentmem.mechanisms.base import Candidate, Query, Services, TurnFilter
+from agentmem.mechanisms.base import Candidate, Query, Services, TurnFilter, min_max, stored_vectors
 from agentmem.mechanisms.graph.index import (
     GraphDelta,
     GraphIndex,
@@ -49,27 +49,16 @@ from agentmem.mechanisms.graph.repository import (
     write_delta,
 )
 from agentmem.mechanisms.graph.runner import ExtractionRunner
-from agentmem.mechanisms.turns.component import stored_vectors
 from agentmem.store.cache import VersionedCache
 from agentmem.types import Scope, Turn
 
 __all__ = [
-    "BRIDGE", "GraphComponent", "bridge_query", "fact_scores", "min_max", "passage_text", "passage_title",
+    "BRIDGE", "GraphComponent", "bridge_query", "fact_scores", "passage_text", "passage_title",
     "rank_passages", "seed_facts",
 ]
 
 
 BRIDGE = "bridge"  # the signal of the fact-expanded query
-
-
-def min_max(x: np.ndarray) -> np.ndarray:
-    """``(x - min) / (max - min)``; all ones when every value is equal."""
-    if x.size == 0:
-        return x
-    lo, hi = float(x.min()), float(x.max())
-    if hi - lo <= 1e-12:
-        return np.ones_like(x)
-    return (x - lo) / (hi - lo)
 
 
 def fact_scores(dense: np.ndarray, lexical: np.ndarray | None = None, *, lexical_weight: float = 0.0) -> np.ndarray:
@@ -84,9 +73,10 @@ def fact_scores(dense: np.ndarray, lexical: np.ndarray | None = None, *, lexical
     >>> fact_scores(np.array([0.2, 0.6, 0.4]), np.array([3.0, 0.0, 1.0]), lexical_weight=1.0).tolist()
     [1.0, 1.0, 0.0]
     """
-    score = min_max(np.asarray(dense, dtype=np.float64))
+    score = min_max(np.asarray(dense, dtype=np.float64), constant=1.0)
     if lexical is not None and lexical_weight > 0 and score.size:
-        score = min_max(score + lexical_weight * min_max(np.asarray(lexical, dtype=np.float64)))
+        score = min_max(score + lexical_weight * min_max(np.asarray(lexical, dtype=np.float64), constant=1.0),
+                        constant=1.0)
     return score
 
 
@@ -172,7 +162,7 @@ def rank_passages(
         if np.count_nonzero(ent) > link_top_k:
             ent[np.argsort(-ent, kind="stable")[link_top_k:]] = 0.0
         reset[:n_e] = ent
-    reset[n_e:] = min_max(snap.passage_vecs @ q).astype(np.float64) * passage_weight
+    reset[n_e:] = min_max(snap.passage_vecs @ q, constant=1.0).astype(np.float64) * passage_weight
     if reset.sum() <= 0:  # a single passage with zero weight: rank it anyway
         reset[n_e:] = 1.0
     if device == "cpu":

@@ -30,10 +30,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from agentmem._time import as_utc, from_db, to_db, utcnow
+from agentmem._time import as_utc, utcnow
 from agentmem.config import ThoughtConfig
 from agentmem.errors import NotFoundError, ValidationError
 from agentmem.mechanisms.base import Candidate, Query, Services
@@ -41,54 +40,14 @@ from agentmem.mechanisms.thoughts import policy as policy
 from agentmem.mechanisms.thoughts.center import embedding_center
 from agentmem.mechanisms.thoughts.extract import ThoughtDraft, derive_thoughts, post_think
 from agentmem.mechanisms.thoughts.lsh import LSHIndex
+from agentmem.mechanisms.thoughts.repository import ThoughtRepository
 from agentmem.protocols import ChatModel
-from agentmem.store import schema as t
 from agentmem.store.cache import VersionedCache
-from agentmem.store.sql import dumps, scoped
 from agentmem.types import Scope, Thought, Turn
 
 __all__ = ["THOUGHT_KIND", "ThoughtComponent"]
 
 THOUGHT_KIND = "thoughts"
-_TABLE = t.thoughts
-
-
-def _scoped(scope: Scope) -> sa.ColumnElement[bool]:
-    return scoped(_TABLE, scope)
-
-
-def _thought(row: Any) -> Thought:
-    return Thought(
-        id=row.id,
-        scope=Scope(row.tenant, row.user_id),
-        text=row.text,
-        subject=row.subject,
-        relation=row.relation,
-        object=row.object,
-        source_ids=tuple(row.source_ids or ()),
-        merged_from=tuple(row.merged_from or ()),
-        created_at=from_db(row.created_at),
-        updated_at=from_db(row.updated_at),
-        last_recalled_at=from_db(row.last_recalled_at),
-        recall_count=int(row.recall_count or 0),
-        valid_from=from_db(row.valid_from),
-        valid_to=from_db(row.valid_to),
-    )
-
-
-def _json(th: Thought) -> str:
-    return dumps(
-        {
-            "text": th.text,
-            "triple": [th.subject, th.relation, th.object] if th.subject else None,
-            "source_ids": list(th.source_ids),
-            "merged_from": list(th.merged_from),
-            "valid_from": th.valid_from,
-            "valid_to": th.valid_to,
-        }
-    )
-
-
 def _term(value: str | None) -> str | None:
     return " ".join(value.split()) or None if value is not None else None
 
@@ -116,6 +75,7 @@ class ThoughtComponent:
 
     def __init__(self, services: Services, *, config: ThoughtConfig | None = None) -> None:
         self.services = services
+        self.repo = ThoughtRepository(services.sql, self.name)
         self.config = config or services.config.thoughts
         self._cache: VersionedCache[_UserThoughts] = VersionedCache(self._build)
         self._locks: dict[tuple[str, str], threading.Lock] = {}
@@ -132,28 +92,17 @@ class ThoughtComponent:
         if not gone:
             return
         owner = scope.owner()
-        with self.services.sql.begin() as conn:
-            rows = conn.execute(sa.select(_TABLE).where(_scoped(owner))).all()
-            for row in rows:
-                before = _thought(row)
-                if not gone.intersection(before.source_ids):
-                    continue
-                after = replace(before, source_ids=tuple(i for i in before.source_ids if i not in gone))
-                conn.execute(
-                    sa.update(_TABLE).where(_scoped(owner), _TABLE.c.id == row.id)
-                    .values(source_ids=list(after.source_ids))
-                )
-                self.services.sql.log(
-                    conn, owner, [(row.id, "thought", "UPDATE", _json(before), _json(after))],
-                    meta={"reason": "source turns deleted"},
-                )
+        with self.repo.begin() as conn:
+            for before in self.repo.all_thoughts(conn, owner):
+                if gone.intersection(before.source_ids):
+                    kept = [i for i in before.source_ids if i not in gone]
+                    self.repo.set_sources(conn, owner, before, kept, "source turns deleted")
 
     def on_delete_user(self, scope: Scope) -> None:
         """Drop every thought, vector and cache entry of the user."""
         owner = scope.owner()
         with self._user_lock(owner):
-            with self.services.sql.begin() as conn:
-                conn.execute(sa.delete(_TABLE).where(_scoped(owner)))
+            self.repo.delete_user(owner)
             self.services.vectors.delete_user(THOUGHT_KIND, owner)
             self._cache.drop(owner)
 
@@ -262,34 +211,27 @@ class ThoughtComponent:
         owner = scope.owner()
         when = as_utc(now) if now else utcnow()
         with self._user_lock(owner):
-            with self.services.sql.begin() as conn:
-                row = conn.execute(sa.select(_TABLE).where(_scoped(owner), _TABLE.c.id == thought_id)).first()
-                if row is None:
+            with self.repo.begin() as conn:
+                th = self.repo.get(owner, thought_id, conn)
+                if th is None:
                     raise NotFoundError(f"no thought {thought_id!r} for user {owner.user_id!r}")
-                th = _thought(row)
                 if not th.live:
                     return th
                 self._forget_rows(conn, owner, [th], when, "explicit")
-                version = self.services.sql.bump_version(conn, owner, self.name)
+                version = self.repo.bump_version(conn, owner)
             self._apply(owner, version, added=None, forgotten=[thought_id])
             return replace(th, valid_to=when)
 
     def thoughts(self, scope: Scope, include_forgotten: bool = False) -> list[Thought]:
         """The user's thoughts, oldest first (live only unless ``include_forgotten``)."""
-        q = sa.select(_TABLE).where(_scoped(scope.owner()))
-        if not include_forgotten:
-            q = q.where(_TABLE.c.valid_to.is_(None))
-        with self.services.sql.begin() as conn:
-            rows = conn.execute(q.order_by(_TABLE.c.created_at, _TABLE.c.id)).all()
-        return [_thought(r) for r in rows]
+        return self.repo.thoughts(scope.owner(), include_forgotten)
 
     def get(self, scope: Scope, thought_id: str) -> Thought:
         """One thought by id, live or forgotten (:class:`NotFoundError` if absent)."""
-        with self.services.sql.begin() as conn:
-            row = conn.execute(sa.select(_TABLE).where(_scoped(scope.owner()), _TABLE.c.id == thought_id)).first()
-        if row is None:
+        th = self.repo.get(scope.owner(), thought_id)
+        if th is None:
             raise NotFoundError(f"no thought {thought_id!r} for user {scope.user_id!r}")
-        return _thought(row)
+        return th
 
     # -- internals -----------------------------------------------------------------------
     def _new_index(self) -> LSHIndex:
@@ -305,16 +247,12 @@ class ThoughtComponent:
             return self._locks.setdefault((scope.tenant, scope.user_id), threading.Lock())
 
     def _state(self, owner: Scope) -> _UserThoughts:
-        return self._cache.get(owner, self.services.sql.versions(owner).get(self.name, 0))
+        return self._cache.get(owner, self.repo.version(owner))
 
     def _build(self, owner: Scope) -> _UserThoughts:
         index = self._new_index()
-        with self.services.sql.begin() as conn:
-            rows = conn.execute(
-                sa.select(_TABLE.c.id, _TABLE.c.text, _TABLE.c.lsh_codes, _TABLE.c.valid_from)
-                .where(_scoped(owner), _TABLE.c.valid_to.is_(None)).order_by(_TABLE.c.created_at, _TABLE.c.id)
-            ).all()
-        info = {r.id: (r.text, from_db(r.valid_from)) for r in rows}
+        rows = self.repo.live_rows(owner)
+        info = {r.id: (r.text, r.valid_from) for r in rows}
         if not rows:
             return _UserThoughts(index, info)
         ids, mat = self.services.vectors.fetch(THOUGHT_KIND, owner)
@@ -326,8 +264,9 @@ class ThoughtComponent:
             stored.update({r.id: v for r, v in zip(missing, vecs, strict=True)})
         vectors = np.stack([stored[r.id] for r in rows])
         sig = index.signature
-        if all(r.lsh_codes and r.lsh_codes.get("sig") == sig for r in rows):
-            index.insert_many([r.id for r in rows], vectors, codes=[r.lsh_codes["codes"] for r in rows])
+        codes = [r.lsh_codes["codes"] for r in rows if r.lsh_codes and r.lsh_codes.get("sig") == sig]
+        if len(codes) == len(rows):
+            index.insert_many([r.id for r in rows], vectors, codes=codes)
         else:  # parameters changed since the codes were stored: rehash
             index.insert_many([r.id for r in rows], vectors)
         return _UserThoughts(index, info)
@@ -335,12 +274,12 @@ class ThoughtComponent:
     def _insert(
         self, owner: Scope, draft: ThoughtDraft, vec: np.ndarray, source_ids: tuple[str, ...], now: datetime
     ) -> Thought:
-        sql = self.services.sql
+        repo = self.repo
         with self._user_lock(owner):
             state = self._state(owner)
             new_id = uuid.uuid4().hex
-            with sql.begin() as conn:
-                sql.ensure_user(conn, owner)
+            with repo.begin() as conn:
+                repo.ensure_user(conn, owner)
                 same_sr = self._same_subject_relation(conn, owner, draft)
                 forgotten = policy.contradicted(draft.subject, draft.relation, draft.object, same_sr)
                 target_id = policy.same_fact(draft.subject, draft.relation, draft.object, same_sr)
@@ -360,21 +299,14 @@ class ThoughtComponent:
                     result = self._insert_row(conn, owner, new_id, draft, state.index.hash(vec)[0], source_ids, now)
                     added = (new_id, vec)
                 dropped = self._evict(conn, owner, now, protect=result.id)
-                version = sql.bump_version(conn, owner, self.name)
+                version = repo.bump_version(conn, owner)
             self._apply(owner, version, added=added, forgotten=[*forgotten, *dropped], result=result)
             return result
 
     def _same_subject_relation(self, conn: Connection, owner: Scope, draft: ThoughtDraft) -> list[Thought]:
         if draft.triple() is None:
             return []
-        rows = conn.execute(
-            sa.select(_TABLE).where(
-                _scoped(owner), _TABLE.c.valid_to.is_(None),
-                sa.func.lower(_TABLE.c.subject) == (draft.subject or "").lower(),
-                sa.func.lower(_TABLE.c.relation) == (draft.relation or "").lower(),
-            )
-        ).all()
-        return [_thought(r) for r in rows]
+        return self.repo.live_with(conn, owner, draft.subject or "", draft.relation or "")
 
     def _insert_row(
         self, conn: Connection, owner: Scope, new_id: str, draft: ThoughtDraft, codes: np.ndarray,
@@ -385,32 +317,19 @@ class ThoughtComponent:
             object=draft.object, source_ids=tuple(dict.fromkeys(source_ids)), created_at=now,
             updated_at=now, valid_from=now,
         )
-        conn.execute(
-            sa.insert(_TABLE).values(
-                id=th.id, tenant=owner.tenant, user_id=owner.user_id, text=th.text, subject=th.subject,
-                relation=th.relation, object=th.object, source_ids=list(th.source_ids), merged_from=[],
-                lsh_codes={"sig": self._new_index_signature(), "codes": [int(c) for c in codes]},
-                created_at=to_db(now), updated_at=to_db(now), recall_count=0, valid_from=to_db(now),
-            )
-        )
-        self.services.sql.log(conn, owner, [(th.id, "thought", "ADD", None, _json(th))])
+        lsh_codes = {"sig": self._new_index_signature(), "codes": [int(c) for c in codes]}
+        self.repo.insert(conn, owner, th, lsh_codes, now)
         return th
 
     def _merge_row(
         self, conn: Connection, owner: Scope, target_id: str, new_id: str, source_ids: tuple[str, ...],
         now: datetime,
     ) -> Thought:
-        row = conn.execute(sa.select(_TABLE).where(_scoped(owner), _TABLE.c.id == target_id)).one()
-        before = _thought(row)
+        before = self.repo.get(owner, target_id, conn)
+        if before is None:
+            raise NotFoundError(f"no thought {target_id!r} to merge into")
         after = policy.merged(before, new_id, source_ids, now)
-        conn.execute(
-            sa.update(_TABLE).where(_scoped(owner), _TABLE.c.id == target_id).values(
-                source_ids=list(after.source_ids), merged_from=list(after.merged_from), updated_at=to_db(now)
-            )
-        )
-        self.services.sql.log(
-            conn, owner, [(target_id, "thought", "MERGE", _json(before), _json(after))], meta={"merged": new_id}
-        )
+        self.repo.merge(conn, owner, before, after, new_id, now)
         return after
 
     def _forget_rows(
@@ -418,23 +337,16 @@ class ThoughtComponent:
         by: str | None = None,
     ) -> None:
         for th in victims:
-            conn.execute(
-                sa.update(_TABLE).where(_scoped(owner), _TABLE.c.id == th.id).values(valid_to=to_db(now))
-            )
             meta: dict[str, Any] = {"reason": reason} | ({"by": by} if by else {})
-            after = replace(th, valid_to=now)
-            self.services.sql.log(conn, owner, [(th.id, "thought", "FORGET", _json(th), _json(after))], meta=meta)
+            self.repo.end(conn, owner, th, now, meta)
 
     def _evict(self, conn: Connection, owner: Scope, now: datetime, *, protect: str) -> list[str]:
         """Apply the capacity and decay policies; returns the ids forgotten."""
-        live_n = conn.execute(
-            sa.select(sa.func.count()).select_from(_TABLE).where(_scoped(owner), _TABLE.c.valid_to.is_(None))
-        ).scalar_one()
+        live_n = self.repo.count_live(conn, owner)
         ttl = timedelta(days=self.config.ttl_days) if self.config.ttl_days else None
         if live_n <= self.config.capacity and ttl is None:
             return []
-        rows = conn.execute(sa.select(_TABLE).where(_scoped(owner), _TABLE.c.valid_to.is_(None))).all()
-        live = [_thought(r) for r in rows]
+        live = self.repo.live(conn, owner)
         decayed = policy.stale(live, now, ttl, protect=[protect])
         self._forget_rows(conn, owner, [th for th in live if th.id in set(decayed)], now, "decay")
         rest = [th for th in live if th.id not in set(decayed)]
@@ -473,8 +385,4 @@ class ThoughtComponent:
         # no version bump (other replicas' caches stay valid) and no history entry.
         if not ids:
             return
-        with self.services.sql.begin() as conn:
-            conn.execute(
-                sa.update(_TABLE).where(_scoped(owner), _TABLE.c.id.in_(list(ids)))
-                .values(recall_count=_TABLE.c.recall_count + 1, last_recalled_at=to_db(utcnow()))
-            )
+        self.repo.mark_recalled(owner, ids, utcnow())

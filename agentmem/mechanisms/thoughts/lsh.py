@@ -81,8 +81,8 @@ class LSHIndex:
         A point subtracted from (unit) vectors before hashing, typically the mean of the data.
         Sentence embeddings share a common direction (MiniLM: the mean of a corpus has norm
         ≈ 0.4), which crowds hyperplanes through the origin into a few buckets; hashing
-        ``x − center`` balances them (measured: scan 38% → 15% at equal recall on 20k MiniLM
-        sentence embeddings). Scores are always the cosine of the original vectors.
+        ``x − center`` balances them (docs/benchmarks.md). Scores are always the cosine of the
+        original vectors.
     device
         ``None`` (numpy / torch on the CPU) or a torch device for bulk hashing in
         :meth:`insert_many`.
@@ -378,7 +378,7 @@ class LSHIndex:
 
 def _dot(rows: np.ndarray, q: np.ndarray) -> np.ndarray:
     # einsum's own loop, not BLAS: a matrix-vector product this small gains nothing from BLAS
-    # threads and loses badly to them when the cores are busy (measured 50x on 2 loaded cores).
+    # threads and loses badly to them when the cores are busy.
     return np.einsum("nd,d->n", rows, q)
 
 

@@ -15,33 +15,17 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from agentmem.mechanisms.base import Candidate, Query, Services, TurnFilter
+from agentmem.mechanisms.base import TURN_KIND, Candidate, Query, Services, TurnFilter
 from agentmem.mechanisms.turns.hybrid import contiguity, named_speaker, score_fusion, speaker_boost
 from agentmem.store.bm25 import BM25Index
 from agentmem.store.cache import VersionedCache
 from agentmem.store.dense import ExactIndex
 from agentmem.types import Scope, Turn
 
-__all__ = ["CONTEXT_KIND", "KIND", "TurnComponent", "TurnIndex", "context_text", "stored_vectors"]
+__all__ = ["CONTEXT_KIND", "KIND", "TurnComponent", "TurnIndex", "context_text"]
 
-KIND = "turns"  # Chroma kind of the plain view (written by the facade)
+KIND = TURN_KIND  # Chroma kind of the plain view (written by the facade)
 CONTEXT_KIND = "turns_ctx"  # the in-context view (written by this component)
-
-
-def stored_vectors(services: Services, scope: Scope, turns: Sequence[Turn]) -> np.ndarray:
-    """The vectors ``Memory.add`` stored for ``turns`` (row-aligned), as ``on_add`` got them.
-
-    For components catching up on turns stored before a crash; a vector the crash kept from
-    being written is embedded again from the same text.
-    """
-    if not turns:
-        return np.zeros((0, services.embedder.dim), dtype=np.float32)
-    ids, vecs = services.vectors.fetch(KIND, scope.owner(), [x.id for x in turns])
-    have = dict(zip(ids, vecs, strict=True))
-    missing = [x for x in turns if x.id not in have]
-    if missing:
-        have.update(zip([x.id for x in missing], services.embedder.embed([x.render() for x in missing]), strict=True))
-    return np.stack([np.asarray(have[x.id], dtype=np.float32) for x in turns])
 
 
 def context_text(turn: Turn, previous: Turn | None) -> str:

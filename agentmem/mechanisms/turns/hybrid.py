@@ -1,10 +1,9 @@
 """Turn-level hybrid scoring: pure functions over a candidate pool.
 
-Measured on LoCoMo dev (choices made on conversations 0–1, confirmed on 2–4; see
-docs/benchmarks.md): min-max score fusion beats reciprocal rank fusion for dense + BM25, and
-adding the neighbours' scores (temporal contiguity, EM-LLM's second retrieval stage applied to
-turns) lifts recall further, because the evidence for a question is often the reply next to
-the turn that matches it.
+Dense and BM25 scores are fused by min-max score fusion, and each turn also gets a share of
+its neighbours' scores (temporal contiguity, EM-LLM's second retrieval stage applied to turns):
+the evidence for a question is often the reply next to the turn that matches it. How these
+were chosen over reciprocal rank fusion: docs/benchmarks.md (LoCoMo dev ablation).
 """
 
 from __future__ import annotations
@@ -14,20 +13,9 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-__all__ = ["contiguity", "min_max", "named_speaker", "score_fusion"]
+from agentmem.mechanisms.base import min_max
 
-
-def min_max(x: np.ndarray) -> np.ndarray:
-    """Scale to ``[0, 1]`` over the given values (all equal → all 0).
-
-    >>> min_max(np.array([2.0, 4.0, 3.0])).tolist()
-    [0.0, 1.0, 0.5]
-    """
-    x = np.asarray(x, dtype=np.float64)
-    if x.size == 0:
-        return x
-    lo, hi = float(x.min()), float(x.max())
-    return np.zeros_like(x) if hi - lo <= 1e-12 else (x - lo) / (hi - lo)
+__all__ = ["contiguity", "named_speaker", "score_fusion"]
 
 
 def score_fusion(dense: np.ndarray, lexical: np.ndarray, *, lexical_weight: float) -> np.ndarray:
@@ -37,7 +25,7 @@ def score_fusion(dense: np.ndarray, lexical: np.ndarray, *, lexical_weight: floa
     """
     if not 0.0 <= lexical_weight <= 1.0:
         raise ValueError("lexical_weight must be in [0, 1]")
-    return (1.0 - lexical_weight) * min_max(dense) + lexical_weight * min_max(lexical)
+    return (1.0 - lexical_weight) * _unit(dense) + lexical_weight * _unit(lexical)
 
 
 def contiguity(scores: np.ndarray, prev: np.ndarray, nxt: np.ndarray, *, beta: float) -> np.ndarray:
@@ -69,3 +57,8 @@ def speaker_boost(speakers: Sequence[str], named: str | None, boost: float) -> n
     if named is None or boost == 0:
         return np.zeros(len(speakers))
     return boost * np.fromiter((s == named for s in speakers), dtype=np.float64, count=len(speakers))
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    """Min-max to ``[0, 1]`` in float64; all equal → all 0 (a signal that ranks nothing adds nothing)."""
+    return min_max(np.asarray(x, dtype=np.float64), constant=0.0)
