@@ -10,6 +10,7 @@ messages stored through it are ordinary memories: ``Memory.recall`` finds them l
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -17,6 +18,15 @@ from typing import Any
 from agentmem import BackendUnavailableError, Turn, ValidationError
 
 from ._backend import MemoryBackend, check_backend, session_turns, tenant_kwargs
+from ._tool_calls import (
+    CONTENT_EMPTY,
+    TOOL_CALL_ID,
+    TOOL_CALLS,
+    TOOL_STATUS,
+    from_openai,
+    stored_content,
+    tool_calls_of,
+)
 
 try:
     from langchain_core.chat_history import BaseChatMessageHistory
@@ -26,6 +36,7 @@ try:
         ChatMessage,
         HumanMessage,
         SystemMessage,
+        ToolMessage,
     )
 except ImportError as exc:  # pragma: no cover - exercised without the extra installed
     raise BackendUnavailableError("langchain-core", "langchain") from exc
@@ -37,34 +48,76 @@ _ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool"
 
 
 def message_dict(message: BaseMessage) -> dict[str, Any]:
-    """A LangChain message as an agentmem message dict.
+    """A LangChain message as an agentmem message dict (its ``content`` may be empty).
 
     agentmem treats a re-sent message as a no-op; a chat history must keep a user saying
-    "yes" twice, so a message without its own id gets a fresh one.
+    "yes" twice, so a message without its own id gets a fresh one. An ``AIMessage``'s
+    ``tool_calls`` and a ``ToolMessage``'s ``tool_call_id`` go into the metadata.
     """
     role = _ROLES.get(message.type, "user")
     if isinstance(message, ChatMessage):
         role = message.role if message.role in _ROLES.values() else "user"
+    meta: dict[str, Any] = {}
+    calls = from_openai(message.tool_calls) if isinstance(message, AIMessage) else []
+    if calls:
+        meta[TOOL_CALLS] = calls
+    if isinstance(message, ToolMessage):
+        meta[TOOL_CALL_ID] = message.tool_call_id
+        if message.status != "success":
+            meta[TOOL_STATUS] = message.status
+    content, empty = stored_content(message.text, calls, role)
+    if empty and content:
+        meta[CONTENT_EMPTY] = True
     return {
         "role": role,
         "speaker": message.name or role,
-        "content": message.text,
+        "content": content,
         "id": message.id or uuid.uuid4().hex,
+        "metadata": meta,
     }
 
 
+def _lc_calls(turn: Turn) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The turn's stored calls as LangChain ``tool_calls`` and ``invalid_tool_calls``."""
+    valid, invalid = [], []
+    for c in tool_calls_of(turn.metadata):
+        args = c.get("args")
+        if isinstance(args, str):
+            try:
+                args = json.loads(args or "{}")
+            except ValueError:
+                invalid.append({"name": c["name"], "args": c["args"], "id": c.get("id"), "error": None,
+                                "type": "invalid_tool_call"})
+                continue
+        if isinstance(args, dict):
+            valid.append({"name": c["name"], "args": args, "id": c.get("id"), "type": "tool_call"})
+    return valid, invalid
+
+
 def turn_message(turn: Turn) -> BaseMessage:
-    """A stored turn as the LangChain message of its role (speaker kept as ``name``)."""
+    """A stored turn as the LangChain message of its role (speaker kept as ``name``).
+
+    Assistant turns get back their ``tool_calls``; tool turns stored with a
+    ``tool_call_id`` come back as ``ToolMessage``.
+    """
     name = turn.speaker if turn.speaker != turn.role else None
     message_id = str(turn.metadata.get("message_id", turn.id))
+    content = "" if turn.metadata.get(CONTENT_EMPTY) else turn.content
     if turn.role == "user":
-        return HumanMessage(content=turn.content, name=name, id=message_id)
+        return HumanMessage(content=content, name=name, id=message_id)
     if turn.role == "assistant":
-        return AIMessage(content=turn.content, name=name, id=message_id)
+        valid, invalid = _lc_calls(turn)
+        return AIMessage(content=content, name=name, id=message_id, tool_calls=valid,
+                         invalid_tool_calls=invalid)
     if turn.role == "system":
-        return SystemMessage(content=turn.content, name=name, id=message_id)
-    # tool results carry no tool_call_id once stored; keep them as generic role messages
-    return ChatMessage(role=turn.role, content=turn.content, name=name, id=message_id)
+        return SystemMessage(content=content, name=name, id=message_id)
+    call_id = turn.metadata.get(TOOL_CALL_ID)
+    if turn.role == "tool" and isinstance(call_id, str):
+        status = turn.metadata.get(TOOL_STATUS, "success")
+        return ToolMessage(content=content, tool_call_id=call_id, name=name, id=message_id,
+                           status="error" if status == "error" else "success")
+    # tool results stored without the id of their call: generic role messages
+    return ChatMessage(role=turn.role, content=content, name=name, id=message_id)
 
 
 class AgentMemChatMessageHistory(BaseChatMessageHistory):
@@ -98,7 +151,7 @@ class AgentMemChatMessageHistory(BaseChatMessageHistory):
 
     def add_messages(self, messages: Sequence[BaseMessage]) -> None:
         """Store messages in one call (one round trip to a sidecar)."""
-        batch = [message_dict(m) for m in messages if m.text.strip()]
+        batch = [d for d in map(message_dict, messages) if d["content"]]
         if batch:
             self.memory.add(batch, user_id=self.user_id, session_id=self.session_id, **tenant_kwargs(self.tenant))
 

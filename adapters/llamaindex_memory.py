@@ -17,9 +17,18 @@ from typing import Any
 from agentmem import BackendUnavailableError, Turn
 
 from ._backend import MemoryBackend, check_backend, session_turns, tenant_kwargs
+from ._tool_calls import (
+    CONTENT_EMPTY,
+    TOOL_CALL_ID,
+    TOOL_CALLS,
+    from_openai,
+    stored_content,
+    to_openai,
+    tool_calls_of,
+)
 
 try:
-    from llama_index.core.base.llms.types import ChatMessage, MessageRole
+    from llama_index.core.base.llms.types import ChatMessage, MessageRole, TextBlock, ToolCallBlock
     from llama_index.core.bridge.pydantic import Field, field_validator
     from llama_index.core.memory import BaseMemory
 except ImportError as exc:  # pragma: no cover - exercised without the extra installed
@@ -47,12 +56,60 @@ _FROM_AGENTMEM = {
 }
 
 
+# set when the calls came as ``ToolCallBlock``s, so they come back as blocks
+_AS_BLOCKS = "tool_calls_as_blocks"
+
+
 def _message(turn: Turn) -> ChatMessage:
-    return ChatMessage(
-        role=_FROM_AGENTMEM.get(turn.role, MessageRole.USER),
-        content=turn.content,
-        additional_kwargs={"agentmem_id": turn.id, "speaker": turn.speaker},
-    )
+    """A stored turn as a LlamaIndex message; tool calls come back in
+    ``additional_kwargs["tool_calls"]`` (OpenAI format) or as ``ToolCallBlock``s, as they were
+    given, and a tool result's ``tool_call_id`` in ``additional_kwargs``."""
+    kwargs: dict[str, Any] = {"agentmem_id": turn.id, "speaker": turn.speaker}
+    content = "" if turn.metadata.get(CONTENT_EMPTY) else turn.content
+    calls = tool_calls_of(turn.metadata)
+    blocks: list[Any] = []
+    if calls and turn.metadata.get(_AS_BLOCKS):
+        if content:
+            blocks.append(TextBlock(text=content))
+        blocks.extend(
+            ToolCallBlock(tool_call_id=c.get("id"), tool_name=c["name"], tool_kwargs=c["args"]) for c in calls
+        )
+    elif calls:
+        kwargs["tool_calls"] = to_openai(calls)
+    if isinstance(turn.metadata.get(TOOL_CALL_ID), str):
+        kwargs["tool_call_id"] = turn.metadata[TOOL_CALL_ID]
+        kwargs["name"] = turn.speaker
+    role = _FROM_AGENTMEM.get(turn.role, MessageRole.USER)
+    if blocks:
+        return ChatMessage(role=role, blocks=blocks, additional_kwargs=kwargs)
+    return ChatMessage(role=role, content=content, additional_kwargs=kwargs)
+
+
+def _record(message: ChatMessage) -> dict[str, Any]:
+    """A LlamaIndex message as an agentmem message dict (its ``content`` may be empty)."""
+    role = _TO_AGENTMEM.get(message.role, "user")
+    extra = message.additional_kwargs
+    meta: dict[str, Any] = {}
+    block_calls = [
+        {"id": b.tool_call_id, "name": b.tool_name, "args": b.tool_kwargs}
+        for b in message.blocks if isinstance(b, ToolCallBlock)
+    ]
+    calls = from_openai(block_calls or extra.get("tool_calls") or [])
+    if calls:
+        meta[TOOL_CALLS] = calls
+        if block_calls:
+            meta[_AS_BLOCKS] = True
+    if isinstance(extra.get("tool_call_id"), str):
+        meta[TOOL_CALL_ID] = extra["tool_call_id"]
+    text = "".join(b.text for b in message.blocks if isinstance(b, TextBlock))
+    content, empty = stored_content(text, calls, role)
+    if empty and content:
+        meta[CONTENT_EMPTY] = True
+    speaker = extra.get("name") if role == "tool" else None
+    record = {"role": role, "content": content, "id": uuid.uuid4().hex, "metadata": meta}
+    if isinstance(speaker, str) and speaker.strip():
+        record["speaker"] = speaker
+    return record
 
 
 class AgentMemLlamaMemory(BaseMemory):
@@ -123,16 +180,9 @@ class AgentMemLlamaMemory(BaseMemory):
         self.put_messages([message])
 
     def put_messages(self, messages: list[ChatMessage]) -> None:
-        """Store messages in one call; each gets an id so repeated texts are all kept."""
-        batch = [
-            {
-                "role": _TO_AGENTMEM.get(m.role, "user"),
-                "content": m.content,
-                "id": uuid.uuid4().hex,
-            }
-            for m in messages
-            if isinstance(m.content, str) and m.content.strip()
-        ]
+        """Store messages in one call; each gets an id so repeated texts are all kept, and
+        tool calls and ``tool_call_id``s are kept in the turns' metadata."""
+        batch = [r for r in map(_record, messages) if r["content"]]
         if batch:
             self.memory.add(batch, user_id=self.user_id, session_id=self.session_id, **tenant_kwargs(self.tenant))
 
