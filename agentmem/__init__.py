@@ -8,6 +8,7 @@
 
 # first: registers agentmem.kernels (see agentmem._layout) before anything below imports it
 from agentmem import _layout  # noqa: F401
+from agentmem.async_memory import AsyncMemory
 from agentmem.config import EpisodeConfig, GraphConfig, MemoryConfig, RecallConfig, ThoughtConfig
 from agentmem.errors import (
     AgentMemError,
@@ -41,6 +42,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AgentMemError",
+    "AsyncMemory",
     "AuthError",
     "BackendUnavailableError",
     "ChatModel",
