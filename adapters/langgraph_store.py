@@ -16,9 +16,10 @@ How LangGraph items map onto agentmem
 Each item is one memory (a turn with role ``document`` and speaker ``langgraph-store``) in a
 session of its own derived from ``(namespace, key)``, so a get is one indexed lookup and a
 put on an existing key updates that memory in place (its ``created_at`` is kept). The
-memory's text is what gets searched: the ``index`` fields of the value (store default
-``fields=["$"]``, the whole value as JSON); ``index=False`` items are listed and filtered
-but never ranked by a query. The exact value, both timestamps and the TTL live in the
+memory's text is what gets searched and what recall shows: the ``index`` fields of the value
+(store default ``fields=["$"]``, the whole value) rendered as readable ``key: value`` lines
+(:func:`render_value`); ``index=False`` items are listed and filtered but never ranked by a
+query. The exact value, both timestamps and the TTL live in the
 memory's metadata under ``"langgraph_store"``.
 
 Because items are ordinary memories, :meth:`agentmem.Memory.recall` finds them next to the
@@ -38,11 +39,13 @@ from typing import Any
 from agentmem import BackendUnavailableError, Turn, ValidationError
 
 from ._backend import MemoryBackend, check_backend, tenant_kwargs
+from ._store_text import field_lines, index_fields, render_value
 
 try:
     from langgraph.store.base import (
         BaseStore,
         GetOp,
+        IndexConfig,
         InvalidNamespaceError,
         Item,
         ListNamespacesOp,
@@ -53,13 +56,12 @@ try:
         SearchItem,
         SearchOp,
         TTLConfig,
-        get_text_at_path,
         tokenize_path,
     )
 except ImportError as exc:  # pragma: no cover - exercised without the extra installed
     raise BackendUnavailableError("langgraph (langgraph-checkpoint)", "langchain") from exc
 
-__all__ = ["AgentMemStore"]
+__all__ = ["AgentMemStore", "render_value"]
 
 SPEAKER = "langgraph-store"
 _META = "langgraph_store"
@@ -221,10 +223,15 @@ class AgentMemStore(BaseStore):
     tenant
         agentmem tenant of every item; ``None``: the backend's default (``Memory``:
         ``"default"``, ``MemoryClient``: its API key's tenant).
+    index
+        LangGraph's ``IndexConfig`` (``{"dims", "embed", "fields"}``), as ``InMemoryStore``
+        and ``PostgresStore`` take it: its ``fields`` are the default index fields. Items are
+        embedded by the memory's own embedder, so that store items and memories rank
+        together; an ``embed`` given here is not used (a warning says so).
     fields
-        Default JSON paths whose text is indexed for ``search(query=...)`` (LangGraph's
-        ``IndexConfig["fields"]``; ``["$"]``, the default, is the whole value). A put's
-        ``index`` argument overrides it per item.
+        Default JSON paths whose text is indexed for ``search(query=...)`` (same as
+        ``index["fields"]``; ``["$"]``, the default, is the whole value). A put's ``index``
+        argument overrides it per item.
     ttl
         LangGraph ``TTLConfig``: ``default_ttl`` (minutes) for puts without their own,
         ``refresh_on_read`` (default ``True``). Expired items are never returned and are
@@ -247,6 +254,7 @@ class AgentMemStore(BaseStore):
         user_id: str | None = None,
         user_position: int | None = None,
         tenant: str | None = None,
+        index: IndexConfig | None = None,
         fields: Iterable[str] | None = None,
         ttl: TTLConfig | None = None,
         clock: Callable[[], datetime] | None = None,
@@ -261,7 +269,7 @@ class AgentMemStore(BaseStore):
         self.user_id = user_id
         self.user_position = user_position
         self.tenant = tenant
-        self.fields = list(fields) if fields is not None else ["$"]
+        self.fields = index_fields(index, fields)
         if not self.fields or not all(isinstance(f, str) and f for f in self.fields):
             raise ValidationError("fields must be a non-empty list of JSON paths")
         for f in self.fields:
@@ -272,20 +280,32 @@ class AgentMemStore(BaseStore):
 
     # -- BaseStore ---------------------------------------------------------------------------
     def batch(self, ops: Iterable[Op]) -> list[Result]:
-        """Run the ops in order; one result per op (``None`` for puts)."""
+        """Run the ops in order; one result per op (``None`` for puts).
+
+        Consecutive puts are written together: their new items are embedded and stored in
+        one ``Memory.add`` per user (a put of a key already pending starts a new group, so
+        later ops always see earlier puts)."""
         results: list[Result] = []
+        pending: list[PutOp] = []
         for op in list(ops):
+            if isinstance(op, PutOp):
+                if any(p.namespace == op.namespace and str(p.key) == str(op.key) for p in pending):
+                    self._put_many(pending)
+                    pending = []
+                pending.append(op)
+                results.append(None)
+                continue
+            self._put_many(pending)
+            pending = []
             if isinstance(op, GetOp):
                 results.append(self._get(op))
-            elif isinstance(op, PutOp):
-                self._put(op)
-                results.append(None)
             elif isinstance(op, SearchOp):
                 results.append(self._search(op))
             elif isinstance(op, ListNamespacesOp):
                 results.append(self._list_namespaces(op))
             else:
                 raise ValidationError(f"unknown store operation {type(op).__name__}")
+        self._put_many(pending)
         return results
 
     async def abatch(self, ops: Iterable[Op]) -> list[Result]:
@@ -334,43 +354,54 @@ class AgentMemStore(BaseStore):
             rec = self._refresh(user, rec, now)
         return rec.item()
 
-    def _put(self, op: PutOp) -> None:
-        _validate_labels(op.namespace, for_write=True)
-        key = str(op.key)
-        user = self._user_for(op.namespace, "put")
-        existing = self._lookup(user, op.namespace, key)
-        if op.value is None:
-            self._delete(user, existing)
-            return
-        if not isinstance(op.value, Mapping):
-            raise ValidationError("a store value must be a mapping (or None to delete)")
-        value = json.loads(json.dumps(dict(op.value)))  # exactly what a read will return
+    def _put_many(self, ops: list[PutOp]) -> None:
+        """Write puts of distinct keys: deletes and updates one by one, new items together."""
+        for op in ops:
+            _validate_labels(op.namespace, for_write=True)
+            if op.value is not None and not isinstance(op.value, Mapping):
+                raise ValidationError("a store value must be a mapping (or None to delete)")
         now = self._clock()
-        text, indexed = self._text(value, op.index)
-        meta: dict[str, Any] = {
-            "namespace": list(op.namespace),
-            "key": key,
-            "value": value,
-            "indexed": indexed,
-            "ttl": op.ttl,
-            "expires_at": _iso(now + timedelta(minutes=op.ttl)) if op.ttl is not None else None,
-            "created_at": _iso(existing[-1].created_at if existing else now),
-            "updated_at": _iso(now),
-        }
-        if existing:
-            self._write(user, existing[-1].turn, text, meta)
-            self._delete(user, existing[:-1])
-            return
-        session = _session(op.namespace, key)
-        added = self.memory.add(
-            [{"role": "document", "speaker": SPEAKER, "content": text, "id": session,
-              "timestamp": now, "metadata": {_META: meta}}],
-            user_id=user, session_id=session, **tenant_kwargs(self.tenant),
-        )
-        if not added:  # a concurrent put created it first: last writer wins
-            raced = self._lookup(user, op.namespace, key)
-            if raced:
-                self._write(user, raced[-1].turn, text, {**meta, "created_at": _iso(raced[-1].created_at)})
+        new: dict[str, list[tuple[str, str, dict[str, Any]]]] = {}
+        for op in ops:
+            key = str(op.key)
+            user = self._user_for(op.namespace, "put")
+            existing = self._lookup(user, op.namespace, key)
+            if op.value is None:
+                self._delete(user, existing)
+                continue
+            value = json.loads(json.dumps(dict(op.value)))  # exactly what a read will return
+            text, indexed = self._text(value, op.index)
+            meta: dict[str, Any] = {
+                "namespace": list(op.namespace),
+                "key": key,
+                "value": value,
+                "indexed": indexed,
+                "ttl": op.ttl,
+                "expires_at": _iso(now + timedelta(minutes=op.ttl)) if op.ttl is not None else None,
+                "created_at": _iso(existing[-1].created_at if existing else now),
+                "updated_at": _iso(now),
+            }
+            if existing:
+                self._write(user, existing[-1].turn, text, meta)
+                self._delete(user, existing[:-1])
+            else:
+                new.setdefault(user, []).append((_session(op.namespace, key), text, meta))
+        for user, items in new.items():
+            added = self.memory.add(
+                [{"role": "document", "speaker": SPEAKER, "content": text, "id": session,
+                  "session_id": session, "timestamp": now, "metadata": {_META: meta}}
+                 for session, text, meta in items],
+                user_id=user, **tenant_kwargs(self.tenant),
+            )
+            stored = {t.scope.session_id for t in added}
+            for session, text, meta in items:
+                if session in stored:
+                    continue
+                # a concurrent put created it first: last writer wins
+                ns, key = tuple(meta["namespace"]), meta["key"]
+                raced = self._lookup(user, ns, key)
+                if raced:
+                    self._write(user, raced[-1].turn, text, {**meta, "created_at": _iso(raced[-1].created_at)})
 
     def _search(self, op: SearchOp) -> list[SearchItem]:
         prefix = tuple(op.namespace_prefix)
@@ -484,11 +515,11 @@ class AgentMemStore(BaseStore):
     def _text(self, value: dict[str, Any], index: Any) -> tuple[str, bool]:
         """The text a memory holds for an item, and whether queries may rank it."""
         if index is False:
-            return json.dumps(value, ensure_ascii=False, sort_keys=True), False
+            return "\n".join(render_value(value)) or "{}", False
         paths = self.fields if index is None else list(index)
-        texts = [t for p in paths for t in get_text_at_path(value, p) if t.strip()]
+        texts = [line for p in paths for line in field_lines(value, p)]
         if not texts:  # nothing at those paths: keep the value, but unranked
-            return json.dumps(value, ensure_ascii=False, sort_keys=True), False
+            return "\n".join(render_value(value)) or "{}", False
         return "\n".join(texts), True
 
     def _write(self, user: str, turn: Turn, text: str, meta: dict[str, Any]) -> None:

@@ -88,11 +88,13 @@ def _message(m: Any) -> dict[str, Any]:
     if isinstance(m, Message):
         out: dict[str, Any] = {"content": m.content, "speaker": m.speaker, "role": m.role,
                                "metadata": dict(m.metadata)}
+        if m.session_id is not None:
+            out["session_id"] = m.session_id
         if m.timestamp is not None:
             out["timestamp"] = _dt(m.timestamp)
         return out
     if isinstance(m, Mapping):
-        out = {k: m[k] for k in ("role", "speaker", "id", "metadata") if m.get(k) is not None}
+        out = {k: m[k] for k in ("role", "speaker", "id", "metadata", "session_id") if m.get(k) is not None}
         content = m.get("content", m.get("text"))
         if content is not None:
             out["content"] = content

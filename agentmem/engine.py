@@ -12,6 +12,7 @@ that implements :class:`~agentmem.mechanisms.base.CatchesUp` to consume what it 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -43,6 +44,8 @@ class Engine:
     ) -> list[Turn]:
         """Normalize ``messages`` into turns of ``scope`` and store the new ones (see :meth:`store`).
 
+        A message with its own ``session_id`` goes to that session of the scope's user.
+
         Raises
         ------
         ValidationError
@@ -58,14 +61,15 @@ class Engine:
             meta = {**(metadata or {}), **msg.metadata}
             if caller_id is not None:
                 meta.setdefault("message_id", caller_id)
+            session = scope.session_id if msg.session_id is None else msg.session_id
             new.append(
                 NewTurn(
                     speaker=msg.speaker,
                     role=msg.role,
                     content=msg.content,
-                    content_hash=content_hash(msg, session_id=scope.session_id, caller_id=caller_id),
+                    content_hash=content_hash(msg, session_id=session, caller_id=caller_id),
                     timestamp=msg.timestamp or default_ts,
-                    session_id=scope.session_id,
+                    session_id=session,
                     agent_id=scope.agent_id,
                     metadata=meta,
                 )
@@ -80,12 +84,15 @@ class Engine:
         s = self.services
         known = s.sql.existing_hashes(scope, [n.content_hash for n in new])
         fresh = [n for n in new if n.content_hash not in known]
+        sessions = [replace(scope, session_id=sid) for sid in dict.fromkeys(n.session_id for n in new)]
         if known:
-            self.catch_up(scope)
+            for session in sessions:
+                self.catch_up(session)
         if not fresh:
             return []
         with s.sql.begin() as conn:
-            s.sql.ensure_user(conn, scope)
+            for session in sessions:
+                s.sql.ensure_user(conn, session)
             turns = s.sql.insert_turns(conn, scope, fresh)
             if not turns:
                 return []

@@ -129,9 +129,10 @@ class Memory:
         """Store conversation messages as turns; returns the turns newly stored.
 
         ``messages``: a string, a dict ``{role|speaker, content|text, timestamp?, id?,
-        metadata?}``, a LangChain message, or a list of those. Re-adding a message already
-        stored in the same scope stores nothing (see :func:`content_hash`). Messages without
-        their own timestamp take ``timestamp`` (or now).
+        metadata?, session_id?}``, a LangChain message, or a list of those. Re-adding a
+        message already stored in the same scope stores nothing (see :func:`content_hash`).
+        Messages without their own timestamp take ``timestamp`` (or now); without their own
+        ``session_id``, ``session_id``. All are embedded together.
 
         Raises
         ------

@@ -63,6 +63,11 @@ def _from_mapping(m: Mapping[str, Any], i: int) -> tuple[Message, str | None]:
     mid = m.get("id")
     if mid is not None and not isinstance(mid, str | int):
         raise ValidationError(f"message {i}: 'id' must be a string or integer")
+    session = m.get("session_id")
+    if session is not None and (
+        not isinstance(session, str) or not session.strip() or len(session) > 255 or "\x00" in session
+    ):
+        raise ValidationError(f"message {i}: 'session_id' must be a non-empty string of at most 255 characters")
     return (
         Message(
             content=content,
@@ -70,6 +75,7 @@ def _from_mapping(m: Mapping[str, Any], i: int) -> tuple[Message, str | None]:
             role=role or "user",
             timestamp=None if ts is None else parse_timestamp(ts, where=f"message {i} timestamp"),
             metadata=dict(meta),
+            session_id=session,
         ),
         None if mid is None else str(mid),
     )
@@ -103,7 +109,7 @@ def normalize_messages(
     """Validate and normalize; returns ``(message, caller_id)`` pairs.
 
     Accepts a single string (one user message), one message, or an iterable of dicts
-    ``{role|speaker, content|text, timestamp?, id?, metadata?}``, LangChain ``BaseMessage``
+    ``{role|speaker, content|text, timestamp?, id?, metadata?, session_id?}``, LangChain ``BaseMessage``
     objects or :class:`Message` instances.
 
     Raises

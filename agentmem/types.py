@@ -47,13 +47,18 @@ class Scope:
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    """One conversation message as handed to :meth:`Memory.add`, normalized."""
+    """One conversation message as handed to :meth:`Memory.add`, normalized.
+
+    ``session_id`` overrides the call's ``session_id`` for this message (one call may then
+    write to several sessions, e.g. a batch of LangGraph store items).
+    """
 
     content: str
     speaker: str
     role: str = "user"
     timestamp: datetime | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    session_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -49,6 +49,7 @@ class MessageIn(_In):
     timestamp: datetime | None = None
     id: Id | None = Field(default=None, description="caller's message id (makes re-adding idempotent)")
     metadata: JsonObject | None = None
+    session_id: Id | None = Field(default=None, description="this message's session (default: the request's)")
 
 
 class AddRequest(_In):
