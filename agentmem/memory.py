@@ -30,6 +30,7 @@ from agentmem.recall.fusion import fuse_candidates
 from agentmem.recall.pack import pack_context
 from agentmem.recall.timeparse import parse_time_window
 from agentmem.resolve import build_components, build_services
+from agentmem.telemetry import traced
 from agentmem.types import ContextPack, Episode, HistoryEvent, Hit, Scope, Thought, Turn
 
 __all__ = ["Memory"]
@@ -115,6 +116,7 @@ class Memory:
         )
 
     # -- write -----------------------------------------------------------------------------
+    @traced("add")
     def add(
         self,
         messages: Any,
@@ -224,6 +226,7 @@ class Memory:
         """The audit log of a memory (or of the whole user)."""
         return self.services.sql.history(self._scope(tenant, user_id), memory_id)
 
+    @traced("search")
     def search(
         self,
         query: str,
@@ -288,6 +291,7 @@ class Memory:
                 break
         return hits
 
+    @traced("recall")
     def recall(
         self,
         query: str,

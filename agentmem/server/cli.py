@@ -41,6 +41,42 @@ def serve_env(args: argparse.Namespace) -> dict[str, str]:
     return {name: str(value) for name, value in env.items() if value is not None}
 
 
+def _redacted(url: str) -> str:
+    """A database URL without its password."""
+    try:
+        import sqlalchemy as sa
+
+        return sa.make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not a URL sqlalchemy can parse: show only its scheme
+        return url.split(":", 1)[0] + ":***"
+
+
+def startup_line(args: argparse.Namespace, env: dict[str, str]) -> str:
+    """The line ``serve`` prints when it starts: where it listens and on what stores, never a
+    secret (database passwords are masked; keys are not shown)."""
+    db = env.get("AGENTMEM_DB") or _db_url(args)
+    chroma = env.get("AGENTMEM_CHROMA") or "embedded (under the home directory)"
+    auth = "off" if env.get("AGENTMEM_AUTH", "").lower() == "disabled" else "on"
+    return (
+        f"agentmem: listening on http://{args.host}:{args.port} "
+        f"(workers {args.workers}, db {_redacted(db)}, chroma {chroma}, auth {auth}, "
+        f"access log {'on' if args.access_log else 'off'})"
+    )
+
+
+def log_config(level: str, access_log: bool) -> dict[str, Any]:
+    """uvicorn's logging config with the server's messages at ``level`` and, when
+    ``access_log``, one INFO line per request whatever ``level`` is."""
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["uvicorn.error"]["level"] = level.upper()
+    config["loggers"]["uvicorn.access"]["level"] = "INFO" if access_log else "WARNING"
+    return config
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     try:
         import uvicorn
@@ -53,9 +89,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.no_auth and args.host not in _LOOPBACK:
         print(f"agentmem: warning: auth is disabled on {args.host}: anyone who can reach it "
               "reads every memory of tenant " + repr(args.tenant), file=sys.stderr)
+    print(startup_line(args, dict(os.environ)), file=sys.stderr, flush=True)
     uvicorn.run(
         "agentmem.server.app:create_app_from_env", factory=True, host=args.host, port=args.port,
-        workers=args.workers, log_level=args.log_level, access_log=False,
+        workers=args.workers, log_config=log_config(args.log_level, args.access_log), log_level=None,
+        access_log=args.access_log,
     )
     return 0
 
@@ -112,6 +150,9 @@ def add_commands(sub: Any) -> None:
                    help="torch intra-op threads per worker (default: one per core; 1 beside a busy assistant)")
     add_mechanism_arguments(p, "(default $AGENTMEM_GRAPH, $AGENTMEM_EPISODES, $AGENTMEM_FUSION, or off)")
     p.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"])
+    p.add_argument("--access-log", action=argparse.BooleanOptionalAction,
+                   default=os.environ.get("AGENTMEM_ACCESS_LOG", "").lower() in ("1", "on", "true"),
+                   help="log one line per request (method, path, status; default $AGENTMEM_ACCESS_LOG or off)")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("keys", help="create, revoke and list API keys (directly in the database)")
