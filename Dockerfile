@@ -8,14 +8,16 @@ RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
 RUN python -m venv /opt/agentmem
 ENV PATH=/opt/agentmem/bin:$PATH
 WORKDIR /src
-# the pins first (constraints.txt: CPU torch), so this layer is cached across code changes
-COPY constraints.txt pyproject.toml README.md ./
-RUN pip install --no-cache-dir -c constraints.txt torch==2.13.0 \
-        --extra-index-url https://download.pytorch.org/whl/cpu
+# every version comes from requirements.lock (the project's pins; it is a constraint here, so
+# only what the sidecar needs is installed). torch first, as the CPU build; this layer is
+# cached across code changes.
+COPY requirements.lock pyproject.toml README.md ./
+RUN pip install --no-cache-dir -c requirements.lock torch \
+        --index-url https://download.pytorch.org/whl/cpu
 COPY agentmem ./agentmem
 COPY adapters ./adapters
 COPY kernels ./kernels
-RUN pip install --no-cache-dir -c constraints.txt ".[server,postgres]"
+RUN pip install --no-cache-dir -c requirements.lock ".[server,postgres]"
 
 FROM python:3.11-slim
 COPY --from=build /opt/agentmem /opt/agentmem
