@@ -279,8 +279,20 @@ class MemoryConfig:
     # bf16: AVX512-BF16/AMX); figures in docs/benchmarks.md. Single queries over >= 10k rows
     # use the planned sketch either way (agentmem.store.dense).
     vector_dtype: Literal["bfloat16", "float32"] = "float32"
-    max_message_chars: int = 32_000
+    # Size limits of one add: its messages' characters together (a message may be a whole
+    # pasted file or log), and how many messages; max_message_chars optionally limits each
+    # message too (None: only the request limit). A search query is limited separately (and
+    # by max_message_chars when that is set).
+    max_request_chars: int = 4_000_000
+    max_message_chars: int | None = None
     max_messages_per_call: int = 10_000
+    max_query_chars: int = 32_000
+    # A turn longer than long_turn_chars is also indexed as passages of passage_chars
+    # (overlapping by passage_overlap), each embedded: its whole text is searchable, the turn
+    # stays the hit. Shorter turns are embedded whole, as one text.
+    long_turn_chars: int = 2_000
+    passage_chars: int = 1_000
+    passage_overlap: int = 100
     recall: RecallConfig = field(default_factory=RecallConfig)
     episodes: EpisodeConfig = field(default_factory=EpisodeConfig)
     graph: GraphConfig = field(default_factory=GraphConfig)
@@ -289,12 +301,23 @@ class MemoryConfig:
     def __post_init__(self) -> None:
         if self.device not in ("auto", "cpu", "cuda"):
             raise ConfigError(f"device must be 'auto', 'cpu' or 'cuda', not {self.device!r}")
-        if self.max_message_chars < 1 or self.max_messages_per_call < 1:
+        if self.max_request_chars < 1 or self.max_messages_per_call < 1 or self.max_query_chars < 1 or (
+            self.max_message_chars is not None and self.max_message_chars < 1
+        ):
             raise ConfigError("size limits must be positive")
+        if self.long_turn_chars < 1 or self.passage_chars < 2 or not 0 <= self.passage_overlap < self.passage_chars // 2:
+            raise ConfigError("need passage_chars >= 2 and 0 <= passage_overlap < passage_chars / 2")
         if self.vector_dtype not in ("bfloat16", "float32"):
             raise ConfigError(f"vector_dtype must be 'bfloat16' or 'float32', not {self.vector_dtype!r}")
         if self.embed_batch_size < 1:
             raise ConfigError("embed_batch_size must be >= 1")
+
+    @property
+    def message_chars(self) -> int:
+        """The longest one message may be."""
+        if self.max_message_chars is None:
+            return self.max_request_chars
+        return min(self.max_message_chars, self.max_request_chars)
 
     def with_mechanisms(self, *, graph: bool = False, episodes: str = "off", fusion: str = "default") -> MemoryConfig:
         """This configuration with the knowledge graph on or off, episodes segmented by

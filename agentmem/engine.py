@@ -52,7 +52,8 @@ class Engine:
             On any malformed message; nothing is stored then.
         """
         cfg = self.services.config
-        pairs = normalize_messages(messages, max_chars=cfg.max_message_chars, max_messages=cfg.max_messages_per_call)
+        pairs = normalize_messages(messages, max_chars=cfg.message_chars, max_messages=cfg.max_messages_per_call,
+                                   max_total_chars=cfg.max_request_chars)
         if metadata is not None and not isinstance(metadata, Mapping):
             raise ValidationError("metadata must be a mapping")
         default_ts = utcnow() if timestamp is None else parse_timestamp(timestamp)

@@ -15,6 +15,7 @@ from agentmem.engine import Engine
 from agentmem.errors import ConfigError, ValidationError
 from agentmem.export import read_records, write_turns
 from agentmem.kernels.threads import one_torch_thread
+from agentmem.mechanisms.turns.passages import long_turns
 from agentmem.mechanisms.base import (
     Candidate,
     EpisodeSource,
@@ -185,8 +186,8 @@ class Memory:
         scope = self._scope(tenant, user_id)
         if not isinstance(content, str) or not content.strip():
             raise ValidationError("content must be a non-empty string")
-        if len(content) > self.config.max_message_chars:
-            raise ValidationError(f"content has {len(content)} characters (limit {self.config.max_message_chars})")
+        if len(content) > self.config.message_chars:
+            raise ValidationError(f"content has {len(content)} characters (limit {self.config.message_chars})")
         return self.engine.update(scope, _check_id(memory_id, "memory_id"), content, metadata)
 
     def delete(self, memory_id: str, *, user_id: str, tenant: str = DEFAULT_TENANT) -> None:
@@ -246,7 +247,7 @@ class Memory:
         scope = self._scope(tenant, user_id)
         if not isinstance(query, str) or not query.strip():
             raise ValidationError("query must be a non-empty string")
-        if len(query) > self.config.max_message_chars:
+        if len(query) > min(self.config.max_query_chars, self.config.message_chars):
             raise ValidationError("query is too long")
         if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= _MAX_K:
             raise ValidationError(f"k must be an integer in [1, {_MAX_K}]")
@@ -271,6 +272,7 @@ class Memory:
 
     def _hits(self, scope: Scope, fused: list[Any], lists: list[list[Candidate]], flt: TurnFilter, k: int) -> list[Hit]:
         extra = {(c.kind, c.id): c for cands in lists for c in cands if c.kind != "turn"}
+        passage = {c.id: c.passage for cands in lists for c in cands if c.kind == "turn" and c.passage is not None}
         want = [f for f in fused][: k * 4 if flt.metadata else k * 2]
         turns = {t.id: t for t in self.services.sql.get_turns(scope, [f.key[1] for f in want if f.key[0] == "turn"])}
         hits: list[Hit] = []
@@ -280,10 +282,16 @@ class Memory:
                 t = turns.get(rid)
                 if t is None or not flt.accepts(t):  # deleted meanwhile, or metadata filter
                     continue
-                hits.append(
-                    Hit(rid, "turn", t.content, f.score, scope, t.timestamp, dict(f.ranks), dict(f.raw),
-                        speaker=t.speaker, metadata={**t.metadata, "session_id": t.scope.session_id, "seq": t.seq})
-                )
+                text, meta = t.content, {**t.metadata, "session_id": t.scope.session_id, "seq": t.seq}
+                if rid in passage:  # a long turn: the hit shows the passage that matched
+                    cfg = self.config
+                    parts = long_turns([t.content], longer_than=cfg.long_turn_chars, size=cfg.passage_chars,
+                                       overlap=cfg.passage_overlap).get(0, [])
+                    if passage[rid] < len(parts):
+                        text = parts[passage[rid]]
+                        meta.update(passage=passage[rid], passages=len(parts), chars=len(t.content))
+                hits.append(Hit(rid, "turn", text, f.score, scope, t.timestamp, dict(f.ranks), dict(f.raw),
+                                speaker=t.speaker, metadata=meta))
             else:
                 c = extra[(kind, rid)]
                 hits.append(Hit(rid, c.kind, c.text or "", f.score, scope, c.timestamp, dict(f.ranks), dict(f.raw)))

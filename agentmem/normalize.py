@@ -104,7 +104,7 @@ def _from_langchain(obj: Any, i: int) -> tuple[Message, str | None]:
 
 
 def normalize_messages(
-    messages: Any, *, max_chars: int, max_messages: int
+    messages: Any, *, max_chars: int, max_messages: int, max_total_chars: int | None = None
 ) -> list[tuple[Message, str | None]]:
     """Validate and normalize; returns ``(message, caller_id)`` pairs.
 
@@ -116,7 +116,7 @@ def normalize_messages(
     ------
     ValidationError
         Empty or whitespace-only content, content over ``max_chars`` characters, more than
-        ``max_messages`` messages, unknown roles, malformed timestamps or wrong types.
+        ``max_total_chars`` characters in all, more than ``max_messages`` messages, unknown roles, malformed timestamps or wrong types.
     """
     if isinstance(messages, str):
         messages = [{"role": "user", "content": messages}]
@@ -125,6 +125,7 @@ def normalize_messages(
     if not isinstance(messages, Iterable):
         raise ValidationError("messages must be a string, a message, or a list of messages")
     out: list[tuple[Message, str | None]] = []
+    total = 0
     for i, m in enumerate(messages):
         if i >= max_messages:
             raise ValidationError(f"too many messages in one call (limit {max_messages})")
@@ -143,6 +144,9 @@ def normalize_messages(
             raise ValidationError(f"message {i}: content has {len(text)} characters (limit {max_chars})")
         if "\x00" in text:
             raise ValidationError(f"message {i}: content contains a NUL character")
+        total += len(text)
+        if max_total_chars is not None and total > max_total_chars:
+            raise ValidationError(f"the messages have more than {max_total_chars} characters in all (limit per call)")
         out.append(pair)
     if not out:
         raise ValidationError("no messages given")

@@ -142,16 +142,14 @@ def store_conversation(mem: Any, conv: Conversation, *, user: str | None, tenant
     cfg = mem.config
     added = dup = 0
     bad: list[ReadError] = []
-    step = cfg.max_messages_per_call
-    for s in range(0, len(conv.messages), step):
-        batch = list(conv.messages[s : s + step])
+    for batch in _calls(conv.messages, cfg.max_messages_per_call, cfg.max_request_chars):
         try:
             turns = mem.add(batch, user_id=uid, session_id=conv.session_id, metadata=meta, tenant=tenant)
         except ValidationError:
             good = []
             for m in batch:
                 try:
-                    normalize_messages([m], max_chars=cfg.max_message_chars, max_messages=1)
+                    normalize_messages([m], max_chars=cfg.message_chars, max_messages=1)
                     good.append(m)
                 except ValidationError as exc:
                     bad.append(ReadError(conv.file, f"{conv.position} message {m.get('id')}", str(exc)))
@@ -161,6 +159,21 @@ def store_conversation(mem: Any, conv: Conversation, *, user: str | None, tenant
         added += len(turns)
         dup += len(batch) - len(turns)
     return added, dup, bad
+
+
+def _calls(messages: Sequence[Mapping[str, Any]], most: int, chars: int) -> list[list[Mapping[str, Any]]]:
+    """``messages`` in consecutive groups within one add call's limits (messages, characters)."""
+    out: list[list[Mapping[str, Any]]] = [[]]
+    size = 0
+    for m in messages:
+        content = m.get("content", m.get("text"))
+        n = len(content) if isinstance(content, str) else 0
+        if out[-1] and (len(out[-1]) >= most or size + n > chars):
+            out.append([])
+            size = 0
+        out[-1].append(m)
+        size += n
+    return [g for g in out if g]
 
 
 def fresh_messages(mem: Any, convs: Sequence[Conversation], *, user: str | None, tenant: str
@@ -174,7 +187,7 @@ def fresh_messages(mem: Any, convs: Sequence[Conversation], *, user: str | None,
         rows: list[tuple[str, Mapping[str, Any]]] = []
         for m in conv.messages:
             try:
-                ((msg, cid),) = normalize_messages([m], max_chars=cfg.max_message_chars, max_messages=1)
+                ((msg, cid),) = normalize_messages([m], max_chars=cfg.message_chars, max_messages=1)
             except ValidationError:
                 continue
             h = content_hash(msg, session_id=conv.session_id, caller_id=cid)
@@ -336,7 +349,7 @@ def _run_local(opts: IndexOptions, config: MemoryConfig, *, embedder: Embedder |
             fresh = fresh_messages(mem, convs, user=opts.user, tenant=opts.tenant)
             texts = list(dict.fromkeys(
                 t for msgs in fresh for t in predicted_texts(msgs, context_view=context_view,
-                                                             max_chars=config.max_message_chars)))
+                                                             max_chars=config.message_chars)))
         with clock.stage("embed"):
             vectors = pre.inner.embed(texts)
         return texts, vectors

@@ -79,7 +79,7 @@ class _Embed:
     def __call__(self, batch: Any) -> Any:
         t0 = time.perf_counter()
         per_row = [predicted_texts(_decode(r).messages, context_view=self.config.recall.context_view,
-                                   max_chars=self.config.max_message_chars) for r in batch["record"]]
+                                   max_chars=self.config.message_chars) for r in batch["record"]]
         flat = list(dict.fromkeys(t for texts in per_row for t in texts))
         vecs = self.embedder.embed(flat)
         row = {t: k for k, t in enumerate(flat)}

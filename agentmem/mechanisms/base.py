@@ -101,6 +101,8 @@ class Candidate:
     turn_ids: tuple[str, ...] = ()
     ranks: Mapping[str, int] = field(default_factory=dict)
     """Ranks in sub-signals that went into ``score`` (provenance, e.g. ``{"dense": 3}``)."""
+    passage: int | None = None
+    """For a long turn: the number of its best passage for the query (see ``split_passages``)."""
 
 
 @dataclass(slots=True)

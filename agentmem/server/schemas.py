@@ -32,6 +32,9 @@ def _no_nul(value: Any) -> Any:
 Str = Annotated[str, AfterValidator(_no_nul)]
 Id = Annotated[str, Field(min_length=1, max_length=255, pattern=r"\S"), AfterValidator(_no_nul)]
 Text = Annotated[str, Field(min_length=1, max_length=32_000, pattern=r"\S"), AfterValidator(_no_nul)]
+# stored content: a message may be a whole pasted file (the request's size is what is limited:
+# the body limit, and the memory's max_request_chars)
+LongText = Annotated[str, Field(min_length=1, max_length=4_000_000, pattern=r"\S"), AfterValidator(_no_nul)]
 JsonObject = Annotated[dict[str, JsonValue], AfterValidator(_no_nul)]
 
 
@@ -43,7 +46,7 @@ class _In(BaseModel):
 class MessageIn(_In):
     """One conversation message."""
 
-    content: Text
+    content: LongText
     role: Literal["user", "assistant", "system", "tool", "document"] | None = None
     speaker: Id | None = None
     timestamp: datetime | None = None
@@ -62,7 +65,7 @@ class AddRequest(_In):
 
 class DocumentIn(_In):
     id: Id
-    text: Text
+    text: LongText
     title: Id | None = None
     timestamp: datetime | None = None
     metadata: JsonObject | None = None
@@ -97,7 +100,7 @@ class RecallRequest(_In):
 
 
 class UpdateRequest(_In):
-    content: Text
+    content: LongText
     metadata: JsonObject | None = None
 
 

@@ -17,6 +17,7 @@ import torch
 
 from agentmem.mechanisms.base import TURN_KIND, Candidate, Query, Services, TurnFilter
 from agentmem.mechanisms.turns.hybrid import contiguity, named_speaker, score_fusion, speaker_boost
+from agentmem.mechanisms.turns.passages import PASSAGE_KIND, PassageIndex, long_turns, passage_ids
 from agentmem.store.bm25 import BM25Index
 from agentmem.store.cache import VersionedCache
 from agentmem.store.dense import ExactIndex
@@ -49,6 +50,7 @@ class TurnIndex:
 
     plain: ExactIndex
     ctx: ExactIndex
+    passages: PassageIndex  # the passages of long turns
     bm25: BM25Index = field(default_factory=lambda: BM25Index(compact=False))  # rows = dense rows
     ts: list[float] = field(default_factory=list)
     speaker: list[str] = field(default_factory=list)
@@ -66,10 +68,14 @@ class TurnIndex:
             self._link_arrays = (np.asarray(self.prev, dtype=np.int64), np.asarray(self.next, dtype=np.int64))
         return self._link_arrays
 
-    def add(self, turns: Sequence[Turn], plain: np.ndarray, ctx: np.ndarray) -> None:
+    def add(self, turns: Sequence[Turn], plain: np.ndarray, ctx: np.ndarray,
+            passages: dict[int, np.ndarray] | None = None) -> None:
+        """Index turns; ``passages`` maps a position in ``turns`` to its passage vectors."""
         self.remove([t.id for t in turns if self.plain.row_of(t.id) is not None])
         rows = self.plain.add([t.id for t in turns], plain)
         self.ctx.add([t.id for t in turns], ctx)
+        for k, vecs in (passages or {}).items():
+            self.passages.add(turns[k].id, rows[k], vecs)
         for t, r in zip(turns, rows, strict=True):
             sid = t.scope.session_id
             self.ts.append(t.timestamp.timestamp())
@@ -94,6 +100,7 @@ class TurnIndex:
             r = self.plain.row_of(i)
             if r is None:
                 continue
+            self.passages.remove(i, r)
             p, n = self.prev[r], self.next[r]
             if p >= 0:
                 self.next[p] = n
@@ -136,6 +143,7 @@ class TurnIndex:
             live &= allowed
         p_rows, p_scores = self.plain.search_rows(query.vector, n, valid=mask)
         c_rows, c_scores = self.ctx.search_rows(query.vector, n, valid=mask)
+        s_rows, s_scores = self.passages.search(query.vector, n, allowed)
         bm_by_row = self.bm25.scores(query.text)  # same rows as the dense views
         if allowed is not None:
             bm_by_row[~allowed[: len(bm_by_row)]] = 0.0
@@ -143,7 +151,7 @@ class TurnIndex:
         if positive.size > n:
             positive = positive[np.argpartition(-bm_by_row[positive], n - 1)[:n]]
         bm_top = positive[np.lexsort((positive, -bm_by_row[positive]))]
-        seeds = first_occurrences(np.concatenate([p_rows, c_rows, bm_top]))
+        seeds = first_occurrences(np.concatenate([p_rows, c_rows, s_rows, bm_top]))
         if not seeds.size:
             return []
         prev, nxt = self.links()
@@ -152,11 +160,13 @@ class TurnIndex:
         pool = first_occurrences(np.concatenate([seeds, around[live[around]]]))
         q = np.asarray(query.vector, dtype=np.float32)
         dense = np.maximum(self.plain.rows_vectors(pool) @ q, self.ctx.rows_vectors(pool) @ q)
+        best, which = self.passages.best(pool, q)
+        dense = np.maximum(dense, best)
         base = score_fusion(dense, bm_by_row[pool], lexical_weight=lexical_weight)
         named = named_speaker(query.text, self.speakers)
         base += speaker_boost([self.speaker[r] for r in pool], named, boost)
         final = contiguity(base, positions(pool, prev[pool]), positions(pool, nxt[pool]), beta=beta)[: len(seeds)]
-        d_rows, d_scores = np.concatenate([p_rows, c_rows]), np.concatenate([p_scores, c_scores])
+        d_rows, d_scores = np.concatenate([p_rows, c_rows, s_rows]), np.concatenate([p_scores, c_scores, s_scores])
         by_dense = first_occurrences(d_rows[np.argsort(-d_scores, kind="stable")])  # a row's best view
         dense_rank = {int(r): k for k, r in enumerate(by_dense, 1)}
         bm_rank = {int(r): k for k, r in enumerate(bm_top, 1)}
@@ -168,7 +178,8 @@ class TurnIndex:
                 ranks["dense"] = dense_rank[row]
             if row in bm_rank:
                 ranks["bm25"] = bm_rank[row]
-            out.append(Candidate(self.plain.id_at(row), "turn", float(final[i]), "turns", ranks=ranks))
+            passage = int(which[i]) if which[i] >= 0 else None
+            out.append(Candidate(self.plain.id_at(row), "turn", float(final[i]), "turns", ranks=ranks, passage=passage))
         return out
 
 
@@ -205,7 +216,30 @@ class TurnComponent:
     def _new_index(self) -> TurnIndex:
         dim, dev = self.s.embedder.dim, self.s.device
         dtype = torch.bfloat16 if self.s.config.vector_dtype == "bfloat16" else torch.float32
-        return TurnIndex(ExactIndex(dim, device=dev, dtype=dtype), ExactIndex(dim, device=dev, dtype=dtype))
+        return TurnIndex(ExactIndex(dim, device=dev, dtype=dtype), ExactIndex(dim, device=dev, dtype=dtype),
+                         PassageIndex(dim, device=dev, dtype=dtype))
+
+    def _passage_vectors(self, scope: Scope, turns: Sequence[Turn], *, stored: bool) -> dict[int, np.ndarray]:
+        """Passage vectors of the long ``turns`` (by position): the stored ones when
+        ``stored``, embedding (and storing) the missing ones, all together."""
+        cfg = self.s.config
+        parts = long_turns([t.content for t in turns], longer_than=cfg.long_turn_chars, size=cfg.passage_chars,
+                           overlap=cfg.passage_overlap)
+        if not parts:
+            return {}
+        ids = {k: passage_ids(turns[k].id, len(p)) for k, p in parts.items()}
+        have: dict[str, np.ndarray] = {}
+        if stored:
+            got_ids, got = self.s.vectors.fetch(PASSAGE_KIND, scope.owner(), [i for v in ids.values() for i in v])
+            have = dict(zip(got_ids, got, strict=True))
+        todo = [(k, j) for k, p in parts.items() for j in range(len(p)) if ids[k][j] not in have]
+        if todo:
+            texts = [f"[{turns[k].timestamp:%Y-%m-%d}] {turns[k].speaker}: {parts[k][j]}" for k, j in todo]
+            new = self.s.embedder.embed(texts)
+            new_ids = [ids[k][j] for k, j in todo]
+            self.s.vectors.upsert(PASSAGE_KIND, scope.owner(), new_ids, new)
+            have.update(zip(new_ids, new, strict=True))
+        return {k: np.stack([np.asarray(have[i], dtype=np.float32) for i in v]) for k, v in ids.items()}
 
     def _vectors(self, kind: str, scope: Scope, turns: Sequence[Turn], texts: Sequence[str]) -> np.ndarray:
         """Stored vectors of ``kind`` for ``turns``, embedding (and storing) any missing ones.
@@ -237,7 +271,7 @@ class TurnComponent:
                 last[t.scope.session_id] = t
             plain = self._vectors(KIND, scope, turns, [t.render() for t in turns])
             ctx = self._vectors(CONTEXT_KIND, scope, turns, ctx_texts) if self.s.config.recall.context_view else plain
-            index.add(turns, plain, ctx)
+            index.add(turns, plain, ctx, self._passage_vectors(scope, turns, stored=True))
         return index
 
     def _context_vectors(self, scope: Scope, turns: Sequence[Turn], plain: np.ndarray) -> np.ndarray:
@@ -265,11 +299,18 @@ class TurnComponent:
     # -- MemoryComponent -------------------------------------------------------------------
     def on_add(self, scope: Scope, turns: Sequence[Turn], vectors: np.ndarray, version: int) -> None:
         ctx = self._context_vectors(scope, turns, vectors)
-        self._cache.advance(scope, version, lambda idx: idx.add(turns, vectors, ctx))
+        passages = self._passage_vectors(scope, turns, stored=False)
+        self._cache.advance(scope, version, lambda idx: idx.add(turns, vectors, ctx, passages))
 
     def on_delete(self, scope: Scope, turns: Sequence[Turn], version: int) -> None:
         ids = [t.id for t in turns]
         self.s.vectors.delete(CONTEXT_KIND, scope, ids)
+        cfg = self.s.config
+        parts = long_turns([t.content for t in turns], longer_than=cfg.long_turn_chars, size=cfg.passage_chars,
+                           overlap=cfg.passage_overlap)
+        gone = [i for k, p in parts.items() for i in passage_ids(turns[k].id, len(p))]
+        if gone:
+            self.s.vectors.delete(PASSAGE_KIND, scope.owner(), gone)
         self._cache.advance(scope, version, lambda idx: idx.remove(ids))
 
     def on_delete_user(self, scope: Scope) -> None:
