@@ -141,7 +141,7 @@ def test_failed_requests_store_nothing_and_never_500(server: str, new_key: Calla
     c = httpx.Client(base_url=f"{server}/v1/users/ada", headers=_h(key), timeout=60)
     assert c.post("/memories", json=_msgs("first")).status_code == 201
     # one bad message in a batch: 422 and none of the batch is stored
-    batch = {"messages": [{"role": "user", "content": "ok 1"}, {"role": "user", "content": "x" * 32_001}]}
+    batch = {"messages": [{"role": "user", "content": "ok 1"}, {"role": "user", "content": "x\x00"}]}
     assert c.post("/memories", json=batch).status_code == 422
     big = {"messages": [{"role": "user", "content": "y" * 30_000} for _ in range(200)]}  # ~6 MB
     r = c.post("/memories", json=big)
