@@ -15,7 +15,6 @@ from agentmem.engine import Engine
 from agentmem.errors import ConfigError, ValidationError
 from agentmem.export import read_records, write_turns
 from agentmem.kernels.threads import one_torch_thread
-from agentmem.mechanisms.turns.passages import long_turns
 from agentmem.mechanisms.base import (
     Candidate,
     EpisodeSource,
@@ -25,6 +24,8 @@ from agentmem.mechanisms.base import (
     ThoughtKeeper,
     TurnFilter,
 )
+from agentmem.mechanisms.turns.passages import long_turns
+from agentmem.normalize import call_groups
 from agentmem.protocols import ChatModel, Embedder, LogitsModel, TokenCounter
 from agentmem.recall.filters import parse_filters
 from agentmem.recall.fusion import fuse_candidates
@@ -383,8 +384,10 @@ class Memory:
         """Load JSONL written by :meth:`export` (``import`` is a Python keyword); idempotent."""
         by_session = read_records(src)
         added = 0
+        cfg = self.config
         for session_id, recs in by_session.items():
-            added += len(self.add(recs, user_id=user_id, session_id=session_id, tenant=tenant))
+            for group in call_groups(recs, most=cfg.max_messages_per_call, chars=cfg.max_request_chars):
+                added += len(self.add(group, user_id=user_id, session_id=session_id, tenant=tenant))
         return added
 
     def close(self) -> None:

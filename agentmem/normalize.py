@@ -7,7 +7,7 @@ Validation happens here, before anything is written: a malformed batch raises
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,7 +15,7 @@ from agentmem._time import as_utc
 from agentmem.errors import ValidationError
 from agentmem.types import Message
 
-__all__ = ["content_hash", "normalize_messages", "parse_timestamp"]
+__all__ = ["call_groups", "content_hash", "normalize_messages", "parse_timestamp"]
 
 # LangChain message ``type`` → conventional role.
 _LC_ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool", "function": "tool"}
@@ -169,3 +169,26 @@ def content_hash(
         ts = message.timestamp.isoformat() if message.timestamp else ""
         key = f"t\x1f{session_id or ''}\x1f{message.speaker}\x1f{message.content}\x1f{ts}"
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def call_groups(messages: Sequence[Mapping[str, Any]], *, most: int, chars: int) -> list[list[Mapping[str, Any]]]:
+    """``messages`` in consecutive groups that each fit one ``Memory.add`` call: at most
+    ``most`` messages and ``chars`` characters of content (a message alone over ``chars``
+    is a group of its own, for ``add`` to refuse).
+
+    >>> [len(g) for g in call_groups([{"content": "ab"}] * 5, most=2, chars=100)]
+    [2, 2, 1]
+    >>> [len(g) for g in call_groups([{"content": "abc"}] * 3, most=10, chars=7)]
+    [2, 1]
+    """
+    out: list[list[Mapping[str, Any]]] = [[]]
+    size = 0
+    for m in messages:
+        content = m.get("content", m.get("text"))
+        n = len(content) if isinstance(content, str) else 0
+        if out[-1] and (len(out[-1]) >= most or size + n > chars):
+            out.append([])
+            size = 0
+        out[-1].append(m)
+        size += n
+    return [g for g in out if g]

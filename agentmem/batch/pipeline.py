@@ -50,7 +50,7 @@ from agentmem.batch.readers import (
 )
 from agentmem.config import MemoryConfig
 from agentmem.errors import ConfigError, ValidationError
-from agentmem.normalize import content_hash, normalize_messages
+from agentmem.normalize import call_groups, content_hash, normalize_messages
 from agentmem.protocols import Embedder
 from agentmem.types import Scope
 
@@ -142,7 +142,7 @@ def store_conversation(mem: Any, conv: Conversation, *, user: str | None, tenant
     cfg = mem.config
     added = dup = 0
     bad: list[ReadError] = []
-    for batch in _calls(conv.messages, cfg.max_messages_per_call, cfg.max_request_chars):
+    for batch in call_groups(conv.messages, most=cfg.max_messages_per_call, chars=cfg.max_request_chars):
         try:
             turns = mem.add(batch, user_id=uid, session_id=conv.session_id, metadata=meta, tenant=tenant)
         except ValidationError:
@@ -159,21 +159,6 @@ def store_conversation(mem: Any, conv: Conversation, *, user: str | None, tenant
         added += len(turns)
         dup += len(batch) - len(turns)
     return added, dup, bad
-
-
-def _calls(messages: Sequence[Mapping[str, Any]], most: int, chars: int) -> list[list[Mapping[str, Any]]]:
-    """``messages`` in consecutive groups within one add call's limits (messages, characters)."""
-    out: list[list[Mapping[str, Any]]] = [[]]
-    size = 0
-    for m in messages:
-        content = m.get("content", m.get("text"))
-        n = len(content) if isinstance(content, str) else 0
-        if out[-1] and (len(out[-1]) >= most or size + n > chars):
-            out.append([])
-            size = 0
-        out[-1].append(m)
-        size += n
-    return [g for g in out if g]
 
 
 def fresh_messages(mem: Any, convs: Sequence[Conversation], *, user: str | None, tenant: str

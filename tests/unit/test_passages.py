@@ -154,3 +154,19 @@ def test_the_end_of_a_long_reply_is_found_with_the_real_embedder(make_memory: An
     hits = mem.search("under which object can I find the extra key to my home?", user_id="cy", k=3)
     assert hits[0].metadata.get("passages", 0) >= 8 and hits[0].metadata["passage"] == hits[0].metadata["passages"] - 1
     assert "blue flower pot" in hits[0].text
+
+
+def test_import_splits_a_session_into_calls_within_the_request_limit(tmp_path: Path) -> None:
+    import io
+
+    mem = Memory(MemoryConfig(home=tmp_path, chroma=str(tmp_path / "chroma"), device="cpu", max_request_chars=50_000,
+                              long_turn_chars=50_000), embedder=HashingEmbedder())
+    try:
+        for word in ("alpha", "beta", "gamma"):  # one session of 60,000 characters in all
+            mem.add({"role": "user", "content": f"{word} " * 3_333}, user_id="dee", session_id="s")
+        out = io.StringIO()
+        assert mem.export(out, user_id="dee") == 3
+        assert mem.import_(io.StringIO(out.getvalue()), user_id="eve") == 3
+        assert [t.content[:5] for t in mem.memories(user_id="eve")] == ["alpha", "beta ", "gamma"]
+    finally:
+        mem.close()
