@@ -12,8 +12,8 @@ WORKDIR /src
 # only what the sidecar needs is installed). torch first, as the CPU build; this layer is
 # cached across code changes.
 COPY requirements.lock pyproject.toml README.md ./
-RUN pip install --no-cache-dir -c requirements.lock torch \
-        --index-url https://download.pytorch.org/whl/cpu
+RUN pip install --no-cache-dir -c requirements.lock "torch==$(sed -n 's/^torch==//p' requirements.lock)+cpu" \
+        --extra-index-url https://download.pytorch.org/whl/cpu
 COPY agentmem ./agentmem
 COPY adapters ./adapters
 COPY kernels ./kernels
