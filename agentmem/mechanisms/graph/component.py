@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -52,9 +52,12 @@ from agentmem.mechanisms.graph.runner import ExtractionRunner
 from agentmem.store.cache import VersionedCache
 from agentmem.types import Scope, Turn
 
+if TYPE_CHECKING:
+    from agentmem.mechanisms.graph.explain import GraphExplanation
+
 __all__ = [
     "BRIDGE", "GraphComponent", "bridge_query", "fact_scores", "passage_text", "passage_title",
-    "rank_passages", "seed_facts",
+    "personalization", "rank_passages", "seed_facts",
 ]
 
 
@@ -151,20 +154,10 @@ def rank_passages(
     if n_p == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0)
     q = np.asarray(qvec, dtype=np.float32).ravel()
-    reset = np.zeros(n_e + n_p, dtype=np.float64)
-    if len(snap.fact_ids):
-        top, fact = facts or seed_facts(snap, q, query_text=query_text, lexical_weight=lexical_weight,
-                                        top_facts=top_facts, keep_facts=keep_facts)
-        ent = np.zeros(n_e, dtype=np.float64)
-        for f in top:
-            for e in snap.fact_ends[f]:
-                ent[e] = max(ent[e], float(fact[f]) / max(1.0, snap.entity_passages[e]))
-        if np.count_nonzero(ent) > link_top_k:
-            ent[np.argsort(-ent, kind="stable")[link_top_k:]] = 0.0
-        reset[:n_e] = ent
-    reset[n_e:] = min_max(snap.passage_vecs @ q, constant=1.0).astype(np.float64) * passage_weight
-    if reset.sum() <= 0:  # a single passage with zero weight: rank it anyway
-        reset[n_e:] = 1.0
+    if len(snap.fact_ids) and facts is None:
+        facts = seed_facts(snap, q, query_text=query_text, lexical_weight=lexical_weight,
+                           top_facts=top_facts, keep_facts=keep_facts)
+    reset = personalization(snap, q, facts, link_top_k=link_top_k, passage_weight=passage_weight)
     if device == "cpu":
         x = personalized_pagerank(snap.transition, reset, damping=damping)
     else:
@@ -172,6 +165,35 @@ def rank_passages(
     scores = x[n_e:]
     order = np.argsort(-scores, kind="stable")
     return order, scores[order]
+
+
+def personalization(
+    snap: GraphSnapshot, qvec: np.ndarray, facts: tuple[list[int], np.ndarray] | None, *,
+    link_top_k: int = 5, passage_weight: float = 0.05,
+) -> np.ndarray:
+    """The PageRank reset vector of :func:`rank_passages` (steps 2 and 3), nodes in snapshot order.
+
+    ``facts`` is :func:`seed_facts`' answer (``None`` for a graph without facts): each seed
+    fact's entities get ``fact score / |passages mentioning the entity|`` (their best), the
+    ``link_top_k`` strongest are kept; every passage gets its min-max dense score times
+    ``passage_weight``. A vector that would be all zero seeds every passage with 1.
+    """
+    n_e, n_p = snap.n_entities, len(snap.passage_ids)
+    reset = np.zeros(n_e + n_p, dtype=np.float64)
+    if facts is not None and len(snap.fact_ids):
+        top, fact = facts
+        ent = np.zeros(n_e, dtype=np.float64)
+        for f in top:
+            for e in snap.fact_ends[f]:
+                ent[e] = max(ent[e], float(fact[f]) / max(1.0, snap.entity_passages[e]))
+        if np.count_nonzero(ent) > link_top_k:
+            ent[np.argsort(-ent, kind="stable")[link_top_k:]] = 0.0
+        reset[:n_e] = ent
+    q = np.asarray(qvec, dtype=np.float32).ravel()
+    reset[n_e:] = min_max(snap.passage_vecs @ q, constant=1.0).astype(np.float64) * passage_weight
+    if reset.sum() <= 0:  # a single passage with zero weight: rank it anyway
+        reset[n_e:] = 1.0
+    return reset
 
 
 def passage_title(turn: Turn) -> str | None:
@@ -318,16 +340,7 @@ class GraphComponent:
         version = query.versions.get(self.name)
         index = self.cache.get(owner, self._version(owner) if version is None else version)
         snap = index.snapshot()
-        keep = None
-        if self.runner is not None and self.config.recognition_filter:
-            runner = self.runner
-
-            def keep(rows: list[int]) -> list[int]:
-                facts = [snap.fact_triples[r] for r in rows]
-                return [rows[i] for i in runner.filter_facts(query.text, facts)]
-
-        facts = seed_facts(snap, query.vector, query_text=query.text, lexical_weight=self.config.lexical_weight,
-                           top_facts=self.config.top_facts, keep_facts=keep)
+        facts = self._seed_facts(snap, query.text, query.vector)
         rows, scores = rank_passages(
             snap, query.vector, link_top_k=self.config.link_top_k, passage_weight=self.config.passage_weight,
             damping=self.config.damping, device=self.services.device, facts=facts,
@@ -339,6 +352,29 @@ class GraphComponent:
             order = np.argsort(-sims, kind="stable")
             lists.append((BRIDGE, order, sims[order]))
         return self._accepted(query, snap, lists)
+
+    def _seed_facts(self, snap: GraphSnapshot, text: str, vector: np.ndarray) -> tuple[list[int], np.ndarray]:
+        keep = None
+        if self.runner is not None and self.config.recognition_filter:
+            runner = self.runner
+
+            def keep(rows: list[int]) -> list[int]:
+                facts = [snap.fact_triples[r] for r in rows]
+                return [rows[i] for i in runner.filter_facts(text, facts)]
+
+        return seed_facts(snap, vector, query_text=text, lexical_weight=self.config.lexical_weight,
+                          top_facts=self.config.top_facts, keep_facts=keep)
+
+    def explain(self, scope: Scope, text: str, vector: np.ndarray, passage_id: str) -> GraphExplanation | None:
+        """The subgraph that led this query's PageRank walk to ``passage_id`` (``None`` when
+        the passage is not in the user's graph); see :func:`~agentmem.mechanisms.graph.explain.explain_passage`."""
+        from agentmem.mechanisms.graph.explain import explain_passage
+
+        snap = self.index(scope.owner()).snapshot()
+        c = self.config
+        facts = self._seed_facts(snap, text, vector) if len(snap.fact_ids) else None
+        return explain_passage(snap, vector, passage_id, facts, link_top_k=c.link_top_k,
+                               passage_weight=c.passage_weight, damping=c.damping)
 
     def _accepted(self, query: Query, snap: GraphSnapshot,
                   lists: Sequence[tuple[str, np.ndarray, np.ndarray]]) -> list[Candidate]:
