@@ -35,7 +35,7 @@ from sqlalchemy.engine import Connection
 
 from agentmem.errors import BackendUnavailableError, StorageError
 from agentmem.mechanisms.base import Candidate, Query, Services, stored_vectors
-from agentmem.mechanisms.episodes.repository import EpisodeRepository, episode_row
+from agentmem.mechanisms.episodes.repository import EpisodeRepository, EpisodeTrace, episode_row
 from agentmem.mechanisms.episodes.segment.scorers import DriftScorer, LMSurpriseScorer, UnitScorer
 from agentmem.mechanisms.episodes.segment.stream import (
     Segment,
@@ -174,7 +174,8 @@ class EpisodeComponent:
         if not keep:
             return None
         row = episode_row(scope, stream, [us[i] for i in keep], seq=seq, surprise_mean=seg.surprise_mean,
-                          surprise_max=seg.surprise_max, method=self.segmenter, is_open=is_open)
+                          surprise_max=seg.surprise_max, method=self.segmenter, is_open=is_open,
+                          scores=[seg.scores[i] for i in keep])
         return row, normed_mean(np.stack([vs[i] for i in keep]))
 
     # -- MemoryComponent ---------------------------------------------------------------------
@@ -328,6 +329,10 @@ class EpisodeComponent:
     def episodes(self, scope: Scope, *, session_id: str | None = None, include_open: bool = True) -> list[Episode]:
         """The user's episodes in order (by stream, then time); the open tails last in each."""
         return self.repo.episodes(scope, session_id=session_id, include_open=include_open)
+
+    def traces(self, scope: Scope, *, session_id: str | None = None) -> list[EpisodeTrace]:
+        """Each episode's units with their surprise (or drift) scores, in :meth:`episodes` order."""
+        return self.repo.traces(scope, session_id=session_id)
 
     def _build(self, scope: Scope) -> EpisodeIndex:
         eps = self.episodes(scope)

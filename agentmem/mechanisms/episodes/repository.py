@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -20,7 +21,7 @@ from agentmem.store import schema as t
 from agentmem.store.sql import SqlStore, scoped
 from agentmem.types import Episode, Scope
 
-__all__ = ["EpisodeRepository", "StoredStream", "episode_row"]
+__all__ = ["EpisodeRepository", "EpisodeTrace", "StoredStream", "episode_row"]
 
 
 def _episode(row: Any) -> Episode:
@@ -44,15 +45,28 @@ class _UnitLike(Protocol):
     ts: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class EpisodeTrace:
+    """One stored episode's units in order as ``(turn id, score)``; the turn id is ``None``
+    for a deleted turn's unit, the score ``None`` in episodes stored before scores were kept."""
+
+    episode_id: str
+    stream: str
+    is_open: bool
+    method: str
+    units: tuple[tuple[str | None, float | None], ...]
+
+
 def episode_row(scope: Scope, stream: str, units: Sequence[_UnitLike], *, seq: int, surprise_mean: float,
-                surprise_max: float, method: str, is_open: bool) -> dict[str, Any]:
-    """A new ``episodes`` row covering ``units`` (turn units, in order; none deleted)."""
+                surprise_max: float, method: str, is_open: bool, scores: Sequence[float]) -> dict[str, Any]:
+    """A new ``episodes`` row covering ``units`` (turn units, in order; none deleted), each
+    stored as ``[turn_id, text, score]`` with its surprise (or drift) score from ``scores``."""
     return {
         "id": uuid.uuid4().hex, "tenant": scope.tenant, "user_id": scope.user_id,
         "session_id": stream or None, "stream": stream, "seq": seq,
         "start_ts": to_db(min(u.ts for u in units)), "end_ts": to_db(max(u.ts for u in units)),
         "text": "\n".join(u.text for u in units), "turn_ids": list(dict.fromkeys(u.turn_id for u in units if u.turn_id)),
-        "units": [[u.turn_id, u.text] for u in units],
+        "units": [[u.turn_id, u.text, float(sc)] for u, sc in zip(units, scores, strict=True)],
         "surprise_mean": surprise_mean, "surprise_max": surprise_max,
         "method": method, "is_open": is_open, "created_at": to_db(utcnow()),
     }
@@ -169,6 +183,18 @@ class EpisodeRepository:
         with self.sql.begin() as conn:
             rows = conn.execute(q.order_by(t.episodes.c.start_ts, t.episodes.c.seq)).all()
         return [_episode(r) for r in rows]
+
+    def traces(self, scope: Scope, *, session_id: str | None = None) -> list[EpisodeTrace]:
+        """Each episode's units with their scores, in :meth:`episodes` order."""
+        e = t.episodes
+        q = sa.select(e.c.id, e.c.stream, e.c.is_open, e.c.method, e.c.units).where(scoped(e, scope))
+        if session_id is not None:
+            q = q.where(e.c.stream == session_id)
+        with self.sql.begin() as conn:
+            rows = conn.execute(q.order_by(e.c.start_ts, e.c.seq)).all()
+        return [EpisodeTrace(r.id, r.stream, bool(r.is_open), r.method,
+                             tuple((u[0], float(u[2]) if len(u) > 2 and u[2] is not None else None) for u in r.units))
+                for r in rows]
 
     def delete_user(self, scope: Scope) -> None:
         with self.sql.begin() as conn:
