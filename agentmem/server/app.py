@@ -62,7 +62,8 @@ class ServerSettings:
     ``surprise`` or ``auto``, :class:`agentmem.config.EpisodeConfig`) and ``fusion``
     (``AGENTMEM_FUSION``: ``default`` or ``multi-hop``, :meth:`agentmem.config.RecallConfig.multi_hop`).
     Replicas of one store should agree on them: a mechanism switched on later covers only what
-    is added from then on.
+    is added from then on. ``ui`` (``AGENTMEM_UI``: ``on`` or ``off``) serves the memory
+    inspector page at ``/ui`` (:mod:`agentmem.server.ui`).
     """
 
     db_url: str | None = None
@@ -77,6 +78,7 @@ class ServerSettings:
     graph: bool = False
     episodes: str = "off"
     fusion: str = "default"
+    ui: bool = True
 
     @classmethod
     def from_env(cls) -> ServerSettings:
@@ -97,6 +99,7 @@ class ServerSettings:
             graph=_choice(env, "AGENTMEM_GRAPH", ("off", "on")) == "on",
             episodes=_choice(env, "AGENTMEM_EPISODES", SEGMENTERS),
             fusion=_choice(env, "AGENTMEM_FUSION", FUSIONS),
+            ui=_choice(env, "AGENTMEM_UI", ("on", "off")) == "on",
         )
 
 
@@ -249,11 +252,17 @@ def create_app(settings: ServerSettings | None = None, *, memory: Any = None) ->
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
 
+    from agentmem.server.inspect_routes import router as inspect_router
     from agentmem.server.routes import router
     from agentmem.server.store_routes import router as store_router
 
     app.include_router(router)
     app.include_router(store_router)
+    app.include_router(inspect_router)
+    if settings.ui:
+        from agentmem.server.ui import router as ui_router
+
+        app.include_router(ui_router)
 
     @app.get("/healthz", response_model=Status, tags=["ops"])
     def healthz() -> Status:
