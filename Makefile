@@ -28,6 +28,7 @@ lint: venv
 
 test: venv lint
 	bash .ci/postgres.sh
+	bash .ci/chromium.sh
 	$(VENV)/bin/python -m pytest -q -p no:cacheprovider --durations=15 tests
 	$(VENV)/bin/python -m pytest -q -p no:cacheprovider --doctest-modules agentmem adapters kernels
 
