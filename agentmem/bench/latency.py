@@ -65,6 +65,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     queries = [f"when did {rng.choice(_NAMES)} {rng.choice(_VERBS)} {rng.choice(_TOPICS)}?"
                for _ in range(args.queries)]
     results = []
+    per_size: list[list[float]] = []
     with tempfile.TemporaryDirectory(prefix="agentmem-latency-") as tmp:
         home = Path(args.home or tmp)
         mem = Memory(MemoryConfig(home=home, chroma=str(home / "chroma"), device=args.device))
@@ -92,6 +93,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             cold.search(queries[0], user_id="bench", k=10)
             cold_s = time.perf_counter() - t0
             cold.close()
+            per_size.append([round(x, 3) for x in lat])
             results.append({
                 "turns": stored,
                 "search_ms_p50": round(float(np.percentile(lat, 50)), 2),
@@ -102,4 +104,4 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             })
         mem.close()
     return {"benchmark": "latency", "k": 10, "queries": args.queries, "device": args.device,
-            "resumed_from_turns": resumed, "results": results}
+            "resumed_from_turns": resumed, "results": results, "plot_data": {"search_ms": per_size}}

@@ -43,6 +43,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--graph-lexical-weight", type=float, default=GraphConfig().lexical_weight,
                    help="BM25 weight in the graph's query-to-fact score (0: HippoRAG 2's dense-only)")
     p.add_argument("--home", default=None, help="data directory (default: a temporary one)")
+    p.add_argument("--conversations", type=int, default=None, help="only the first N conversations")
 
 
 def memory_config(args: argparse.Namespace, home: Path) -> MemoryConfig:
@@ -63,7 +64,7 @@ def memory_config(args: argparse.Namespace, home: Path) -> MemoryConfig:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     ks = [int(x) for x in str(args.k).split(",")]
-    convs = load_locomo(args.data)
+    convs = load_locomo(args.data)[: args.conversations]
     with tempfile.TemporaryDirectory(prefix="agentmem-locomo-") as tmp:
         home = Path(args.home or tmp)
         from agentmem.memory import Memory
@@ -126,4 +127,5 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "graph": args.graph, "primary": config.recall.primary, "head": config.recall.head,
             "graph_lexical_weight": config.graph.lexical_weight,
         },
+        "plot_data": {"search_ms": [round(x, 3) for x in lat]},
     }

@@ -197,6 +197,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "lead": list(_lead(args)),
         "lexical_weight": args.lexical_weight,
         "topic_weight": args.topic_weight,
+        "plot_data": {"search_ms": [round(1000.0 * x, 3) for x in latency]},
     }
 
 

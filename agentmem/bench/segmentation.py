@@ -326,4 +326,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                    "lm_context": args.context, "lm_page": args.page, "contiguity": args.contiguity,
                    "fixed_phases": list(FIXED_PHASES)},
         "lm_speed": speed, "methods": table,
+        "plot_data": {"trace": {
+            "conversation": streams[0]["id"], "scores": [round(float(x), 4) for x in scores[0]],
+            "true": list(streams[0]["starts"]), "found": methods["surprise+refine"][0], "method": "surprise+refine",
+        }} if streams else {},
     }

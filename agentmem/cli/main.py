@@ -128,7 +128,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     module = importlib.import_module(f"agentmem.bench.{BENCHES[args.bench]}")
+    if getattr(args, "plot", None) or getattr(args, "report", None):
+        from agentmem.bench.plots import pyplot
+
+        pyplot()  # a missing `plot` extra fails before the bench runs, not after
     result = module.run(args)
+    plot_data = result.pop("plot_data", {}) if isinstance(result, dict) else {}
+    if getattr(args, "plot", None):
+        from agentmem.bench.plots import write_plot
+
+        write_plot(args.plot, args.bench, result, plot_data)
+    if getattr(args, "report", None):
+        from agentmem.bench.plots import write_report
+
+        write_report(args.report, args.bench, result, plot_data)
     print(json.dumps(result, indent=None if args.json else 2, ensure_ascii=False))
     return 0
 
@@ -195,6 +208,11 @@ def build_parser() -> argparse.ArgumentParser:
         bp = bench.add_parser(name)
         mod.add_arguments(bp)
         bp.add_argument("--json", action="store_true", help="one JSON object on stdout")
+        if name in ("retrieval", "locomo", "latency", "segmentation"):  # agentmem.bench.plots.PLOTTABLE
+            bp.add_argument("--plot", metavar="FILE.png", default=None,
+                            help="also draw the result (needs the plot extra: matplotlib)")
+            bp.add_argument("--report", metavar="FILE.html", default=None,
+                            help="also write a self-contained HTML report (picture + result)")
         bp.set_defaults(func=cmd_bench)
     return parser
 
