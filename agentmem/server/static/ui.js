@@ -93,7 +93,7 @@ function drawTimeline(data) {
   const plotTop = TOP + BAND + 10, plotBottom = H - 24;
   const n = turns.length;
   const x = (i) => L + (n <= 1 ? 0 : (i * (W - L - R)) / (n - 1));
-  const root = svg("svg", { width: W, height: H, viewBox: `0 0 ${W} ${H}`, id: "timeline-svg", role: "img" });
+  const root = svg("svg", { width: "100%", viewBox: `0 0 ${W} ${H}`, id: "timeline-svg", role: "img" });
   root.append(svg("desc", {}, "turns in order; episode bands on top, surprise curve below"));
   const scored = turns.map((t, i) => [i, t.surprise]).filter(([, s]) => s !== null);
   $("timeline-note").textContent = data.episodes
@@ -198,7 +198,7 @@ function drawGraph(data) {
   const column = (nodes, cx) => nodes.forEach((n, i) => pos.set(n.id, [cx, 30 + ((i + 0.5) * (H - 40)) / nodes.length]));
   column(facts, FX); column(ents, EX); column([passage], PX);
   const maxMass = Math.max(...data.nodes.map((n) => n.mass), 1e-12);
-  const root = svg("svg", { width: W, height: H, viewBox: `0 0 ${W} ${H}`, id: "graph-svg", role: "img" });
+  const root = svg("svg", { width: "100%", viewBox: `0 0 ${W} ${H}`, id: "graph-svg", role: "img" });
   root.append(svg("text", { x: FX, y: 14, "text-anchor": "end" }, "seed facts (score)"));
   root.append(svg("text", { x: EX, y: 14, "text-anchor": "middle" }, "entities (PageRank mass; dark: seeded)"));
   root.append(svg("text", { x: PX, y: 14, "text-anchor": "middle" }, "passage (rank)"));
