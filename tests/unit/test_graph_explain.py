@@ -8,9 +8,9 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from agentmem.mechanisms.graph.index import GraphIndex, PassageInput, plan_add
 from agentmem.mechanisms.graph.component import personalization, rank_passages, seed_facts
 from agentmem.mechanisms.graph.explain import explain_passage
+from agentmem.mechanisms.graph.index import GraphIndex, PassageInput, plan_add
 from agentmem.types import Scope
 
 DIM = 64

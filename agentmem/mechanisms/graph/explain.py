@@ -13,9 +13,9 @@ from typing import Literal
 
 import numpy as np
 
-from agentmem.mechanisms.graph.index import GraphSnapshot
 from agentmem.kernels.ppr import personalized_pagerank
 from agentmem.mechanisms.graph.component import personalization
+from agentmem.mechanisms.graph.index import GraphSnapshot
 
 __all__ = ["ExplainedEdge", "ExplainedNode", "GraphExplanation", "explain_passage"]
 
