@@ -54,10 +54,20 @@ def _curve(ax: Any, series: Mapping[str, Mapping[str, float]], title: str) -> No
 
 
 def _latency(ax: Any, series: Mapping[str, list[float]], title: str = "search latency") -> None:
+    import numpy as np
+
+    values = [x for ms in series.values() for x in ms if x > 0]
+    if not values:
+        return
+    # log-spaced bins: one cold first search should not squash the rest into one bar
+    lo, hi = min(values), max(values)
+    bins = np.geomspace(lo, hi * 1.0001, 31) if hi > lo else 30
     for name, ms in series.items():
         if ms:
-            ax.hist(ms, bins=30, alpha=0.55, label=f"{name} (n={len(ms)})")
-    ax.set(title=title, xlabel="ms", ylabel="searches")
+            ax.hist(ms, bins=bins, alpha=0.55, label=f"{name} (n={len(ms)})")
+    if hi > lo:
+        ax.set_xscale("log")
+    ax.set(title=title, xlabel="ms (log scale)" if hi > lo else "ms", ylabel="searches")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
 
