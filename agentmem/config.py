@@ -66,6 +66,11 @@ class RecallConfig:
     contiguity: float = 0.4  # weight of the best neighbouring turn's score
     speaker_boost: float = 0.1  # for turns by the one speaker a query names
     context_view: bool = True  # also embed each turn after the previous one (max of both views)
+    # Rank candidates with the learned reader (agentmem.recall.reader) instead of RRF; it
+    # reads every signal, so components compute the ones RRF would skip (``bridge``). Opt-in:
+    # cross-validated on LoCoMo dev it is above RRF but short of the bar set for making it the
+    # default, and it is not yet measured on documents (docs/benchmarks.md, issue 25).
+    reader: bool = False
 
     def __post_init__(self) -> None:
         if self.rrf_k < 1:
@@ -102,8 +107,10 @@ class RecallConfig:
         return cls.multi_hop() if name == "multi-hop" else cls()
 
     def reads(self, signal: str) -> bool:
-        """Whether fusion uses ``signal``: it has a weight (an unnamed signal weighs 1) or leads."""
-        return self.weights.get(signal, 1.0) > 0 or (self.primary is not None and signal in self.lead)
+        """Whether fusion uses ``signal``: the reader is on, it has a weight (an unnamed signal
+        weighs 1) or it leads."""
+        return (self.reader or self.weights.get(signal, 1.0) > 0
+                or (self.primary is not None and signal in self.lead))
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,7 +29,8 @@ from agentmem.normalize import call_groups
 from agentmem.protocols import ChatModel, Embedder, LogitsModel, TokenCounter
 from agentmem.recall.filters import parse_filters
 from agentmem.recall.fusion import fuse_candidates
-from agentmem.recall.pack import pack_context
+from agentmem.recall.pack import episode_spans_of, pack_context
+from agentmem.recall.reader import default_reader, read
 from agentmem.recall.timeparse import parse_time_window
 from agentmem.resolve import build_components, build_services
 from agentmem.telemetry import traced
@@ -245,6 +246,11 @@ class Memory:
         ``metadata`` (equality on keys). A time named in the query ("last May") adds a
         ``time`` signal relative to ``now`` (default: the current time).
         """
+        return self._search(query, user_id=user_id, k=k, filters=filters, now=now, tenant=tenant)[0]
+
+    def _search(self, query: str, *, user_id: str, k: int, filters: Mapping[str, Any] | None,
+                now: datetime | None, tenant: str) -> tuple[list[Hit], list[list[Candidate]]]:
+        """:meth:`search`'s hits and every component's candidate lists."""
         scope = self._scope(tenant, user_id)
         if not isinstance(query, str) or not query.strip():
             raise ValidationError("query must be a non-empty string")
@@ -266,10 +272,14 @@ class Memory:
             )
             lists = [c.search(q) for c in self.components]
         rc = self.config.recall
-        fused = fuse_candidates(
-            lists, weights=rc.weights, k=rc.rrf_k, primary=rc.primary, head=rc.head, lead=rc.lead
-        )
-        return self._hits(scope, fused, lists, flt, k)
+        if rc.reader:
+            fused = read(lists, query_text=query, has_time_window=q.time_hint is not None,
+                         model=default_reader(), weights=rc.weights, rrf_k=rc.rrf_k)
+        else:
+            fused = fuse_candidates(
+                lists, weights=rc.weights, k=rc.rrf_k, primary=rc.primary, head=rc.head, lead=rc.lead
+            )
+        return self._hits(scope, fused, lists, flt, k), lists
 
     def _hits(self, scope: Scope, fused: list[Any], lists: list[list[Candidate]], flt: TurnFilter, k: int) -> list[Hit]:
         extra = {(c.kind, c.id): c for cands in lists for c in cands if c.kind != "turn"}
@@ -311,12 +321,29 @@ class Memory:
         filters: Mapping[str, Any] | None = None,
         now: datetime | None = None,
         tenant: str = DEFAULT_TENANT,
+        episode_spans: bool = True,
     ) -> ContextPack:
-        """Search, then pack the hits chronologically into ``token_budget`` tokens with citations."""
+        """Search, then pack the hits chronologically into ``token_budget`` tokens with citations.
+
+        With episodic memory on, a turn hit whose recalled episode fits the remaining budget
+        brings the episode's other turns along (:func:`~agentmem.recall.pack.pack_context`'s
+        ``spans``), so the context holds the exchange around it; ``episode_spans=False`` packs
+        the hits alone.
+        """
         if not isinstance(token_budget, int) or token_budget < 1:
             raise ValidationError("token_budget must be a positive integer")
-        hits = self.search(query, user_id=user_id, k=k, filters=filters, now=now, tenant=tenant)
-        return pack_context(hits, token_budget=token_budget, counter=self.services.tokens)
+        hits, lists = self._search(query, user_id=user_id, k=k, filters=filters, now=now, tenant=tenant)
+        spans = None
+        if episode_spans:
+            covering = episode_spans_of(hits, [c for cands in lists for c in cands if c.kind == "episode"])
+            if covering:
+                scope = self._scope(tenant, user_id)
+                flt = parse_filters(filters)
+                ids = list(dict.fromkeys(t for span in covering.values() for t in span))
+                turns = {t.id: t for t in self.services.sql.get_turns(scope, ids) if flt.accepts(t)}
+                spans = {hid: [_turn_hit(turns[t], 0.0, scope) for t in span if t in turns]
+                         for hid, span in covering.items()}
+        return pack_context(hits, token_budget=token_budget, counter=self.services.tokens, spans=spans)
 
     # -- episodes (EM-LLM) -------------------------------------------------------------------
     def episodes(
@@ -393,3 +420,9 @@ class Memory:
     def close(self) -> None:
         self.services.sql.engine.dispose()
 
+
+
+def _turn_hit(t: Turn, score: float, scope: Scope, ranks: Mapping[str, int] | None = None,
+              raw: Mapping[str, float] | None = None) -> Hit:
+    return Hit(t.id, "turn", t.content, score, scope, t.timestamp, dict(ranks or {}), dict(raw or {}),
+               speaker=t.speaker, metadata={**t.metadata, "session_id": t.scope.session_id, "seq": t.seq})

@@ -27,6 +27,9 @@ BENCHES = {
     "prepare-musique": "musique",
     "load": "load",
     "indexing": "indexing",
+    "reader-data": "reader_data",
+    "train-reader": "train_reader",
+    "ablation": "ablation",
 }
 
 

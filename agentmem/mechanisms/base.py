@@ -103,6 +103,9 @@ class Candidate:
     """Ranks in sub-signals that went into ``score`` (provenance, e.g. ``{"dense": 3}``)."""
     passage: int | None = None
     """For a long turn: the number of its best passage for the query (see ``split_passages``)."""
+    features: Mapping[str, float] = field(default_factory=dict)
+    """What the component knows about the candidate beyond its score, for the reader
+    (:mod:`agentmem.recall.features`), e.g. the turn's raw dense and BM25 scores."""
 
 
 @dataclass(slots=True)

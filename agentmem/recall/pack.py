@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
+from agentmem.mechanisms.base import Candidate
 from agentmem.protocols import TokenCounter
 from agentmem.types import Citation, ContextPack, Hit
 
-__all__ = ["pack_context", "render_hit"]
+__all__ = ["episode_spans_of", "pack_context", "render_hit"]
 
 HEADER = "Relevant memories (oldest first):"
 
@@ -20,13 +21,36 @@ def render_hit(hit: Hit, marker: int) -> str:
     return f"[{marker}] {when} · {label}{who}{hit.text}"
 
 
-def pack_context(hits: Sequence[Hit], *, token_budget: int, counter: TokenCounter) -> ContextPack:
+def episode_spans_of(hits: Sequence[Hit], episodes: Sequence[Candidate]) -> dict[str, tuple[str, ...]]:
+    """For each turn hit that a recalled episode holds, the turns of the first (best-ranked)
+    such episode, in order.
+
+    >>> from agentmem.types import Scope
+    >>> h = Hit("t2", "turn", "x", 1.0, Scope("default", "u"), None)
+    >>> episode_spans_of([h], [Candidate("e", "episode", 0.5, "episode", turn_ids=("t1", "t2"))])
+    {'t2': ('t1', 't2')}
+    """
+    out: dict[str, tuple[str, ...]] = {}
+    for hit in hits:
+        if hit.kind != "turn":
+            continue
+        span = next((e.turn_ids for e in episodes if hit.id in e.turn_ids), None)
+        if span is not None and len(span) > 1:
+            out[hit.id] = tuple(span)
+    return out
+
+
+def pack_context(
+    hits: Sequence[Hit], *, token_budget: int, counter: TokenCounter, spans: Mapping[str, Sequence[Hit]] | None = None
+) -> ContextPack:
     """Choose hits by relevance until the budget is spent, then lay them out by time.
 
     Hits are taken best first; one that does not fit is skipped (a shorter, less relevant
-    one may still fit) and counted in ``dropped``. The chosen hits are rendered oldest first,
-    each with a ``[n]`` marker that its :class:`Citation` resolves. The header and newlines
-    count against the budget.
+    one may still fit) and counted in ``dropped``. With ``spans`` (hit id → the turns of its
+    episode, the hit among them), a hit brings its whole span when the span's turns not
+    chosen yet fit the remaining budget, else it comes alone. The chosen hits are rendered
+    oldest first, each with a ``[n]`` marker that its :class:`Citation` resolves. The header
+    and newlines count against the budget.
 
     Parameters
     ----------
@@ -36,24 +60,40 @@ def pack_context(hits: Sequence[Hit], *, token_budget: int, counter: TokenCounte
         Maximum tokens of the rendered text (``cl100k_base`` by default).
     counter
         The token counter.
+    spans
+        Optional episode spans per hit id (:func:`episode_spans_of`).
     """
     if token_budget <= 0:
         return ContextPack("", (), (), 0, token_budget, dropped=len(hits))
     used = counter.count(HEADER)
     if used > token_budget:
         return ContextPack("", (), (), 0, token_budget, dropped=len(hits))
-    chosen: list[tuple[Hit, int]] = []
+    chosen: dict[tuple[str, str], Hit] = {}
     dropped = 0
+    widest = len(hits) + sum(len(v) for v in (spans or {}).values())  # markers' digits: reserve the widest
+
+    def cost(group: Sequence[Hit]) -> int:
+        return sum(counter.count("\n" + render_hit(h, widest)) for h in group)
+
     for hit in hits:
-        # The marker's digits change with the final order; reserve the widest one.
-        cost = counter.count("\n" + render_hit(hit, len(hits)))
-        if used + cost <= token_budget:
-            chosen.append((hit, cost))
-            used += cost
+        if (hit.kind, hit.id) in chosen:
+            continue
+        span = [h for h in (spans or {}).get(hit.id, ()) if (h.kind, h.id) not in chosen and h.id != hit.id]
+        if span:
+            group = [hit, *span]
+            c = cost(group)
+            if used + c <= token_budget:
+                chosen.update({(h.kind, h.id): h for h in group})
+                used += c
+                continue
+        c = cost([hit])
+        if used + c <= token_budget:
+            chosen[(hit.kind, hit.id)] = hit
+            used += c
         else:
             dropped += 1
     ordered = sorted(
-        (h for h, _ in chosen),
+        chosen.values(),
         key=lambda h: (h.timestamp is None, h.timestamp or 0, h.metadata.get("seq", 0)),
     )
     lines = [HEADER]

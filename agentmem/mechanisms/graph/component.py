@@ -57,7 +57,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BRIDGE", "GraphComponent", "bridge_query", "fact_scores", "passage_text", "passage_title",
-    "personalization", "rank_passages", "seed_facts",
+    "personalization", "rank_passages", "seed_facts", "seed_mentions",
 ]
 
 
@@ -111,6 +111,17 @@ def bridge_query(query: str, fact: Sequence[str]) -> str:
     'Who is the spouse of the director of Jump for Glory? jump for glory directed by raoul walsh'
     """
     return " ".join([query, *fact])
+
+
+def seed_mentions(snap: GraphSnapshot, fact_rows: Sequence[int]) -> np.ndarray:
+    """Per passage row, how many distinct entities of the facts ``fact_rows`` it mentions
+    (the seed facts: a passage that names them is where PageRank's walk starts)."""
+    n_e = snap.n_entities
+    if not fact_rows or not len(snap.passage_ids):
+        return np.zeros(len(snap.passage_ids))
+    ents = np.unique(snap.fact_ends[list(fact_rows)].ravel())
+    linked = snap.adjacency[ents][:, n_e:]
+    return np.asarray((linked > 0).sum(axis=0), dtype=np.float64).ravel()
 
 
 def rank_passages(
@@ -346,12 +357,13 @@ class GraphComponent:
             damping=self.config.damping, device=self.services.device, facts=facts,
         )
         lists = [(self.name, rows, scores)]
+        mentions = (seed_mentions(snap, facts[0]), seed_mentions(snap, facts[0][:1]))
         if facts[0] and self.services.config.recall.reads(BRIDGE):
             qvec = embed_query(self.services.embedder, bridge_query(query.text, snap.fact_triples[facts[0][0]]))
             sims = snap.passage_vecs @ np.asarray(qvec, dtype=np.float32)
             order = np.argsort(-sims, kind="stable")
             lists.append((BRIDGE, order, sims[order]))
-        return self._accepted(query, snap, lists)
+        return self._accepted(query, snap, lists, mentions)
 
     def _seed_facts(self, snap: GraphSnapshot, text: str, vector: np.ndarray) -> tuple[list[int], np.ndarray]:
         keep = None
@@ -376,14 +388,17 @@ class GraphComponent:
         return explain_passage(snap, vector, passage_id, facts, link_top_k=c.link_top_k,
                                passage_weight=c.passage_weight, damping=c.damping)
 
-    def _accepted(self, query: Query, snap: GraphSnapshot,
-                  lists: Sequence[tuple[str, np.ndarray, np.ndarray]]) -> list[Candidate]:
+    def _accepted(self, query: Query, snap: GraphSnapshot, lists: Sequence[tuple[str, np.ndarray, np.ndarray]],
+                  mentions: tuple[np.ndarray, np.ndarray]) -> list[Candidate]:
         """Per ``(signal, rows, scores)`` list (best first), its first ``query.k`` passages that
-        pass the query's filter; the turns of every list are read from SQL in one call."""
+        pass the query's filter; the turns of every list are read from SQL in one call. Each
+        candidate carries how many seed-fact entities (and entities of the best fact) it names."""
         unfiltered = query.filter == TurnFilter()
         want = query.k if unfiltered else query.k * 5
+        seeds, best = mentions
         per_list = [
-            [Candidate(id=snap.passage_ids[r], kind="turn", score=float(s), signal=signal)
+            [Candidate(id=snap.passage_ids[r], kind="turn", score=float(s), signal=signal,
+                       features={"seed": float(seeds[r]), "seed_best": float(best[r])})
              for r, s in zip(rows[:want], scores[:want], strict=True)]
             for signal, rows, scores in lists
         ]

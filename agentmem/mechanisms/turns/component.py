@@ -164,8 +164,14 @@ class TurnIndex:
         dense = np.maximum(dense, best)
         base = score_fusion(dense, bm_by_row[pool], lexical_weight=lexical_weight)
         named = named_speaker(query.text, self.speakers)
-        base += speaker_boost([self.speaker[r] for r in pool], named, boost)
-        final = contiguity(base, positions(pool, prev[pool]), positions(pool, nxt[pool]), beta=beta)[: len(seeds)]
+        by_named = speaker_boost([self.speaker[r] for r in pool], named, 1.0)
+        base += boost * by_named
+        p_at, n_at = positions(pool, prev[pool]), positions(pool, nxt[pool])
+        final = contiguity(base, p_at, n_at, beta=beta)[: len(seeds)]
+        padded = np.append(base, 0.0)
+        neighbour = np.maximum(padded[p_at], padded[n_at])
+        bm_max = float(bm_by_row.max()) if bm_by_row.size else 0.0
+        store = float(np.log1p(self.speakers.total()))
         d_rows, d_scores = np.concatenate([p_rows, c_rows, s_rows]), np.concatenate([p_scores, c_scores, s_scores])
         by_dense = first_occurrences(d_rows[np.argsort(-d_scores, kind="stable")])  # a row's best view
         dense_rank = {int(r): k for k, r in enumerate(by_dense, 1)}
@@ -179,7 +185,14 @@ class TurnIndex:
             if row in bm_rank:
                 ranks["bm25"] = bm_rank[row]
             passage = int(which[i]) if which[i] >= 0 else None
-            out.append(Candidate(self.plain.id_at(row), "turn", float(final[i]), "turns", ranks=ranks, passage=passage))
+            features = {
+                "dense": float(dense[i]), "bm25": float(bm_by_row[row] / bm_max) if bm_max > 0 else 0.0,
+                "base": float(base[i]), "neighbour": float(neighbour[i]), "speaker": float(by_named[i]),
+                "named": float(named is not None), "document": float(self.role[row] == "document"),
+                "store": store,
+            }
+            out.append(Candidate(self.plain.id_at(row), "turn", float(final[i]), "turns", ranks=ranks,
+                                 passage=passage, features=features))
         return out
 
 

@@ -1,0 +1,175 @@
+"""``agentmem bench reader-data``: index a dev set with every mechanism on and cache, per
+question, every component's candidate list.
+
+Indexing is the slow part (the graph's extraction, episodes); the reader's feature tables
+(:func:`agentmem.recall.features.candidate_table`) are built from the cache, so training and
+evaluating (``agentmem bench ablation`` / ``train-reader``) run many times without indexing
+again, and a change of features needs no new index. One file per dataset,
+``{out}/{dataset}.jsonl.gz``, one line per question: ``group`` (the conversation, or the
+MuSiQue split ``test`` / ``selection``), ``category``, ``n_gold``, ``text``, ``time_window``
+(whether a time was parsed from it), ``gold`` (the gold record ids among the candidates) and
+``lists`` (per component, its candidates).
+
+Datasets: ``locomo`` (``--locomo``: conversations, each its own user; evidence turns are gold),
+``musique-triples`` and ``musique-offline`` (``--musique``: the directory written by ``bench
+prepare-musique --selection``; every test and selection question; supporting passages are gold;
+``--triples`` for the first).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from agentmem.config import EpisodeConfig, GraphConfig, MemoryConfig, RecallConfig
+
+__all__ = ["add_arguments", "all_on_config", "read_questions", "run"]
+
+DATASETS = ("locomo", "musique-triples", "musique-offline")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset", required=True, choices=DATASETS)
+    p.add_argument("--locomo", default="../shared/data/locomo_dev.json")
+    p.add_argument("--musique", default="/tmp/mq", help="directory of `bench prepare-musique --selection`")
+    p.add_argument("--triples", default="../shared/data/musique_openie_gpt35.json")
+    p.add_argument("--out", required=True, help="directory for {dataset}.jsonl.gz")
+    p.add_argument("--home", default=None, help="data directory (default: a temporary one)")
+
+
+def all_on_config(home: Path) -> MemoryConfig:
+    """Every mechanism on: the graph (offline extractor unless a document carries triples),
+    drift episodes, thoughts, and the reader's signal set (``bridge`` computed)."""
+    return MemoryConfig(
+        home=home, chroma=str(home / "chroma"), recall=RecallConfig(reader=True),
+        graph=GraphConfig(enabled=True, extractor="offline"), episodes=EpisodeConfig(segmenter="drift"),
+    )
+
+
+class _Questions:
+    """Accumulates the candidate lists of one dataset's questions (one JSON line each)."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.query_ms: list[float] = []
+
+    def question(self, mem: Any, user: str, text: str, gold: set[str], label: Callable[[str], str | None], *,
+                 group: str, category: int, now: Any = None) -> None:
+        from agentmem._time import as_utc, utcnow
+        from agentmem.embedding import embed_query
+        from agentmem.kernels.threads import one_torch_thread
+        from agentmem.mechanisms.base import Query
+        from agentmem.recall.timeparse import parse_time_window
+        from agentmem.types import Scope
+
+        s = mem.services
+        scope = Scope("default", user)
+        t0 = time.perf_counter()
+        with one_torch_thread():  # as Memory.search
+            q = Query(text, embed_query(s.embedder, text), scope, RecallConfig().candidates, s.sql.versions(scope),
+                      time_hint=parse_time_window(text, as_utc(now) if now else utcnow()))
+            lists = [c.search(q) for c in mem.components]
+        self.query_ms.append(1000 * (time.perf_counter() - t0))
+        found = {rid for cands in lists for c in cands for rid in (c.turn_ids or (c.id,)) if label(rid) in gold}
+        self.lines.append(json.dumps({
+            "group": group, "category": category, "n_gold": len(gold), "text": text,
+            "time_window": q.time_hint is not None, "gold": sorted(found),
+            "lists": [[_candidate(c) for c in cands] for cands in lists],
+        }, ensure_ascii=False))
+
+    def save(self, path: Path) -> None:
+        """Append the questions so far to ``path``."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with gzip.open(path, "at", encoding="utf-8") as f:  # appends: a gzip file may hold several members
+            f.write("\n".join(self.lines) + "\n")
+
+
+def _candidate(c: Any) -> list[Any]:
+    return [c.id, c.kind, c.score, c.signal, list(c.turn_ids), dict(c.features), dict(c.ranks)]
+
+
+def read_questions(path: str | Path) -> list[dict[str, Any]]:
+    """The cached questions, their candidate lists as :class:`~agentmem.mechanisms.base.Candidate`."""
+    from agentmem.mechanisms.base import Candidate
+
+    out = []
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        for line in f:
+            q = json.loads(line)
+            q["lists"] = [[Candidate(i, kind, score, signal, turn_ids=tuple(turns), features=feats, ranks=ranks)
+                           for i, kind, score, signal, turns, feats, ranks in cands] for cands in q["lists"]]
+            out.append(q)
+    return out
+
+
+def _locomo(args: argparse.Namespace, home: Path, tables: _Questions, out: Path) -> dict[str, Any]:
+    """Conversation by conversation (each its own user): index it, cache its questions and
+    append them to ``out``, so a run cut short leaves whole conversations behind."""
+    from agentmem.bench.locomo_data import load_locomo
+    from agentmem.memory import Memory
+    from agentmem.types import Scope
+
+    convs = load_locomo(args.locomo)
+    mem = Memory(all_on_config(home))
+    index_s = 0.0
+    n = 0
+    out.unlink(missing_ok=True)
+    for c in convs:
+        t0 = time.perf_counter()
+        for s, turns in c.sessions().items():
+            msgs = [{"speaker": t.speaker, "content": t.text, "timestamp": t.timestamp, "id": t.dia_id}
+                    for t in turns]
+            n += len(mem.add(msgs, user_id=c.sample_id, session_id=f"session_{s}"))
+        index_s += time.perf_counter() - t0
+        ids = {t.id: str(t.metadata.get("message_id")) for t in mem.services.sql.list_turns(Scope("default", c.sample_id))}
+        now = max(t.timestamp for t in c.turns)
+        for q in c.questions:
+            tables.question(mem, c.sample_id, q.question, set(q.evidence), ids.get, group=c.sample_id,
+                            category=q.category, now=now)
+        tables.save(out)
+        tables.lines.clear()
+    mem.close()
+    return {"turns": n, "index_s": round(index_s, 1)}
+
+
+def _musique(args: argparse.Namespace, home: Path, tables: _Questions, *, triples: bool) -> dict[str, Any]:
+    from agentmem.bench.retrieval import _documents, load_jsonl
+    from agentmem.memory import Memory
+    from agentmem.types import Scope
+
+    root = Path(args.musique)
+    ns = argparse.Namespace(corpus=str(root / "corpus.jsonl"), triples=args.triples if triples else None)
+    docs, _ = _documents(ns)
+    mem = Memory(all_on_config(home))
+    t0 = time.perf_counter()
+    mem.add_documents(docs, user_id="bench")
+    index_s = time.perf_counter() - t0
+    ids = {t.id: str(t.metadata["doc_id"]) for t in mem.services.sql.list_turns(Scope("default", "bench"))}
+    for split, name in (("test", "queries.jsonl"), ("selection", "queries_selection.jsonl")):
+        for q in load_jsonl(root / name):
+            tables.question(mem, "bench", q["query"], set(q["gold"]), ids.get, group=split, category=0)
+    mem.close()
+    return {"passages": len(docs), "index_s": round(index_s, 1)}
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    tables = _Questions()
+    out = Path(args.out) / f"{args.dataset}.jsonl.gz"
+    with tempfile.TemporaryDirectory(prefix="agentmem-reader-data-") as tmp:
+        home = Path(args.home or tmp)
+        if args.dataset == "locomo":
+            info = _locomo(args, home, tables, out)
+        else:
+            out.unlink(missing_ok=True)
+            info = _musique(args, home, tables, triples=args.dataset == "musique-triples")
+            tables.save(out)
+    return {**info, "dataset": args.dataset, "out": str(out),
+            "candidates_ms_p50": round(float(np.median(tables.query_ms)), 1)}
