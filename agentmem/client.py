@@ -38,6 +38,7 @@ from agentmem.types import (
     Citation,
     ContextPack,
     Episode,
+    Fact,
     HistoryEvent,
     Hit,
     Message,
@@ -140,7 +141,16 @@ class _Decode:
             id=d["id"], kind=d["kind"], text=d["text"], score=float(d["score"]), scope=Scope(self.tenant, user_id),
             timestamp=_parse_dt(d.get("timestamp")), signals=dict(d.get("signals") or {}),
             signal_scores=dict(d.get("signal_scores") or {}), speaker=d.get("speaker"),
-            metadata=dict(d.get("metadata") or {}),
+            metadata=dict(d.get("metadata") or {}), superseded_by=d.get("superseded_by"),
+            contradicts=tuple(d.get("contradicts") or ()),
+        )
+
+    def fact(self, d: Mapping[str, Any], user_id: str) -> Fact:
+        return Fact(
+            id=d["id"], scope=Scope(self.tenant, user_id), subject=d["subject"], relation=d["relation"],
+            object=d["object"], negated=bool(d.get("negated")), valid_from=_parse_dt(d.get("valid_from")),
+            valid_to=_parse_dt(d.get("valid_to")), source_ids=tuple(d.get("source_ids") or ()),
+            superseded_by=d.get("superseded_by"), contradicts=tuple(d.get("contradicts") or ()), text=d.get("text") or "",
         )
 
     def pack(self, d: Mapping[str, Any], user_id: str) -> ContextPack:
@@ -478,6 +488,21 @@ class _Api:
     def forget_thought(self, thought_id: str, *, user_id: str, tenant: str | None = None) -> Thought:
         """End a thought's validity."""
         return self._run(self._forget(thought_id, user_id, tenant))  # type: ignore[no-any-return]
+
+    # -- facts ---------------------------------------------------------------------------
+    def _facts(self, user_id: str, subject: str | None, include_past: bool, tenant: str | None) -> _Ops[list[Fact]]:
+        params = {"include_past": str(include_past).lower()} | ({"subject": subject} if subject is not None else {})
+        resp = yield _Request("GET", f"{self._u(user_id)}/facts", params=params, tenant=tenant)
+        if _unknown_user(resp):
+            return []
+        _raise_for(resp)
+        dec = self._decoder(resp, tenant)
+        return [dec.fact(f, user_id) for f in resp.json()["facts"]]
+
+    def facts(self, *, user_id: str, subject: str | None = None, include_past: bool = False,
+              tenant: str | None = None) -> list[Fact]:
+        """A user's facts (current ones; every one with ``include_past``)."""
+        return self._run(self._facts(user_id, subject, include_past, tenant))  # type: ignore[no-any-return]
 
     # -- export / import -----------------------------------------------------------------
     def _export(self, dest: str | Path | IO[str], user_id: str, tenant: str | None) -> _Ops[int]:

@@ -10,7 +10,8 @@ from typing import Any, Literal, get_args
 from agentmem.errors import ConfigError
 
 __all__ = [
-    "FUSIONS", "SEGMENTERS", "Device", "EpisodeConfig", "GraphConfig", "MemoryConfig", "RecallConfig", "ThoughtConfig",
+    "FUSIONS", "SEGMENTERS", "Device", "EpisodeConfig", "FactConfig", "GraphConfig", "MemoryConfig", "RecallConfig",
+    "ThoughtConfig",
 ]
 
 Device = Literal["auto", "cpu", "cuda"]
@@ -58,6 +59,7 @@ class RecallConfig:
             "bridge": 0.0,  # the graph's fact-expanded query: a lead signal, not in RRF (multi_hop)
             "thought": 1.0,
             "time": 0.5,
+            "fact": 2.0,  # fact memory: a matching current fact, and the turns that state it
         }
     )
     # Turn-level hybrid scoring (agentmem.mechanisms.turns.hybrid); how the values were chosen:
@@ -255,6 +257,23 @@ class ThoughtConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class FactConfig:
+    """Fact memory (:mod:`agentmem.mechanisms.facts`): facts with validity derived from every turn.
+
+    ``enabled``: extract statements from each added turn (offline, a few regular expressions a
+    sentence) and keep facts with supersession and contradiction. ``candidates``: at most this
+    many facts proposed to a search (each with the turns that state it).
+    """
+
+    enabled: bool = True
+    candidates: int = 3
+
+    def __post_init__(self) -> None:
+        if self.candidates < 1:
+            raise ConfigError("facts.candidates must be >= 1")
+
+
+@dataclass(frozen=True, slots=True)
 class MemoryConfig:
     """Everything :class:`agentmem.Memory` needs; every field has an offline default.
 
@@ -304,6 +323,7 @@ class MemoryConfig:
     episodes: EpisodeConfig = field(default_factory=EpisodeConfig)
     graph: GraphConfig = field(default_factory=GraphConfig)
     thoughts: ThoughtConfig = field(default_factory=ThoughtConfig)
+    facts: FactConfig = field(default_factory=FactConfig)
 
     def __post_init__(self) -> None:
         if self.device not in ("auto", "cpu", "cuda"):

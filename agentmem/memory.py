@@ -34,7 +34,7 @@ from agentmem.recall.reader import default_reader, read
 from agentmem.recall.timeparse import parse_time_window
 from agentmem.resolve import build_components, build_services
 from agentmem.telemetry import traced
-from agentmem.types import ContextPack, Episode, HistoryEvent, Hit, Scope, Thought, Turn
+from agentmem.types import ContextPack, Episode, Fact, HistoryEvent, Hit, Scope, Thought, Turn
 
 __all__ = ["Memory"]
 
@@ -115,7 +115,7 @@ class Memory:
         raise ConfigError(
             f"no memory component named {name!r} is enabled in this Memory's configuration "
             "(episodes: EpisodeConfig(segmenter=...), graph: GraphConfig(enabled=True), "
-            "thoughts: ThoughtConfig(enabled=True))"
+            "thoughts: ThoughtConfig(enabled=True), facts: FactConfig(enabled=True))"
         )
 
     # -- write -----------------------------------------------------------------------------
@@ -305,7 +305,8 @@ class Memory:
                                 speaker=t.speaker, metadata=meta))
             else:
                 c = extra[(kind, rid)]
-                hits.append(Hit(rid, c.kind, c.text or "", f.score, scope, c.timestamp, dict(f.ranks), dict(f.raw)))
+                hits.append(Hit(rid, c.kind, c.text or "", f.score, scope, c.timestamp, dict(f.ranks), dict(f.raw),
+                                metadata=dict(c.metadata), superseded_by=c.superseded_by, contradicts=c.contradicts))
             if len(hits) == k:
                 break
         return hits
@@ -401,6 +402,21 @@ class Memory:
     def forget_thought(self, thought_id: str, *, user_id: str, tenant: str = DEFAULT_TENANT) -> Thought:
         """End a thought's validity (it stays in history, no longer recalled)."""
         return self._thought_memory().forget(self._scope(tenant, user_id), _check_id(thought_id, "thought_id"))
+
+    # -- facts ---------------------------------------------------------------------------
+    def facts(
+        self, *, user_id: str, subject: str | None = None, include_past: bool = False, tenant: str = DEFAULT_TENANT
+    ) -> list[Fact]:
+        """A user's facts derived from their memories: current ones, or every one with ``include_past``
+        (superseded and ended facts carry ``valid_to`` and ``superseded_by``); ``subject`` keeps one
+        subject's (``"the user"`` for what the user said of themself without a name)."""
+        c = self.component("fact")
+        facts = getattr(c, "facts", None)
+        if facts is None:
+            raise ConfigError("the 'fact' component does not list facts")
+        subj = None if subject is None else _check_id(subject, "subject")
+        result: list[Fact] = facts(self._scope(tenant, user_id), subject=subj, include_past=include_past)
+        return result
 
     # -- export / import -------------------------------------------------------------------
     def export(self, dest: str | Path | IO[str], *, user_id: str, tenant: str = DEFAULT_TENANT) -> int:

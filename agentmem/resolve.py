@@ -61,4 +61,8 @@ def build_components(services: Services) -> list[MemoryComponent]:
         from agentmem.mechanisms.thoughts.component import ThoughtComponent
 
         components.append(ThoughtComponent(services))
+    if config.facts.enabled:
+        from agentmem.mechanisms.facts.component import FactComponent
+
+        components.append(FactComponent(services))
     return components

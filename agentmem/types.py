@@ -23,8 +23,8 @@ __all__ = [
     "Turn",
 ]
 
-Signal = Literal["dense", "bm25", "graph", "thought", "episode", "time"]
-HitKind = Literal["turn", "episode", "thought"]
+Signal = Literal["dense", "bm25", "graph", "thought", "episode", "time", "fact"]
+HitKind = Literal["turn", "episode", "thought", "fact"]
 EventKind = Literal["ADD", "UPDATE", "DELETE", "MERGE", "FORGET"]
 
 
@@ -111,17 +111,35 @@ class Entity:
 
 @dataclass(frozen=True, slots=True)
 class Fact:
-    """A (subject, relation, object) triple extracted from a passage."""
+    """A (subject, relation, object) claim with its validity and provenance.
+
+    Fact memory (:mod:`agentmem.mechanisms.facts`) derives facts from turns: ``source_ids`` are
+    the turns that state it, ``valid_from`` / ``valid_to`` bound when it held (``valid_to`` is
+    set once it was superseded or ended), ``superseded_by`` names the fact that replaced it,
+    ``contradicts`` the facts it is incompatible with. ``negated`` facts say something does not
+    hold ("has never used Flask"). ``text`` is the fact as a sentence with its time.
+    """
 
     id: str
     scope: Scope
     subject: str
     relation: str
     object: str
-    passage_ids: tuple[str, ...] = ()
+    negated: bool = False
+    valid_from: datetime | None = None
+    valid_to: datetime | None = None
+    source_ids: tuple[str, ...] = ()
+    superseded_by: str | None = None
+    contradicts: tuple[str, ...] = ()
+    text: str = ""
+
+    @property
+    def current(self) -> bool:
+        """Whether it still holds (not superseded, not ended)."""
+        return self.valid_to is None
 
     def render(self) -> str:
-        return f"{self.subject} {self.relation} {self.object}"
+        return self.text or f"{self.subject} {self.relation} {self.object}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +184,10 @@ class Hit:
     signal_scores: Mapping[str, float] = field(default_factory=dict)
     speaker: str | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    superseded_by: str | None = None
+    """For a fact: the id of the fact that replaced it (it no longer holds)."""
+    contradicts: tuple[str, ...] = ()
+    """For a fact: the ids of the facts it is incompatible with."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,7 @@ BENCHES = {
     "reader-data": "reader_data",
     "train-reader": "train_reader",
     "ablation": "ablation",
+    "updates": "updates",
 }
 
 

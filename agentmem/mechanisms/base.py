@@ -106,6 +106,9 @@ class Candidate:
     features: Mapping[str, float] = field(default_factory=dict)
     """What the component knows about the candidate beyond its score, for the reader
     (:mod:`agentmem.recall.features`), e.g. the turn's raw dense and BM25 scores."""
+    superseded_by: str | None = None  # a fact's provenance, copied to its Hit
+    contradicts: tuple[str, ...] = ()
+    metadata: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True)

@@ -11,6 +11,7 @@ from agentmem.types import Citation, ContextPack, Hit
 __all__ = ["episode_spans_of", "pack_context", "render_hit"]
 
 HEADER = "Relevant memories (oldest first):"
+FACTS_HEADER = "Facts (what holds now first, with what changed and when):"
 
 
 def render_hit(hit: Hit, marker: int) -> str:
@@ -48,9 +49,10 @@ def pack_context(
     Hits are taken best first; one that does not fit is skipped (a shorter, less relevant
     one may still fit) and counted in ``dropped``. With ``spans`` (hit id → the turns of its
     episode, the hit among them), a hit brings its whole span when the span's turns not
-    chosen yet fit the remaining budget, else it comes alone. The chosen hits are rendered
-    oldest first, each with a ``[n]`` marker that its :class:`Citation` resolves. The header
-    and newlines count against the budget.
+    chosen yet fit the remaining budget, else it comes alone. Chosen facts (``kind="fact"``)
+    come first under their own header, current ones before superseded ones, each in relevance
+    order; the other hits follow oldest first. Each line has a ``[n]`` marker that its
+    :class:`Citation` resolves. Headers and newlines count against the budget.
 
     Parameters
     ----------
@@ -75,9 +77,15 @@ def pack_context(
     def cost(group: Sequence[Hit]) -> int:
         return sum(counter.count("\n" + render_hit(h, widest)) for h in group)
 
+    facts_header = counter.count(FACTS_HEADER + "\n")
     for hit in hits:
         if (hit.kind, hit.id) in chosen:
             continue
+        if hit.kind == "fact" and not any(h.kind == "fact" for h in chosen.values()):
+            if used + facts_header > token_budget:
+                dropped += 1
+                continue
+            used += facts_header  # the first fact brings its header
         span = [h for h in (spans or {}).get(hit.id, ()) if (h.kind, h.id) not in chosen and h.id != hit.id]
         if span:
             group = [hit, *span]
@@ -92,13 +100,17 @@ def pack_context(
             used += c
         else:
             dropped += 1
-    ordered = sorted(
-        chosen.values(),
+    facts = [h for h in chosen.values() if h.kind == "fact"]
+    facts.sort(key=lambda h: h.superseded_by is not None or h.metadata.get("current") is False)
+    ordered = facts + sorted(
+        (h for h in chosen.values() if h.kind != "fact"),
         key=lambda h: (h.timestamp is None, h.timestamp or 0, h.metadata.get("seq", 0)),
     )
-    lines = [HEADER]
+    lines = [FACTS_HEADER] if facts else []
     citations = []
     for marker, hit in enumerate(ordered, start=1):
+        if marker == len(facts) + 1:
+            lines.append(HEADER)
         lines.append(render_hit(hit, marker))
         citations.append(Citation(marker, hit.id, hit.kind, hit.timestamp, tuple(sorted(hit.signals))))
     text = "\n".join(lines) if ordered else ""

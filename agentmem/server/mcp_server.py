@@ -62,7 +62,8 @@ def build_mcp(memory: Any, *, tenant: str = "default") -> Any:
         hits = memory.search(query, user_id=user_id, k=k, tenant=tenant)
         return {"hits": [{"id": h.id, "text": h.text, "score": h.score, "speaker": h.speaker,
                           "timestamp": h.timestamp.isoformat() if h.timestamp else None,
-                          "signals": dict(h.signals)} for h in hits]}
+                          "signals": dict(h.signals), "kind": h.kind, "superseded_by": h.superseded_by,
+                          "contradicts": list(h.contradicts)} for h in hits]}
 
     @server.tool()
     @engine_errors
@@ -78,6 +79,17 @@ def build_mcp(memory: Any, *, tenant: str = "default") -> Any:
         """Delete one memory of the user by id."""
         memory.delete(memory_id, user_id=user_id, tenant=tenant)
         return {"deleted": memory_id}
+
+    @server.tool()
+    @engine_errors
+    def list_facts(user_id: str, include_past: bool = False) -> dict[str, Any]:
+        """What the user's memories say holds now (lives in, works at, ...): each fact as a sentence with
+        since when and what it replaced; with include_past also the superseded ones."""
+        if not memory.enabled("fact"):
+            raise ToolError("facts are not available: fact memory is not enabled on this server")
+        facts = memory.facts(user_id=user_id, include_past=include_past, tenant=tenant)
+        return {"facts": [{"id": f.id, "text": f.text, "current": f.current, "superseded_by": f.superseded_by,
+                           "contradicts": list(f.contradicts), "source_ids": list(f.source_ids)} for f in facts]}
 
     @server.tool()
     @engine_errors

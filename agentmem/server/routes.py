@@ -1,4 +1,4 @@
-"""REST routes under ``/v1``: one user's memories, search, recall, thoughts, episodes, keys.
+"""REST routes under ``/v1``: one user's memories, search, recall, thoughts, facts, episodes, keys.
 
 Every data route takes the caller's tenant from its API key and a ``user_id`` from the path;
 a user that does not exist in that tenant (including another tenant's user) is a 404, as is
@@ -78,7 +78,7 @@ def list_users(request: Request, tenant: str = Tenant) -> dict[str, list[str]]:
 
 @router.delete("/users/{user_id}", response_model=s.CountOut, tags=["users"])
 def delete_user(request: Request, user_id: UserId, tenant: str = Tenant) -> s.CountOut:
-    """Delete a user and everything derived from them (turns, episodes, graph, thoughts, items)."""
+    """Delete a user and everything derived from them (turns, episodes, graph, thoughts, facts, items)."""
     mem = _memory(request)
     require_user(mem, tenant, user_id)
     return s.CountOut(deleted=mem.delete_user(user_id, tenant=tenant))
@@ -244,6 +244,20 @@ def forget_thought(
 ) -> s.ThoughtOut:
     """End a thought's validity (kept in history, no longer recalled)."""
     return s.thought_out(_memory(request).forget_thought(thought_id, user_id=user_id, tenant=tenant))
+
+
+# -- facts --------------------------------------------------------------------------------
+@router.get("/users/{user_id}/facts", response_model=s.FactsResponse, tags=["facts"])
+def list_facts(
+    request: Request, user_id: UserId, include_past: bool = False,
+    subject: Annotated[str | None, Query(min_length=1, max_length=255, pattern=_ID)] = None, tenant: str = Tenant,
+) -> s.FactsResponse:
+    """A user's facts derived from their memories: current ones, or every one with ``include_past``
+    (superseded and ended facts carry ``valid_to`` and ``superseded_by``)."""
+    mem = _memory(request)
+    require_user(mem, tenant, user_id)
+    facts = mem.facts(user_id=user_id, subject=subject, include_past=include_past, tenant=tenant)
+    return s.FactsResponse(facts=[s.fact_out(f) for f in facts])
 
 
 # -- export / import ----------------------------------------------------------------------

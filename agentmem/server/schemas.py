@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue
 
-from agentmem.types import Citation, ContextPack, Episode, HistoryEvent, Hit, Thought, Turn
+from agentmem.types import Citation, ContextPack, Episode, Fact, HistoryEvent, Hit, Thought, Turn
 
 
 def _no_nul(value: Any) -> Any:
@@ -162,6 +162,8 @@ class HitOut(BaseModel):
     signal_scores: dict[str, float]
     speaker: str | None
     metadata: dict[str, Any]
+    superseded_by: str | None = Field(default=None, description="a fact's: the fact that replaced it")
+    contradicts: list[str] = Field(default_factory=list, description="a fact's: the facts it contradicts")
 
 
 class SearchResponse(BaseModel):
@@ -222,6 +224,24 @@ class ThoughtOut(BaseModel):
 
 class ThoughtsResponse(BaseModel):
     thoughts: list[ThoughtOut]
+
+
+class FactOut(BaseModel):
+    id: str
+    subject: str
+    relation: str
+    object: str
+    negated: bool
+    text: str
+    valid_from: datetime | None
+    valid_to: datetime | None
+    source_ids: list[str]
+    superseded_by: str | None
+    contradicts: list[str]
+
+
+class FactsResponse(BaseModel):
+    facts: list[FactOut]
 
 
 class EpisodeOut(BaseModel):
@@ -334,6 +354,7 @@ def hit_out(h: Hit) -> HitOut:
     return HitOut(
         id=h.id, kind=h.kind, text=h.text, score=h.score, timestamp=h.timestamp, signals=dict(h.signals),
         signal_scores=dict(h.signal_scores), speaker=h.speaker, metadata=dict(h.metadata),
+        superseded_by=h.superseded_by, contradicts=list(h.contradicts),
     )
 
 
@@ -361,6 +382,14 @@ def thought_out(t: Thought) -> ThoughtOut:
         source_ids=list(t.source_ids), merged_from=list(t.merged_from), created_at=t.created_at,
         updated_at=t.updated_at, last_recalled_at=t.last_recalled_at, recall_count=t.recall_count,
         valid_from=t.valid_from, valid_to=t.valid_to,
+    )
+
+
+def fact_out(f: Fact) -> FactOut:
+    return FactOut(
+        id=f.id, subject=f.subject, relation=f.relation, object=f.object, negated=f.negated, text=f.text,
+        valid_from=f.valid_from, valid_to=f.valid_to, source_ids=list(f.source_ids), superseded_by=f.superseded_by,
+        contradicts=list(f.contradicts),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -143,7 +144,8 @@ def test_validation(comp):
 def test_think_offline_derives_thoughts_from_facts(comp):
     got = comp.think(ALICE, "I moved to Berlin last week.", "Alice lives in Paris, near the Louvre.", now=T0, source_ids=["turn-9"])
     texts = {t.text for t in got}
-    assert "Alice lives in Paris." in texts
+    # well-formed sentences with their time (not fragments such as "the user live Berlin.")
+    assert texts == {"Alice lives in Paris (as of 2024-05-01).", "The user lives in Berlin (since 2024-05-01)."}
     assert all(t.source_ids == ("turn-9",) for t in got)
     assert any(t.subject == "the user" for t in got)
     assert comp.think(ALICE, "hello", "hi there", now=T0) == []
@@ -181,6 +183,13 @@ def test_delete_turn_drops_provenance_and_delete_user(comp):
     comp.on_delete(ALICE, [turn], 2)
     assert comp.get(ALICE, a.id).source_ids == ("t2",)
     assert [e for _, e in events(comp)] == ["ADD", "UPDATE"]
+    assert [h.id for h in ask(comp, "cello")] == [a.id]
+    comp.on_delete(ALICE, [replace(turn, id="t2")], 3)  # its last source: derived only from deleted turns
+    assert comp.thoughts(ALICE, include_forgotten=True) == [] and ask(comp, "cello") == []
+    assert [e for _, e in events(comp)] == ["ADD", "UPDATE", "DELETE"]
+    kept = comp.insert(ALICE, "The user plays the cello.", now=T0)  # no sources: belongs to no memory
+    comp.on_delete(ALICE, [turn], 4)
+    assert [th.id for th in comp.thoughts(ALICE)] == [kept.id]
     comp.on_delete_user(ALICE)
     assert comp.thoughts(ALICE, include_forgotten=True) == [] and ask(comp, "cello") == []
 

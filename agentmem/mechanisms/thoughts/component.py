@@ -14,9 +14,10 @@ lives in a :class:`VersionedCache` keyed by the ``"thought"`` version, so anothe
 writes are seen at its next search; it is rebuilt from the stored codes (rehashed only when
 the LSH parameters changed) and the Chroma vectors (re-embedded if missing).
 
-Deleting turns keeps the thoughts (a conclusion outlives the message it came from) and drops
-the deleted turn ids from their ``source_ids`` (logged as ``UPDATE``); deleting the user drops
-every thought. Within one process writes of a user are serialised; two replicas writing the
+Deleting turns drops the deleted turn ids from the thoughts' ``source_ids`` (logged as
+``UPDATE``) and deletes the thoughts left without any source (logged as ``DELETE``): a thought
+derived only from deleted memories goes with them; a thought stored without sources (``think``
+without ``source_ids``) belongs to no memory and stays. Deleting the user drops every thought. Within one process writes of a user are serialised; two replicas writing the
 same user at the same instant may each insert a near-duplicate, merged by neither.
 """
 
@@ -87,16 +88,28 @@ class ThoughtComponent:
         """Nothing: thoughts come from :meth:`think`, not from raw turns."""
 
     def on_delete(self, scope: Scope, turns: Sequence[Turn], version: int) -> None:
-        """Drop the deleted turn ids from the thoughts' ``source_ids``; the thoughts stay."""
+        """Forgetting follows deletion: drop the deleted turn ids from the thoughts' ``source_ids``,
+        and delete every thought whose sources were all deleted (it was derived only from them)."""
         gone = {tu.id for tu in turns}
         if not gone:
             return
         owner = scope.owner()
-        with self.repo.begin() as conn:
-            for before in self.repo.all_thoughts(conn, owner):
-                if gone.intersection(before.source_ids):
-                    kept = [i for i in before.source_ids if i not in gone]
-                    self.repo.set_sources(conn, owner, before, kept, "source turns deleted")
+        with self._user_lock(owner):
+            orphans: list[str] = []
+            bumped: int | None = None
+            with self.repo.begin() as conn:
+                for before in self.repo.all_thoughts(conn, owner):
+                    if gone.intersection(before.source_ids):
+                        kept = [i for i in before.source_ids if i not in gone]
+                        if kept:
+                            self.repo.set_sources(conn, owner, before, kept, "source turns deleted")
+                        else:  # derived only from deleted turns: it goes with them
+                            self.repo.delete(conn, owner, before, "every source turn deleted")
+                            orphans.append(before.id)
+                if orphans:
+                    bumped = self.repo.bump_version(conn, owner)
+            if bumped is not None:
+                self._apply(owner, bumped, added=None, forgotten=orphans)
 
     def on_delete_user(self, scope: Scope) -> None:
         """Drop every thought, vector and cache entry of the user."""
@@ -163,7 +176,7 @@ class ThoughtComponent:
         drafts = (
             post_think(model, query, response, today=now.date())
             if model is not None
-            else derive_thoughts(query, response)
+            else derive_thoughts(query, response, today=now.date())
         )
         if not drafts:
             return []

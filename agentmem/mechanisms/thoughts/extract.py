@@ -9,22 +9,22 @@ history. Two ways to get those thoughts, same result type:
   thoughts, each a sentence with an optional ``(subject, relation, object)`` triple.
   The model failing or answering something unparseable raises :class:`ExtractionError`;
   an empty list ``[]`` means "nothing worth remembering" and returns ``[]``.
-* :func:`derive_thoughts` — without an LLM: deterministic, one thought per fact that
-  :func:`agentmem.mechanisms.graph.offline.extract_triples` finds in the exchange (the user's first
-  person and the assistant's second person both become "the user").
+* :func:`derive_thoughts` — without an LLM: deterministic, one well-formed sentence per
+  statement that :func:`agentmem.statements.extract_statements` reads in the exchange
+  (the user's first person and the assistant's second person both become "the user"), with
+  its date.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from agentmem.errors import ExtractionError
-from agentmem.mechanisms.graph.offline import extract_triples
+from agentmem.statements import extract_statements, render_statement
 from agentmem.protocols import ChatMessage, ChatModel
 
 __all__ = ["POST_THINKING", "PromptTemplate", "ThoughtDraft", "derive_thoughts", "parse_thoughts", "post_think"]
@@ -142,29 +142,41 @@ def post_think(
     return parse_thoughts(raw)
 
 
-_FIRST_PERSON = {"i", "me", "my", "myself"}
-_SECOND_PERSON = {"you", "your", "yourself"}
+# In the assistant's response "you" is the user and "I" the assistant (whose own states are not
+# the user's memory): the second person is read as the first, the first person as "it" (skipped).
+_SWAP = re.compile(r"\b(?:you're|you've|you'd|you'll|your|yours|yourself|you|i'm|i've|i'd|i'll|my|mine|me|i)\b", re.IGNORECASE)
+_SWAPPED = {
+    "you're": "I'm", "you've": "I've", "you'd": "I'd", "you'll": "I'll", "your": "my", "yours": "mine",
+    "yourself": "myself", "you": "I", "i'm": "it is", "i've": "it has", "i'd": "it would", "i'll": "it will",
+    "my": "its", "mine": "its", "me": "it", "i": "it",
+}
 
 
-def _person(subject: str, pronouns: set[str]) -> str:
-    return "the user" if subject.lower() in pronouns else subject
+def _as_user(response: str) -> str:
+    return _SWAP.sub(lambda m: _SWAPPED[m.group().lower().replace("’", "'")], response.replace("’", "'"))
 
 
-def derive_thoughts(query: str, response: str) -> list[ThoughtDraft]:
-    """Thoughts of an exchange without an LLM: one per extracted fact, in order, deduplicated.
+def derive_thoughts(query: str, response: str, *, today: date | None = None) -> list[ThoughtDraft]:
+    """Thoughts of an exchange without an LLM: one sentence per statement, in order, deduplicated.
 
-    Facts come from the user's question (first person → "the user") and the assistant's
-    response (second person → "the user"). Bare co-occurrences (relation ``"mentions"``) are
-    not conclusions and are skipped. Returns ``[]`` when no fact is found.
+    Statements (:func:`agentmem.statements.extract_statements`) come from the user's
+    question (first person → "the user") and the assistant's response (second person → "the
+    user"). Each thought is a sentence with its time when ``today`` is given ("The user lives
+    in Porto (since 2024-03-02; before: Lisbon)."). A statement of a functional relation
+    (lives in, works at, ...) carries its triple, so a newer value forgets the older thought;
+    others carry none (liking jazz does not contradict liking blues). Returns ``[]`` when no
+    statement is found.
     """
-    seen: dict[tuple[str, str, str], ThoughtDraft] = {}
-    sources: Sequence[tuple[str, set[str]]] = ((query, _FIRST_PERSON), (response, _SECOND_PERSON))
-    for text, pronouns in sources:
-        for s, r, o in extract_triples(text):
-            if r == "mentions":
+    when = today.isoformat() if today is not None else None
+    seen: dict[str, ThoughtDraft] = {}
+    for text in (query, _as_user(response)):
+        for st in extract_statements(text, speaker=None):
+            sentence = render_statement(st, when=when)
+            key = sentence.lower()
+            if key in seen:
                 continue
-            s = _person(s, pronouns)
-            key = (s.lower(), r.lower(), o.lower())
-            if key not in seen:
-                seen[key] = ThoughtDraft(f"{s} {r} {o}.", s, r, o)
+            if st.functional and not st.negated and not st.ended:
+                seen[key] = ThoughtDraft(sentence, st.subject, st.relation, st.object)
+            else:
+                seen[key] = ThoughtDraft(sentence)
     return list(seen.values())

@@ -176,6 +176,11 @@ class ThoughtRepository:
         self.sql.log(conn, owner, [(before.id, "thought", "UPDATE", thought_json(before), thought_json(after))],
                      meta={"reason": reason})
 
+    def delete(self, conn: Connection, owner: Scope, th: Thought, reason: str) -> None:
+        """Delete a thought's row (logged as ``DELETE``)."""
+        conn.execute(sa.delete(_TABLE).where(_scoped(owner), _TABLE.c.id == th.id))
+        self.sql.log(conn, owner, [(th.id, "thought", "DELETE", thought_json(th), None)], meta={"reason": reason})
+
     def end(self, conn: Connection, owner: Scope, th: Thought, now: datetime, meta: dict[str, Any]) -> None:
         """End a thought's validity at ``now`` (logged as ``FORGET`` with ``meta``)."""
         conn.execute(sa.update(_TABLE).where(_scoped(owner), _TABLE.c.id == th.id).values(valid_to=to_db(now)))

@@ -1,0 +1,1 @@
+"""Fact memory: facts with validity, supersession and contradiction, derived from turns."""

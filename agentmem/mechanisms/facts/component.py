@@ -1,0 +1,156 @@
+"""Fact memory as a memory component: statements in, facts with validity out.
+
+On ``add`` every turn that is not the assistant's is read for statements
+(:func:`agentmem.statements.extract_statements`, offline); the statements are stored as
+*mentions* (with the turn id and time) and the facts of each subject they touch are re-derived
+from that subject's mentions (:func:`~agentmem.mechanisms.facts.algorithms.derive_facts`),
+in one transaction with a bump of the ``"fact"`` version. Deleting turns deletes their
+mentions and re-derives the same way, so a fact lives exactly as long as a turn supports it;
+deleting the user drops both tables' rows.
+
+Search reads the query's relations and intent (now / before / what changed): a "now" question
+gets the current facts that match, a "before" question the superseded ones first, a "what
+changed" question the current fact then the ones it replaced. Each fact is proposed as a
+``kind="fact"`` candidate (its sentence says since when and what came before) followed by the
+turns that state it, which the fusion credits with the same rank.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from sqlalchemy.engine import Connection
+
+from agentmem.mechanisms.base import Candidate, Query, Services, TimeWindow
+from agentmem.config import FactConfig
+from agentmem.statements import extract_statements
+from agentmem.store.cache import VersionedCache
+from agentmem.mechanisms.facts.algorithms import (
+    Mention,
+    derive_facts,
+    query_intent,
+    query_relations,
+    score_fact,
+)
+from agentmem.mechanisms.facts.repository import FactRepository, subject_key
+from agentmem.types import Fact, Scope, Turn
+
+__all__ = ["FactComponent"]
+
+_SKIPPED_ROLES = frozenset({"assistant", "system", "tool"})  # they echo, they do not state the user's facts
+
+
+@dataclass(frozen=True, slots=True)
+class _UserFacts:
+    facts: tuple[Fact, ...]
+    about_user: frozenset[str]  # ids of facts stated in the first person
+
+
+class FactComponent:
+    """Facts with validity, supersession and contradiction (see the module docstring)."""
+
+    name = "fact"
+
+    def __init__(self, services: Services, *, config: FactConfig | None = None) -> None:
+        self.services = services
+        self.config = config or services.config.facts
+        self.repo = FactRepository(services.sql.engine)
+        self._cache: VersionedCache[_UserFacts] = VersionedCache(self._build)
+
+    # -- MemoryComponent -----------------------------------------------------------------
+    def on_add(self, scope: Scope, turns: Sequence[Turn], vectors: np.ndarray, version: int) -> None:
+        mentions: list[Mention] = []
+        firsts: list[bool] = []
+        for turn in turns:
+            if turn.role in _SKIPPED_ROLES:
+                continue
+            for s in extract_statements(turn.content, speaker=turn.speaker if turn.role != "document" else None):
+                mentions.append(Mention(turn.id, turn.timestamp, turn.seq, s))
+                firsts.append(s.first_person and turn.role != "document")
+        if not mentions:
+            return
+        owner = scope.owner()
+        with self.services.sql.begin() as conn:
+            self.repo.add_mentions(conn, owner, mentions, firsts)
+            self._rederive(conn, owner, {subject_key(m.statement.subject) for m in mentions})
+
+    def on_delete(self, scope: Scope, turns: Sequence[Turn], version: int) -> None:
+        """Forget what only these turns said: their mentions go, their subjects' facts are re-derived."""
+        if not turns:
+            return
+        owner = scope.owner()
+        with self.services.sql.begin() as conn:
+            keys = self.repo.drop_turns(conn, owner, [t.id for t in turns])
+            if keys:
+                self._rederive(conn, owner, keys)
+
+    def on_delete_user(self, scope: Scope) -> None:
+        owner = scope.owner()
+        with self.services.sql.begin() as conn:
+            self.repo.delete_user(conn, owner)
+        self._cache.drop(owner)
+
+    def search(self, query: Query) -> list[Candidate]:
+        """Facts that answer the query, each followed by the turns that state it."""
+        flt = query.filter
+        if flt.session_id is not None or flt.speaker is not None or flt.role is not None or flt.metadata:
+            return []
+        relations = query_relations(query.text)
+        owner = query.scope.owner()
+        state = self._cache.get(owner, int(query.versions.get(self.name, 0)))
+        if not state.facts:
+            return []
+        intent = query_intent(query.text)
+        scored = []
+        for f in state.facts:
+            if intent == "now" and not f.current:
+                continue
+            score = score_fact(f, query.text, relations, about_user=f.id in state.about_user)
+            if score <= 0 or (flt.window is not None and not _in_window(f, flt.window)):
+                continue
+            first = (not f.current) if intent == "before" else f.current
+            at = f.valid_from or f.valid_to
+            scored.append((not first, -score, -at.timestamp() if at is not None else 0.0, f))
+        if not scored and intent == "change":
+            # "when did that change?" names nothing: the latest changes (facts that replaced one)
+            replaced = {f.superseded_by for f in state.facts if f.superseded_by}
+            for f in state.facts:
+                if f.id in replaced and f.current and f.valid_from is not None:
+                    scored.append((False, -1.0, -f.valid_from.timestamp(), f))
+        scored.sort(key=lambda x: x[:3])
+        out: list[Candidate] = []
+        for _, neg_score, _, f in scored[: self.config.candidates]:
+            meta = {"relation": f.relation, "subject": f.subject, "object": f.object, "current": f.current,
+                    "negated": f.negated, "source_ids": list(f.source_ids),
+                    "valid_from": f.valid_from.isoformat() if f.valid_from else None,
+                    "valid_to": f.valid_to.isoformat() if f.valid_to else None}
+            out.append(Candidate(f.id, "fact", -neg_score, self.name, text=f.text, timestamp=f.valid_from or f.valid_to,
+                                 superseded_by=f.superseded_by, contradicts=f.contradicts, metadata=meta))
+            out.extend(Candidate(tid, "turn", -neg_score, self.name) for tid in f.source_ids)
+        return out
+
+    # -- public operations ---------------------------------------------------------------
+    def facts(self, scope: Scope, *, subject: str | None = None, include_past: bool = False) -> list[Fact]:
+        """The user's facts (current ones; every one with ``include_past``), by subject then time."""
+        with self.services.sql.engine.connect() as conn:
+            rows = self.repo.facts(conn, scope.owner(), subject=subject)
+        return [f for f, _ in rows if include_past or f.current]
+
+    # -- internals -----------------------------------------------------------------------
+    def _rederive(self, conn: Connection, owner: Scope, keys: set[str]) -> None:
+        mentions, first_person = self.repo.mentions(conn, owner, keys)
+        facts = derive_facts(mentions, owner)
+        self.repo.replace_facts(conn, owner, keys, facts, first_person)
+        self.services.sql.bump_version(conn, owner, self.name)
+
+    def _build(self, owner: Scope) -> _UserFacts:
+        with self.services.sql.engine.connect() as conn:
+            rows = self.repo.facts(conn, owner)
+        return _UserFacts(tuple(f for f, _ in rows), frozenset(f.id for f, first in rows if first))
+
+
+def _in_window(f: Fact, window: TimeWindow) -> bool:
+    at = f.valid_from or f.valid_to
+    return at is not None and window.contains(at)
