@@ -9,7 +9,7 @@
 # first: registers agentmem.kernels (see agentmem._layout) before anything below imports it
 from agentmem import _layout  # noqa: F401
 from agentmem.async_memory import AsyncMemory
-from agentmem.config import EpisodeConfig, GraphConfig, MemoryConfig, RecallConfig, ThoughtConfig
+from agentmem.config import EpisodeConfig, FactConfig, GraphConfig, MemoryConfig, RecallConfig, ThoughtConfig
 from agentmem.errors import (
     AgentMemError,
     AuthError,
@@ -57,6 +57,7 @@ __all__ = [
     "EpisodeConfig",
     "ExtractionError",
     "Fact",
+    "FactConfig",
     "GraphConfig",
     "HistoryEvent",
     "Hit",

@@ -25,7 +25,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-
 __all__ = [
     "RELATIONS", "Relation", "Statement", "extract_statements", "render_statement", "self_subject", "split_sentences",
 ]

@@ -199,8 +199,8 @@ def _one(args: argparse.Namespace, home: Path, facts: bool, embedder: Any) -> di
 def _ingest(args: argparse.Namespace, root: Path, embedder: Any) -> dict[str, Any]:
     """``Memory.add`` turns/s (one call per session) with fact memory off and on, alternated 2x each,
     and the statement extractor's own time over the same turns."""
-    from agentmem.statements import extract_statements
     from agentmem.memory import Memory
+    from agentmem.statements import extract_statements
 
     turns = [t for c in load_locomo(args.data) for t in c.turns][: args.ingest]
     texts = [t.text for t in turns]

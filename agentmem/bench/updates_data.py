@@ -27,11 +27,12 @@ import random
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 __all__ = ["LocomoUpdate", "Question", "Scenario", "load_locomo_updates", "synthetic"]
 
 Split = Literal["tune", "report"]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +116,7 @@ _Q_STATUS = ["What is my relationship status now?", "Am I married or single now?
 _Q_STATUS_CHANGE = ["What was my relationship status before?", "When did my relationship status change?"]
 
 
-def _part(options: list[str], split: Split) -> list[str]:
+def _part(options: list[T], split: Split) -> list[T]:
     """The tuning split sees the first two thirds of a phrasing list, the report split all of it."""
     return options if split == "report" else options[: max(1, (2 * len(options)) // 3)]
 

@@ -31,8 +31,8 @@ from hypothesis.stateful import (
 )
 
 from agentmem import Memory, MemoryConfig
-from agentmem.statements import extract_statements
 from agentmem.mechanisms.facts.algorithms import Mention, derive_facts
+from agentmem.statements import extract_statements
 from agentmem.types import Scope
 
 POOL = [

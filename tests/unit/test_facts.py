@@ -7,8 +7,6 @@ from datetime import UTC, datetime
 
 import pytest
 
-from agentmem.statements import extract_statements, render_statement
-from agentmem.mechanisms.thoughts.extract import derive_thoughts
 from agentmem.mechanisms.facts.algorithms import (
     Mention,
     derive_facts,
@@ -16,6 +14,8 @@ from agentmem.mechanisms.facts.algorithms import (
     query_relations,
     score_fact,
 )
+from agentmem.mechanisms.thoughts.extract import derive_thoughts
+from agentmem.statements import extract_statements, render_statement
 from agentmem.types import Scope
 
 OWNER = Scope("acme", "ada")

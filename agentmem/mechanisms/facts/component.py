@@ -23,10 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 from sqlalchemy.engine import Connection
 
-from agentmem.mechanisms.base import Candidate, Query, Services, TimeWindow
 from agentmem.config import FactConfig
-from agentmem.statements import extract_statements
-from agentmem.store.cache import VersionedCache
+from agentmem.mechanisms.base import Candidate, Query, Services, TimeWindow
 from agentmem.mechanisms.facts.algorithms import (
     Mention,
     derive_facts,
@@ -35,6 +33,8 @@ from agentmem.mechanisms.facts.algorithms import (
     score_fact,
 )
 from agentmem.mechanisms.facts.repository import FactRepository, subject_key
+from agentmem.statements import extract_statements
+from agentmem.store.cache import VersionedCache
 from agentmem.types import Fact, Scope, Turn
 
 __all__ = ["FactComponent"]

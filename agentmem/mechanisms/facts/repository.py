@@ -26,8 +26,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, Engine
 
 from agentmem._time import from_db, to_db
-from agentmem.statements import Statement
 from agentmem.mechanisms.facts.algorithms import Mention
+from agentmem.statements import Statement
 from agentmem.store import schema as t
 from agentmem.store.sql import scoped
 from agentmem.types import Fact, Scope

@@ -24,8 +24,8 @@ from datetime import date
 from typing import Any
 
 from agentmem.errors import ExtractionError
-from agentmem.statements import extract_statements, render_statement
 from agentmem.protocols import ChatMessage, ChatModel
+from agentmem.statements import extract_statements, render_statement
 
 __all__ = ["POST_THINKING", "PromptTemplate", "ThoughtDraft", "derive_thoughts", "parse_thoughts", "post_think"]
 
