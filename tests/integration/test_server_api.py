@@ -73,6 +73,9 @@ def test_memory_lifecycle(server: str, new_key: Callable[[str], str], unique: st
     r = c.patch(f"/memories/{ids[1]}", json={"content": "My sister moved to Lisbon."})
     assert r.status_code == 200 and r.json()["content"] == "My sister moved to Lisbon."
     assert c.get(f"/memories/{ids[1]}").json()["content"] == "My sister moved to Lisbon."
+    # fact memory follows the edit: the sister's home is re-derived from the new text alone
+    facts = c.get("/facts", params={"include_past": "true"}).json()["facts"]
+    assert [(f["subject"], f["object"]) for f in facts if f["relation"] == "lives in"] == [("the user's sister", "Lisbon")]
     assert c.delete(f"/memories/{ids[4]}").status_code == 204
     assert c.get(f"/memories/{ids[4]}").status_code == 404
     events = c.get(f"/memories/{ids[1]}/history").json()["events"]

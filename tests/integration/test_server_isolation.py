@@ -58,6 +58,7 @@ def _operations(user: str, mid: str, tid: str) -> dict[tuple[str, str], Op]:
         ("POST", "/v1/users/{user_id}/recall"): Op(f"{u}/recall", {"query": "cat"}),
         ("GET", "/v1/users/{user_id}/episodes"): Op(f"{u}/episodes", expect=(404, 501)),
         ("GET", "/v1/users/{user_id}/thoughts"): Op(f"{u}/thoughts"),
+        ("GET", "/v1/users/{user_id}/facts"): Op(f"{u}/facts", params={"include_past": "true"}),
         ("DELETE", "/v1/users/{user_id}/thoughts/{thought_id}"): Op(f"{u}/thoughts/{tid}"),
         ("GET", "/v1/users/{user_id}/export"): Op(f"{u}/export"),
         ("POST", "/v1/keys"): Op("/v1/keys", {"tenant": "x"}, expect=(403,)),
@@ -89,6 +90,7 @@ def _snapshot(c: httpx.Client, user: str) -> dict[str, Any]:
         "history": c.get(f"/v1/users/{user}/history").json(),
         "thoughts": [(t["id"], t["text"], t["valid_to"]) for t in  # recall counts change on search
                      c.get(f"/v1/users/{user}/thoughts", params={"include_forgotten": "true"}).json()["thoughts"]],
+        "facts": c.get(f"/v1/users/{user}/facts", params={"include_past": "true"}).json(),
         "item": c.get("/store/items", params={"namespace": f"{user}.prefs", "key": "food"}).json(),
         "hits": [h["id"] for h in c.post(f"/v1/users/{user}/search", json={"query": "grey cat"}).json()["hits"]],
     }
