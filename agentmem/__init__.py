@@ -9,7 +9,14 @@
 # first: registers agentmem.kernels (see agentmem._layout) before anything below imports it
 from agentmem import _layout  # noqa: F401
 from agentmem.async_memory import AsyncMemory
-from agentmem.config import EpisodeConfig, FactConfig, GraphConfig, MemoryConfig, RecallConfig, ThoughtConfig
+from agentmem.config import (
+    EpisodeConfig,
+    FactConfig,
+    GraphConfig,
+    MemoryConfig,
+    RecallConfig,
+    ThoughtConfig,
+)
 from agentmem.errors import (
     AgentMemError,
     AuthError,
