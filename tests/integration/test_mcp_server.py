@@ -15,7 +15,7 @@ mcp = pytest.importorskip("mcp")
 from mcp import Client  # noqa: E402
 from mcp.client.stdio import StdioServerParameters  # noqa: E402
 
-TOOLS = {"add_memory", "search_memory", "recall_memory", "delete_memory", "list_episodes"}
+TOOLS = {"add_memory", "search_memory", "recall_memory", "delete_memory", "list_episodes", "list_facts"}
 ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False",
        "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
 
@@ -36,6 +36,11 @@ async def _exercise(client: Any) -> None:
         assert "episodes are not available" in episodes.content[0].text
     else:
         assert isinstance(episodes.structured_content["episodes"], list)
+    await client.call_tool("add_memory", {"user_id": "ada", "content": "I live in Lisbon."})
+    await client.call_tool("add_memory", {"user_id": "ada", "content": "I moved from Lisbon to Porto."})
+    facts = await client.call_tool("list_facts", {"user_id": "ada", "include_past": True})
+    homes = [(f["current"], f["text"].split(" (")[0]) for f in facts.structured_content["facts"] if " in " in f["text"]]
+    assert homes == [(False, "The user lived in Lisbon"), (True, "The user lives in Porto")]
     gone = await client.call_tool("delete_memory", {"user_id": "ada", "memory_id": mid})
     assert gone.structured_content == {"deleted": mid}
     again = await client.call_tool("delete_memory", {"user_id": "ada", "memory_id": mid})
