@@ -40,6 +40,7 @@ import numpy as np
 from agentmem.batch.embed import PrecomputedEmbedder, predicted_texts
 from agentmem.batch.job import JobState, job_id
 from agentmem.batch.progress import Display, StageClock, Timed, instrument
+from agentmem.batch.surprise import PrecomputedSurprisal, Window, prescore_sessions
 from agentmem.batch.readers import (
     Conversation,
     ReadError,
@@ -201,6 +202,26 @@ def open_memory(config: MemoryConfig, embedder: Embedder | None, opts: IndexOpti
     return Memory(config, embedder=pre), pre
 
 
+def batched_surprise(mem: Any) -> PrecomputedSurprisal | None:
+    """Give ``mem``'s surprise-segmented episode component a precomputed, batched LM; or None."""
+    comp = next((c for c in mem.components if getattr(c, "name", None) == "episode"), None)
+    if comp is None or getattr(comp, "segmenter", None) != "surprise":
+        return None
+    lm = PrecomputedSurprisal(comp.surprisal_lm())
+    comp.use_surprisal_lm(lm)
+    return lm
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A chunk made ready off the storing thread: vectors of its texts, its scored LM windows."""
+
+    texts: list[str]
+    vectors: np.ndarray
+    windows: list[Window] = field(default_factory=list)
+    units: list[str] = field(default_factory=list)
+
+
 # -- the local engine --------------------------------------------------------------------------
 Chunk = list[tuple[int, Record]]
 
@@ -328,7 +349,9 @@ def _run_local(opts: IndexOptions, config: MemoryConfig, *, embedder: Embedder |
     display = Display(sum(p.stat().st_size for p in files), enabled=opts.progress)
     context_view = config.recall.context_view
 
-    def prepare(chunk: Chunk) -> tuple[list[str], np.ndarray]:
+    lm = batched_surprise(mem)
+
+    def prepare(chunk: Chunk) -> Prepared:
         convs = [r for _, r in chunk if isinstance(r, Conversation)]
         with clock.stage("dedupe"):
             fresh = fresh_messages(mem, convs, user=opts.user, tenant=opts.tenant)
@@ -337,10 +360,18 @@ def _run_local(opts: IndexOptions, config: MemoryConfig, *, embedder: Embedder |
                                                              max_chars=config.message_chars)))
         with clock.stage("embed"):
             vectors = pre.inner.embed(texts)
-        return texts, vectors
+        scored: tuple[list[Window], list[str]] = ([], [])
+        if lm is not None:
+            new = [c.messages for c, f in zip(convs, fresh, strict=True) if len(f) == len(c.messages)]
+            with clock.stage("surprise"):
+                scored = prescore_sessions(
+                    lm, new, step=config.max_messages_per_call, max_unit_chars=config.episodes.max_unit_chars,
+                    max_chars=config.max_message_chars, context=config.episodes.lm_context, page=config.episodes.lm_page)
+        return Prepared(texts, vectors, *scored)
 
-    def store(chunk: Chunk, fut: Future[tuple[list[str], np.ndarray]]) -> None:
-        texts, vectors = fut.result()
+    def store(chunk: Chunk, fut: Future[Prepared]) -> None:
+        got = fut.result()
+        texts, vectors = got.texts, got.vectors
         pre.provide(texts, vectors)
         job.bump(embedded=len(texts))
         job.inflight_end = chunk[-1][0] + 1
@@ -359,13 +390,15 @@ def _run_local(opts: IndexOptions, config: MemoryConfig, *, embedder: Embedder |
             if i < in_doubt_end:
                 in_doubt.add(user_of(rec, opts.user))
         pre.release(texts)
+        if lm is not None:
+            lm.release(got.windows, got.units)
         job.watermark = chunk[-1][0] + 1
         with clock.stage("job_state"):
             job.save(sql)
         display.update(progress.bytes_read, job.counts)
 
     records = read_paths(list(files), opts.fmt, progress=progress)  # type: ignore[arg-type]
-    pending: deque[tuple[Chunk, Future[tuple[list[str], np.ndarray]]]] = deque()
+    pending: deque[tuple[Chunk, Future[Prepared]]] = deque()
     try:
         with ThreadPoolExecutor(max_workers=opts.workers, thread_name_prefix="agentmem-embed") as pool:
             try:
@@ -385,4 +418,7 @@ def _run_local(opts: IndexOptions, config: MemoryConfig, *, embedder: Embedder |
         mem.close()
     fill_summary(summary, job, messages_before, t0, clock)
     summary.counts["embed_prediction_misses"] = pre.misses
+    if lm is not None:
+        summary.counts["surprise_windows_batched"] = lm.hits
+        summary.counts["surprise_prediction_misses"] = lm.misses
     return summary
