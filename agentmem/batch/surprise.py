@@ -20,11 +20,11 @@ from typing import Any
 
 import numpy as np
 
-from agentmem.normalize import normalize_messages
 from agentmem.mechanisms.episodes.segment.scorers import LMSurpriseScorer
 from agentmem.mechanisms.episodes.segment.stream import split_sentences
+from agentmem.normalize import normalize_messages
 
-__all__ = ["PrecomputedSurprisal", "Window", "predicted_units", "predicted_windows", "prescore_sessions"]
+__all__ = ["PrecomputedSurprisal", "Window", "predicted_units", "batched_surprise", "predicted_windows", "prescore_sessions"]
 
 Window = tuple[tuple[int, ...], int]  # (token ids, first scored position)
 
@@ -131,22 +131,32 @@ class PrecomputedSurprisal:
         return self.surprisal_batch([(ids, start)])[0]
 
 
-def prescore_sessions(lm: PrecomputedSurprisal, sessions: Sequence[Sequence[Mapping[str, Any]]], *,
-                     step: int, max_unit_chars: int, max_chars: int, context: int, page: int
-                     ) -> tuple[list[Window], list[str]]:
+def prescore_sessions(lm: PrecomputedSurprisal, sessions: Sequence[Sequence[Sequence[Mapping[str, Any]]]], *,
+                      max_unit_chars: int, max_chars: int, context: int, page: int
+                      ) -> tuple[list[Window], list[str]]:
     """Predict and score, in few batches, the windows of fresh sessions; give them to ``lm``.
 
-    ``sessions`` are the messages of sessions whose streams start empty, each added in calls
-    of ``step`` messages (as the indexer does). Returns what to :meth:`PrecomputedSurprisal.release`
-    once the sessions are stored: the windows and the unit texts.
+    ``sessions`` holds, per session whose stream starts empty, its messages in the groups the
+    indexer adds them in (one ``Memory.add`` each). Returns what to
+    :meth:`PrecomputedSurprisal.release` once the sessions are stored: the windows and the unit
+    texts.
     """
     windows: dict[Window, None] = {}
     texts: list[str] = []
-    for msgs in sessions:
-        calls = [predicted_units(msgs[s : s + step], max_unit_chars=max_unit_chars, max_chars=max_chars)
-                 for s in range(0, len(msgs), step)]
+    for groups in sessions:
+        calls = [predicted_units(g, max_unit_chars=max_unit_chars, max_chars=max_chars) for g in groups]
         texts += [t for c in calls for t in c]
         windows.update(dict.fromkeys(predicted_windows(calls, lm.tokenize, context=context, page=page)))
     todo = list(windows)
     lm.provide(todo, lm.score(todo))
     return todo, texts
+
+
+def batched_surprise(mem: Any) -> PrecomputedSurprisal | None:
+    """Give ``mem``'s surprise-segmented episode component a precomputed, batched LM; or None."""
+    comp = next((c for c in mem.components if getattr(c, "name", None) == "episode"), None)
+    if comp is None or getattr(comp, "segmenter", None) != "surprise":
+        return None
+    lm = PrecomputedSurprisal(comp.surprisal_lm())
+    comp.use_surprisal_lm(lm)
+    return lm

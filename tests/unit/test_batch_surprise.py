@@ -17,10 +17,10 @@ tokenizers = pytest.importorskip("tokenizers")
 from agentmem import Memory, MemoryConfig  # noqa: E402
 from agentmem.batch import IndexOptions, run_index  # noqa: E402
 from agentmem.batch.pipeline import store_conversation  # noqa: E402
+from agentmem.batch.readers import Conversation, read_paths  # noqa: E402
 from agentmem.batch.surprise import PrecomputedSurprisal, predicted_units, predicted_windows  # noqa: E402
 from agentmem.config import EpisodeConfig  # noqa: E402
 from agentmem.errors import ConfigError  # noqa: E402
-from agentmem.batch.readers import Conversation, read_paths  # noqa: E402
 from agentmem.mechanisms.episodes.segment.lm import CausalLM  # noqa: E402
 from agentmem.mechanisms.episodes.segment.scorers import LMSurpriseScorer  # noqa: E402
 
