@@ -4,13 +4,13 @@ Sections (each timed and recorded on its own; a failing one is reported and the 
 ``ceil`` (device-to-device copy bandwidth, bf16 matmul), ``tests`` (``pytest tests/gpu`` in a
 subprocess: compiled kernels, then the interpreter's), ``search`` (exact top-k at 1M and 8M
 rows, 1 / 64 / 1,024 queries, through :func:`agentmem.bench.search.run_search_bench`),
-``index`` (the engine's :class:`~agentmem.index.dense.ExactIndex` on CUDA, fp32 and bf16),
+``index`` (the engine's :class:`~agentmem.store.dense.ExactIndex` on CUDA, fp32 and bf16),
 ``ppr`` (one and 64 personalization vectors, float64 and float32), ``lsh``, ``lm`` (the surprise
 LM with Gemma 3 270M's architecture and random weights: one window per call against
-:meth:`~agentmem.segment.lm.CausalLM.surprisal_batch` over 64 windows, with their parity) and
+:meth:`~agentmem.mechanisms.episodes.segment.lm.CausalLM.surprisal_batch` over 64 windows, with their parity) and
 ``embed`` (a MiniLM-L6-shaped BERT in fp32 and fp16: texts/s and the per-vector cosine).
 
-Only leaf modules are imported (kernels, ``index.dense``, ``segment.lm``, ``bench.search``), so it
+Only leaf modules are imported (kernels, ``store.dense``, the episode segmenter's ``lm``, ``bench.search``), so it
 runs on a GPU image with torch, Triton and transformers but without the storage stack
 (chromadb, SQLAlchemy). ``--small`` runs every section on the CPU with small sizes, to check
 the command before spending GPU time (a test does, with the storage stack blocked).
@@ -108,7 +108,7 @@ def _search(r: _Run) -> dict[str, Any]:
 
 
 def _index(r: _Run) -> dict[str, Any]:
-    from agentmem.index.dense import ExactIndex
+    from agentmem.store.dense import ExactIndex
 
     out: dict[str, Any] = {}
     g = torch.Generator().manual_seed(0)
@@ -190,7 +190,7 @@ class _Ids:
 
 def _lm(r: _Run) -> dict[str, Any]:
     """One window per call (the streaming engine) against 64 windows per batched call, with parity."""
-    from agentmem.segment.lm import CausalLM
+    from agentmem.mechanisms.episodes.segment.lm import CausalLM
 
     model = _gemma(r)
     vocab = model.config.vocab_size
