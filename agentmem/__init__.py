@@ -7,8 +7,10 @@
 """
 
 # first: registers agentmem.kernels (see agentmem._layout) before anything below imports it
-from agentmem import _layout  # noqa: F401
-from agentmem.async_memory import AsyncMemory
+from agentmem import _layout  # noqa: F401, I001
+
+import typing
+
 from agentmem.config import (
     EpisodeConfig,
     FactConfig,
@@ -29,7 +31,6 @@ from agentmem.errors import (
     StorageError,
     ValidationError,
 )
-from agentmem.memory import Memory
 from agentmem.protocols import ChatModel, Embedder, LogitsModel, TokenCounter, VectorIndex
 from agentmem.types import (
     Citation,
@@ -45,7 +46,28 @@ from agentmem.types import (
     Turn,
 )
 
+if typing.TYPE_CHECKING:
+    from agentmem.async_memory import AsyncMemory
+    from agentmem.memory import Memory
+
 __version__ = "0.1.0"
+
+# Memory and AsyncMemory pull in the storage stack (SQLAlchemy, Chroma); importing them lazily
+# keeps the leaf modules (kernels, segmentation, ``agentmem bench gpu``) usable without it.
+_LAZY = {"Memory": "agentmem.memory", "AsyncMemory": "agentmem.async_memory"}
+
+
+def __getattr__(name: str) -> typing.Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'agentmem' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])
+
 
 __all__ = [
     "AgentMemError",

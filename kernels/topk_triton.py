@@ -41,7 +41,7 @@ def _block_topk_body(
     out_i_ptr,
     B,
     N,
-    D,
+    D: tl.constexpr,  # a Python int in the loop bound (Triton 3.6's interpreter cannot range() over a tensor)
     stride_q,
     stride_c,
     stride_out,

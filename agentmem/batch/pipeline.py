@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -37,6 +37,7 @@ from typing import Any, Literal, NoReturn
 
 import numpy as np
 
+from agentmem.batch.dedupe import fresh_messages, user_of
 from agentmem.batch.embed import PrecomputedEmbedder, predicted_texts
 from agentmem.batch.job import JobState, job_id
 from agentmem.batch.progress import Display, StageClock, Timed, instrument
@@ -48,13 +49,13 @@ from agentmem.batch.readers import (
     expand_paths,
     read_paths,
 )
+from agentmem.batch.surprise import Window, batched_surprise, prescore_sessions
 from agentmem.config import MemoryConfig
 from agentmem.errors import ConfigError, ValidationError
-from agentmem.normalize import call_groups, content_hash, normalize_messages
+from agentmem.normalize import call_groups, normalize_messages
 from agentmem.protocols import Embedder
-from agentmem.types import Scope
 
-__all__ = ["IndexOptions", "IndexSummary", "run_index", "store_conversation"]
+__all__ = ["IndexOptions", "IndexSummary", "fresh_messages", "run_index", "store_conversation", "user_of"]
 
 Engine = Literal["local", "ray"]
 
@@ -121,13 +122,6 @@ class IndexSummary:
 
 
 # -- storing one conversation (both engines) ---------------------------------------------------
-def user_of(conv: Conversation, user: str | None) -> str:
-    got = user or conv.user
-    if not got:
-        raise ValidationError(f"{conv.file}: {conv.source} records name no user: pass --user")
-    return got
-
-
 def store_conversation(mem: Any, conv: Conversation, *, user: str | None, tenant: str
                        ) -> tuple[int, int, list[ReadError]]:
     """``Memory.add`` one conversation; returns ``(added, duplicates, rejected messages)``.
@@ -161,30 +155,6 @@ def store_conversation(mem: Any, conv: Conversation, *, user: str | None, tenant
     return added, dup, bad
 
 
-def fresh_messages(mem: Any, convs: Sequence[Conversation], *, user: str | None, tenant: str
-                   ) -> list[list[Mapping[str, Any]]]:
-    """Per conversation, the messages not stored yet (one SQL query per user)."""
-    cfg = mem.config
-    keyed: list[list[tuple[str, Mapping[str, Any]]]] = []
-    by_user: dict[str, list[str]] = {}
-    for conv in convs:
-        uid = user_of(conv, user)
-        rows: list[tuple[str, Mapping[str, Any]]] = []
-        for m in conv.messages:
-            try:
-                ((msg, cid),) = normalize_messages([m], max_chars=cfg.message_chars, max_messages=1)
-            except ValidationError:
-                continue
-            h = content_hash(msg, session_id=conv.session_id, caller_id=cid)
-            rows.append((h, m))
-            by_user.setdefault(uid, []).append(h)
-        keyed.append(rows)
-    known: set[str] = set()
-    for uid, hashes in by_user.items():
-        known |= mem.services.sql.existing_hashes(Scope(tenant, uid), hashes)
-    return [[m for h, m in rows if h not in known] for rows in keyed]
-
-
 def open_memory(config: MemoryConfig, embedder: Embedder | None, opts: IndexOptions) -> tuple[Any, PrecomputedEmbedder]:
     """A ``Memory`` whose embedder answers from precomputed vectors, with episodic memory
     segmented by ``opts.episodes`` when given and ``config`` has it off."""
@@ -199,6 +169,16 @@ def open_memory(config: MemoryConfig, embedder: Embedder | None, opts: IndexOpti
         segmenter: Any = opts.episodes
         config = replace(config, episodes=replace(config.episodes, segmenter=segmenter))
     return Memory(config, embedder=pre), pre
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A chunk made ready off the storing thread: vectors of its texts, its scored LM windows."""
+
+    texts: list[str]
+    vectors: np.ndarray
+    windows: list[Window] = field(default_factory=list)
+    units: list[str] = field(default_factory=list)
 
 
 # -- the local engine --------------------------------------------------------------------------
@@ -328,7 +308,9 @@ def _run_local(opts: IndexOptions, config: MemoryConfig, *, embedder: Embedder |
     display = Display(sum(p.stat().st_size for p in files), enabled=opts.progress)
     context_view = config.recall.context_view
 
-    def prepare(chunk: Chunk) -> tuple[list[str], np.ndarray]:
+    lm = batched_surprise(mem)
+
+    def prepare(chunk: Chunk) -> Prepared:
         convs = [r for _, r in chunk if isinstance(r, Conversation)]
         with clock.stage("dedupe"):
             fresh = fresh_messages(mem, convs, user=opts.user, tenant=opts.tenant)
@@ -337,10 +319,19 @@ def _run_local(opts: IndexOptions, config: MemoryConfig, *, embedder: Embedder |
                                                              max_chars=config.message_chars)))
         with clock.stage("embed"):
             vectors = pre.inner.embed(texts)
-        return texts, vectors
+        scored: tuple[list[Window], list[str]] = ([], [])
+        if lm is not None:
+            new = [call_groups(c.messages, most=config.max_messages_per_call, chars=config.max_request_chars)
+                   for c, f in zip(convs, fresh, strict=True) if len(f) == len(c.messages)]  # as store_conversation adds them
+            with clock.stage("surprise"):
+                scored = prescore_sessions(
+                    lm, new, max_unit_chars=config.episodes.max_unit_chars, max_chars=config.message_chars,
+                    context=config.episodes.lm_context, page=config.episodes.lm_page)
+        return Prepared(texts, vectors, *scored)
 
-    def store(chunk: Chunk, fut: Future[tuple[list[str], np.ndarray]]) -> None:
-        texts, vectors = fut.result()
+    def store(chunk: Chunk, fut: Future[Prepared]) -> None:
+        got = fut.result()
+        texts, vectors = got.texts, got.vectors
         pre.provide(texts, vectors)
         job.bump(embedded=len(texts))
         job.inflight_end = chunk[-1][0] + 1
@@ -359,13 +350,15 @@ def _run_local(opts: IndexOptions, config: MemoryConfig, *, embedder: Embedder |
             if i < in_doubt_end:
                 in_doubt.add(user_of(rec, opts.user))
         pre.release(texts)
+        if lm is not None:
+            lm.release(got.windows, got.units)
         job.watermark = chunk[-1][0] + 1
         with clock.stage("job_state"):
             job.save(sql)
         display.update(progress.bytes_read, job.counts)
 
     records = read_paths(list(files), opts.fmt, progress=progress)  # type: ignore[arg-type]
-    pending: deque[tuple[Chunk, Future[tuple[list[str], np.ndarray]]]] = deque()
+    pending: deque[tuple[Chunk, Future[Prepared]]] = deque()
     try:
         with ThreadPoolExecutor(max_workers=opts.workers, thread_name_prefix="agentmem-embed") as pool:
             try:
@@ -385,4 +378,7 @@ def _run_local(opts: IndexOptions, config: MemoryConfig, *, embedder: Embedder |
         mem.close()
     fill_summary(summary, job, messages_before, t0, clock)
     summary.counts["embed_prediction_misses"] = pre.misses
+    if lm is not None:
+        summary.counts["surprise_windows_batched"] = lm.hits
+        summary.counts["surprise_prediction_misses"] = lm.misses
     return summary

@@ -31,6 +31,7 @@ BENCHES = {
     "train-reader": "train_reader",
     "ablation": "ablation",
     "updates": "updates",
+    "gpu": "gpu",
 }
 
 
@@ -191,16 +192,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file")
     p.set_defaults(func=cmd_import)
 
-    from agentmem.batch.cli import add_index_arguments
-
-    p = sub.add_parser("index", help="index conversation archives (ChatGPT, Claude, LongMemEval, LoCoMo, JSONL)")
-    _store_args(p, episodes=False)  # index has its own --episodes
-    add_index_arguments(p)
-    p.set_defaults(func=cmd_index)
-
-    from agentmem.server.cli import add_commands as add_server_commands
-
-    add_server_commands(sub)  # serve, keys, mcp
+    # Without the storage stack (a GPU image with torch only) these commands are not offered;
+    # the kernels' benchmarks (``bench gpu``) still are.
+    try:
+        from agentmem.batch.cli import add_index_arguments
+        from agentmem.server.cli import add_commands as add_server_commands
+    except ImportError:
+        add_index_arguments = add_server_commands = None  # type: ignore[assignment]
+    if add_index_arguments is not None:
+        p = sub.add_parser("index", help="index conversation archives (ChatGPT, Claude, LongMemEval, LoCoMo, JSONL)")
+        _store_args(p, episodes=False)  # index has its own --episodes
+        add_index_arguments(p)
+        p.set_defaults(func=cmd_index)
+        add_server_commands(sub)  # serve, keys, mcp
 
     p = sub.add_parser("bench", help="benchmarks (JSON on stdout)")
     bench = p.add_subparsers(dest="bench", required=True)

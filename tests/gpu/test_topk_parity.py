@@ -8,6 +8,7 @@ Sizes are small because the interpreter executes each program in numpy.
 from __future__ import annotations
 
 import importlib.util
+import os
 
 import numpy as np
 import pytest
@@ -19,17 +20,26 @@ from agentmem.kernels import resolve_device, topk, topk_reference
 from agentmem.kernels.device import triton_available
 
 HAS_TRITON = importlib.util.find_spec("triton") is not None
+SHELL_FLAG = os.environ.get("TRITON_INTERPRET")  # what the tests must leave behind
 HAS_CUDA = torch.cuda.is_available()
 DTYPES = [torch.float32, torch.float16, torch.bfloat16]
 needs_triton = pytest.mark.skipif(not HAS_TRITON, reason="triton is not installed (agentmem[gpu])")
 
 
-@pytest.fixture(scope="module")
-def interpret():
-    """Run Triton kernels on the CPU for the tests of this module that ask for it."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("TRITON_INTERPRET", "1")
-        yield
+@pytest.fixture
+def interpret(monkeypatch: pytest.MonkeyPatch):
+    """Run Triton kernels on the CPU for the one test that asks for it (unset again after it:
+    Triton reads the flag when a kernel is jitted, and the kernels are jitted per mode)."""
+    monkeypatch.setenv("TRITON_INTERPRET", "1")
+
+
+@pytest.fixture
+def compiled(monkeypatch: pytest.MonkeyPatch):
+    """The real, compiled kernel: no interpreter flag, whatever an earlier test or the shell set."""
+    monkeypatch.delenv("TRITON_INTERPRET", raising=False)
+    from agentmem.kernels.device import triton_interpret
+
+    assert not triton_interpret()
 
 
 def brute_force(q: torch.Tensor, c: torch.Tensor, k: int, valid: torch.Tensor | None = None):
@@ -230,7 +240,13 @@ def test_cuda_without_a_gpu_raises_instead_of_falling_back():
 @pytest.mark.gpu
 @pytest.mark.skipif(not (HAS_CUDA and HAS_TRITON), reason="needs a CUDA device and triton")
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.usefixtures("compiled")
 def test_triton_on_cuda_matches_reference(dtype):
+    from triton.runtime.jit import JITFunction
+
+    from agentmem.kernels.topk_triton import _kernel
+
+    assert type(_kernel(False)) is JITFunction  # compiled for the GPU, not the interpreter's
     q, c, valid = make(100_000, 384, 64, dtype, seed=4, masked=True)
     want = as_np(topk_reference(q, c, 10, valid=valid))
     q, c, valid = q.cuda(), c.cuda(), valid.cuda()
@@ -257,3 +273,17 @@ def test_search_bench_smoke():
     assert rows[("faiss_flat_ip", 4)]["recall_at_k"] >= 0.999  # exact too, up to float sums
     assert rows[("torch_bf16", 4)]["recall_at_k"] >= 0.98  # loses only bf16 storage rounding
     assert 0.0 <= rows[("chroma_hnsw", 1)]["recall_at_k"] <= 1.0
+
+
+@needs_triton
+def test_interpreter_flag_does_not_outlive_its_test():
+    """Runs after the interpreter tests above: the flag is back to what the shell set, and a test
+    that asks for the compiled kernel gets one (the CUDA parity tests once ran interpreted)."""
+    from triton.runtime.jit import JITFunction
+
+    from agentmem.kernels.topk_triton import _kernel
+
+    assert os.environ.get("TRITON_INTERPRET") == SHELL_FLAG
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("TRITON_INTERPRET", raising=False)
+        assert type(_kernel(kernels.device.triton_interpret())) is JITFunction

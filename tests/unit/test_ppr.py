@@ -9,6 +9,7 @@ import scipy.sparse as sp
 import torch
 
 from agentmem.errors import ConvergenceError, ValidationError
+from agentmem.kernels import ppr as ppr_module
 from agentmem.kernels.ppr import Transition, personalized_pagerank, personalized_pagerank_torch
 
 
@@ -126,3 +127,39 @@ def test_non_convergence_raises_named_error() -> None:
 def test_validation(adj: np.ndarray, reset: np.ndarray, kwargs: dict) -> None:
     with pytest.raises(ValidationError):
         personalized_pagerank(adj, reset, **kwargs)
+
+
+@pytest.mark.skipif(ppr_module._spmm is None, reason="kernels/_spmm.c not built (no C compiler)")
+@pytest.mark.parametrize("b", [1, 40])  # 40 > the kernel's column block of 32
+def test_c_step_batch_matches_reference_per_column(b: int) -> None:
+    a = random_graph(5, 80, directed=True)  # directed, with a dangling node
+    resets = np.stack([random_reset(11 + i, 80) for i in range(b)])
+    tr = Transition.from_adjacency(a)
+    got = personalized_pagerank_torch(tr, resets, damping=0.5, device="cpu", tol=1e-13)
+    assert got.dtype == torch.float64 and got.shape == (b, 80)
+    for i in range(b):
+        np.testing.assert_allclose(got[i].numpy(), personalized_pagerank(tr, resets[i], damping=0.5, tol=1e-13),
+                                   atol=1e-12)
+
+
+@pytest.mark.skipif(ppr_module._spmm is None, reason="kernels/_spmm.c not built (no C compiler)")
+def test_c_step_rejects_inconsistent_buffers() -> None:
+    ip, ix, d = np.array([0, 1], dtype=np.int64), np.array([5], dtype=np.int64), np.ones(1)
+    x, out, err = np.ones((1, 2)), np.empty((1, 2)), np.empty(2)
+    with pytest.raises(ValueError, match="out of range"):
+        ppr_module._spmm.step(ip, ix, d, np.zeros(1, dtype=np.uint8), x, x, 0.5, out, err, 1, 2)
+    with pytest.raises(ValueError, match="sizes"):
+        ppr_module._spmm.step(ip, ix, d, np.zeros(1, dtype=np.uint8), x, x, 0.5, out, err, 1, 3)
+
+
+@pytest.mark.parametrize("every", [1, 4])
+def test_torch_path_checks_convergence_every_few_iterations(every: int) -> None:
+    """The GPU path's loop (torch.sparse.mm, float32 here) tests convergence every ``every`` steps."""
+    a = random_graph(2, 50, directed=False)
+    resets = np.stack([random_reset(i, 50) for i in range(3)])
+    got = personalized_pagerank_torch(a, resets, damping=0.5, device="cpu", dtype=torch.float32, tol=1e-7,
+                                      check_every=every)
+    for i in range(3):
+        np.testing.assert_allclose(got[i].numpy(), personalized_pagerank(a, resets[i], damping=0.5), atol=2e-6)
+    with pytest.raises(ValidationError):
+        personalized_pagerank_torch(a, resets, device="cpu", check_every=0)

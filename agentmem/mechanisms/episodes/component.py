@@ -117,6 +117,14 @@ class EpisodeComponent:
             self._lm = as_surprisal_lm(model)
         return self._lm
 
+    def surprisal_lm(self) -> Any:
+        """The surprise LM the scorer uses (loaded on first use); surprise segmenter only."""
+        return self._surprisal_lm()
+
+    def use_surprisal_lm(self, lm: Any) -> None:
+        """Score with ``lm`` from now on (the indexer's precomputed, batched surprisal)."""
+        self._lm = lm
+
     def _scorer(self, state: dict[str, Any] | None) -> UnitScorer:
         if self.segmenter == "surprise":
             return LMSurpriseScorer(

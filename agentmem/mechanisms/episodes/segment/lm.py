@@ -165,6 +165,78 @@ class CausalLM:
         return s.float().cpu().numpy()
 
 
+    def surprisal_batch(
+        self, windows: Sequence[tuple[Sequence[int], int]], *, max_batch_tokens: int = 16_384
+    ) -> list[np.ndarray]:
+        """:meth:`surprisal` of many windows (of one or many streams) in few forward passes.
+
+        ``windows`` holds ``(ids, start)`` pairs; the result is, per window, what
+        ``surprisal(ids, start=start)`` returns. Windows are sorted by length and packed into
+        batches of at most ``max_batch_tokens`` padded tokens; each batch is one forward pass
+        with the shorter windows right-padded and masked (a causal model's real tokens never
+        attend to padding on their right, so their hidden states are those of the window
+        alone), then one :func:`~agentmem.kernels.surprisal.linear_surprisal` over the scored
+        rows of every window.
+
+        Raises
+        ------
+        ConfigError
+            A window is longer than the context or its ``start`` lies outside it.
+        """
+        for ids, start in windows:
+            if len(ids) + 1 > self.max_context:
+                raise ConfigError(f"{len(ids)} tokens exceed the LM context of {self.max_context}")
+            if not 0 <= start <= len(ids):
+                raise ConfigError(f"start {start} is outside the {len(ids)} tokens")
+        out: list[np.ndarray] = [np.zeros(0, dtype=np.float32)] * len(windows)
+        order = sorted((j for j, (ids, s) in enumerate(windows) if s < len(ids)),
+                       key=lambda j: len(windows[j][0]), reverse=True)
+        batch: list[int] = []
+        for j in order:
+            width = len(windows[batch[0]][0]) + 1 if batch else len(windows[j][0]) + 1
+            if batch and width * (len(batch) + 1) > max_batch_tokens:
+                self._score_batch(windows, batch, out)
+                batch = []
+            batch.append(j)
+        if batch:
+            self._score_batch(windows, batch, out)
+        return out
+
+    def _score_batch(self, windows: Sequence[tuple[Sequence[int], int]], batch: list[int],
+                     out: list[np.ndarray]) -> None:
+        """One padded forward pass over ``windows[j]`` for ``j`` in ``batch`` (longest first)."""
+        width = len(windows[batch[0]][0]) + 1
+        x = torch.full((len(batch), width), self._bos, dtype=torch.long)
+        mask = torch.zeros((len(batch), width), dtype=torch.long)
+        rows: list[torch.Tensor] = []
+        targets: list[int] = []
+        for b, j in enumerate(batch):
+            ids, start = windows[j]
+            x[b, 1 : len(ids) + 1] = torch.tensor(list(ids), dtype=torch.long)
+            mask[b, : len(ids) + 1] = 1
+            rows.append(torch.arange(start, len(ids)) + b * width)  # row t predicts ids[t]
+            targets.extend(ids[start:])
+        hidden = self._hidden_batch(x.to(self.device), mask.to(self.device))
+        flat = hidden.reshape(-1, hidden.shape[-1])[torch.cat(rows).to(self.device)]
+        weight = self.model.get_output_embeddings().weight
+        with torch.inference_mode():
+            s = linear_surprisal(flat, weight, torch.tensor(targets, dtype=torch.long, device=self.device),
+                                 softcap=self._softcap)
+        s_np = s.float().cpu().numpy()
+        pos = 0
+        for j in batch:
+            ids, start = windows[j]
+            out[j] = s_np[pos : pos + len(ids) - start]
+            pos += len(ids) - start
+
+    def _hidden_batch(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        body = getattr(self.model, self.model.base_model_prefix, None)
+        with torch.inference_mode():
+            if body is None:
+                return self.model(input_ids=x, attention_mask=mask, output_hidden_states=True).hidden_states[-1]
+            return body(input_ids=x, attention_mask=mask).last_hidden_state
+
+
 class SurprisalLM(Protocol):
     """What the surprise scorer needs: tokens, and surprisal of every token of a window."""
 

@@ -94,13 +94,22 @@ class LMSurpriseScorer:
         self._ids.extend(new_ids)
         end = self.total
         out = np.zeros(end - start, dtype=np.float32)
+        spans: list[tuple[int, int]] = []
+        windows: list[tuple[list[int], int]] = []
         t = start
         while t < end:
             page_end = min(end, (t // self.page + 1) * self.page)
             a = max(self._anchor(t), self._offset)  # context may have been cleared
-            window = self._ids[a - self._offset : page_end - self._offset]
-            out[t - start : page_end - start] = self.lm.surprisal(window, start=t - a)
+            windows.append((self._ids[a - self._offset : page_end - self._offset], t - a))
+            spans.append((t - start, page_end - start))
             t = page_end
+        batched = getattr(self.lm, "surprisal_batch", None)
+        if callable(batched) and len(windows) > 1:  # every page of the call in few forward passes
+            results = batched(windows)
+        else:
+            results = [self.lm.surprisal(w, start=s) for w, s in windows]
+        for (lo, hi), res in zip(spans, results, strict=True):
+            out[lo:hi] = res
         keep = max(self._anchor(end), self._offset)  # what the next token's context can still reach
         del self._ids[: keep - self._offset]
         self._offset = keep
