@@ -46,6 +46,10 @@ def _operations(user: str, mid: str, tid: str) -> dict[tuple[str, str], Op]:
     ns = {"namespace": [user, "prefs"], "key": "food"}
     return {
         ("GET", "/metrics"): Op("/metrics", expect=(403,)),  # cross-tenant counts: admin key only
+        ("GET", "/v1/inspector"): Op("/v1/inspector", expect=(200,)),  # the server's mechanisms, no data
+        ("GET", "/v1/users/{user_id}/timeline"): Op(f"{u}/timeline"),
+        ("POST", "/v1/users/{user_id}/explain"): Op(f"{u}/explain", {"query": "the cat", "memory_id": mid},
+                                                    expect=(404, 501)),
         ("GET", "/v1/users"): Op("/v1/users", expect=(200,), check=_no_users),
         ("DELETE", "/v1/users/{user_id}"): Op(u),
         ("GET", "/v1/users/{user_id}/memories"): Op(f"{u}/memories"),
