@@ -20,6 +20,7 @@ from agentmem._time import utcnow
 from agentmem.errors import NotFoundError, ValidationError
 from agentmem.mechanisms.base import TURN_KIND, MemoryComponent, Services
 from agentmem.normalize import content_hash, normalize_messages, parse_timestamp
+from agentmem.storable import check_value
 from agentmem.store.sql import NewTurn, dumps
 from agentmem.types import Scope, Turn
 
@@ -56,6 +57,7 @@ class Engine:
                                    max_total_chars=cfg.max_request_chars)
         if metadata is not None and not isinstance(metadata, Mapping):
             raise ValidationError("metadata must be a mapping")
+        check_value(metadata, "metadata")
         default_ts = utcnow() if timestamp is None else parse_timestamp(timestamp)
         new = []
         for msg, caller_id in pairs:
@@ -155,10 +157,13 @@ class Engine:
                     raise NotFoundError(f"no memory {memory_ids[0]!r} for user {scope.user_id!r}")
                 return 0
             version = s.sql.bump_version(conn, scope, "turns")
-            s.sql.log(conn, scope, [(t.id, "turn", "DELETE", _turn_json(t), None) for t in gone])
+            # forgetting: the history keeps that the memory existed and was deleted, not its text
+            s.sql.forget_history(conn, scope, [t.id for t in gone])
+            s.sql.log(conn, scope, [(t.id, "turn", "DELETE", None, None) for t in gone])
         s.vectors.delete(TURN_KIND, scope, [t.id for t in gone])
         for c in self.components:
             c.on_delete(scope, gone, version)
+        s.sql.checkpoint()
         return len(gone)
 
     def delete_user(self, scope: Scope) -> int:
@@ -172,4 +177,5 @@ class Engine:
             s.vectors.delete_user(kind, scope)
         for c in self.components:  # drop caches rebuilt by a concurrent search meanwhile
             c.on_delete_user(scope)
+        s.sql.checkpoint()
         return n

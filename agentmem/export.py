@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from agentmem.errors import ValidationError
+from agentmem.storable import repair_value
 from agentmem.types import Turn
 
 __all__ = ["read_records", "turn_record", "write_turns"]
@@ -33,7 +34,8 @@ def write_turns(turns: Iterable[Turn], dest: str | Path | IO[str]) -> int:
     fh = open(dest, "w", encoding="utf-8") if isinstance(dest, str | Path) else dest  # noqa: SIM115
     try:
         for t in turns:
-            fh.write(json.dumps(turn_record(t), ensure_ascii=False) + "\n")
+            # repair_value: text stored before input was checked stays exportable JSON
+            fh.write(json.dumps(repair_value(turn_record(t)), ensure_ascii=False, allow_nan=False) + "\n")
             n += 1
     finally:
         if isinstance(dest, str | Path):

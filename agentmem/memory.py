@@ -33,6 +33,7 @@ from agentmem.recall.pack import episode_spans_of, pack_context
 from agentmem.recall.reader import default_reader, read
 from agentmem.recall.timeparse import parse_time_window
 from agentmem.resolve import build_components, build_services
+from agentmem.storable import check_text, check_value
 from agentmem.telemetry import traced
 from agentmem.types import ContextPack, Episode, Fact, HistoryEvent, Hit, Scope, Thought, Turn
 
@@ -47,7 +48,7 @@ def _check_id(value: Any, what: str) -> str:
         raise ValidationError(f"{what} must be a non-empty string")
     if len(value) > _MAX_ID or "\x00" in value:
         raise ValidationError(f"{what} must be at most {_MAX_ID} characters without NUL")
-    return value
+    return check_text(value, what)
 
 
 class Memory:
@@ -190,6 +191,10 @@ class Memory:
             raise ValidationError("content must be a non-empty string")
         if len(content) > self.config.message_chars:
             raise ValidationError(f"content has {len(content)} characters (limit {self.config.message_chars})")
+        check_text(content, "content")
+        if metadata is not None and not isinstance(metadata, Mapping):
+            raise ValidationError("metadata must be a mapping")
+        check_value(metadata, "metadata")
         return self.engine.update(scope, _check_id(memory_id, "memory_id"), content, metadata)
 
     def delete(self, memory_id: str, *, user_id: str, tenant: str = DEFAULT_TENANT) -> None:
@@ -256,6 +261,7 @@ class Memory:
             raise ValidationError("query must be a non-empty string")
         if len(query) > min(self.config.max_query_chars, self.config.message_chars):
             raise ValidationError("query is too long")
+        check_text(query, "query")
         if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= _MAX_K:
             raise ValidationError(f"k must be an integer in [1, {_MAX_K}]")
         flt = parse_filters(filters)
@@ -388,6 +394,9 @@ class Memory:
         for what, text in (("query", query), ("response", response)):
             if not isinstance(text, str) or not text.strip():
                 raise ValidationError(f"{what} must be a non-empty string")
+            check_text(text, what)
+        for sid in source_ids:
+            _check_id(sid, "source id")
         scope = self._scope(tenant, user_id)
         return self._thought_memory().think(
             scope, query, response, chat_model=chat_model, now=now, source_ids=tuple(source_ids)

@@ -13,6 +13,7 @@ from typing import Any
 
 from agentmem._time import as_utc
 from agentmem.errors import ValidationError
+from agentmem.storable import check_text, check_value
 from agentmem.types import Message
 
 __all__ = ["call_groups", "content_hash", "normalize_messages", "parse_timestamp"]
@@ -60,14 +61,18 @@ def _from_mapping(m: Mapping[str, Any], i: int) -> tuple[Message, str | None]:
     meta = m.get("metadata") or {}
     if not isinstance(meta, Mapping):
         raise ValidationError(f"message {i}: 'metadata' must be an object")
+    check_value(meta, f"message {i} metadata")
     mid = m.get("id")
-    if mid is not None and not isinstance(mid, str | int):
+    if mid is not None and (not isinstance(mid, str | int) or isinstance(mid, bool)):
         raise ValidationError(f"message {i}: 'id' must be a string or integer")
+    check_value(mid, f"message {i} id")
     session = m.get("session_id")
     if session is not None and (
         not isinstance(session, str) or not session.strip() or len(session) > 255 or "\x00" in session
     ):
         raise ValidationError(f"message {i}: 'session_id' must be a non-empty string of at most 255 characters")
+    if session is not None:
+        check_text(session, f"message {i} session_id")
     return (
         Message(
             content=content,
@@ -142,8 +147,9 @@ def normalize_messages(
             raise ValidationError(f"message {i}: content is empty")
         if len(text) > max_chars:
             raise ValidationError(f"message {i}: content has {len(text)} characters (limit {max_chars})")
-        if "\x00" in text:
-            raise ValidationError(f"message {i}: content contains a NUL character")
+        check_text(text, f"message {i} content")
+        check_text(pair[0].speaker, f"message {i} speaker")
+        check_value(pair[0].metadata, f"message {i} metadata")
         total += len(text)
         if max_total_chars is not None and total > max_total_chars:
             raise ValidationError(f"the messages have more than {max_total_chars} characters in all (limit per call)")

@@ -8,6 +8,7 @@ from typing import Any
 from agentmem.errors import ValidationError
 from agentmem.mechanisms.base import TimeWindow, TurnFilter
 from agentmem.normalize import parse_timestamp
+from agentmem.storable import check_text, check_value
 
 __all__ = ["parse_filters"]
 
@@ -29,11 +30,14 @@ def parse_filters(filters: Mapping[str, Any] | None) -> TurnFilter:
     if unknown:
         raise ValidationError(f"unknown filter keys {sorted(unknown)}; allowed: {sorted(_KEYS)}")
     for key in ("session_id", "speaker", "role"):
-        if key in filters and not isinstance(filters[key], str):
-            raise ValidationError(f"filter {key!r} must be a string")
+        if key in filters and filters[key] is not None:
+            if not isinstance(filters[key], str):
+                raise ValidationError(f"filter {key!r} must be a string")
+            check_text(filters[key], f"filter {key!r}")
     meta = filters.get("metadata") or {}
     if not isinstance(meta, Mapping):
         raise ValidationError("filter 'metadata' must be a mapping")
+    check_value(meta, "filter 'metadata'")
     after = parse_timestamp(filters["after"], where="filter 'after'") if filters.get("after") is not None else None
     before = parse_timestamp(filters["before"], where="filter 'before'") if filters.get("before") is not None else None
     if after and before and after >= before:

@@ -130,7 +130,10 @@ def parse_time_window(text: str, now: datetime) -> TimeWindow | None:
     ('2023-05-01', '2023-06-01')
     """
     lowered = text.lower()
-    found = _absolute(lowered, now if now.tzinfo else now.replace(tzinfo=UTC))
+    try:
+        found = _absolute(lowered, now if now.tzinfo else now.replace(tzinfo=UTC))
+    except (OverflowError, ValueError):  # "10000 years ago", or a window past year 9999: no hint
+        return None
     if found is None:
         return None
     start, end, src = found

@@ -9,6 +9,11 @@ Errors are mapped to HTTP in one place, :func:`error_response`::
     ValidationError, request schema errors  → 422     NotFoundError, unknown route → 404
     AuthError → 401 (ForbiddenError → 403)           payload over the limit        → 413
     StorageError → 503                               anything else → 500, generic message
+
+A body that is not parseable JSON (invalid UTF-8, nesting past the parser's depth, an integer
+too long to convert) is a 422 like any other malformed input. Logged errors carry exception
+types and code locations, never exception messages: those can quote stored text or SQL
+parameters.
 """
 
 from __future__ import annotations
@@ -35,7 +40,15 @@ from agentmem.config import FUSIONS, SEGMENTERS
 from agentmem.errors import AgentMemError, AuthError, NotFoundError, StorageError, ValidationError
 from agentmem.server.auth import ForbiddenError, UnknownUserError
 from agentmem.server.keys import KeyStore
+from agentmem.server.limits import (
+    LOOPBACK_HOSTS,
+    BodyTimeoutMiddleware,
+    HostCheckMiddleware,
+    RateLimitMiddleware,
+    TokenBuckets,
+)
 from agentmem.server.metrics import Metrics, MetricsMiddleware
+from agentmem.server.safety import SafeJSONResponse, log_trace
 from agentmem.server.schemas import ErrorOut, Status
 from agentmem.server.store_items import ItemStore
 
@@ -64,6 +77,16 @@ class ServerSettings:
     Replicas of one store should agree on them: a mechanism switched on later covers only what
     is added from then on. ``ui`` (``AGENTMEM_UI``: ``on`` or ``off``) serves the memory
     inspector page at ``/ui`` (:mod:`agentmem.server.ui`).
+
+    Limits (docs/deployment.md): ``rate_limit`` / ``rate_burst`` (``AGENTMEM_RATE_LIMIT``,
+    ``AGENTMEM_RATE_BURST``: requests a second per API key, per process; 0 = off),
+    ``body_timeout`` (``AGENTMEM_BODY_TIMEOUT`` seconds for a request body to arrive),
+    ``max_request_messages`` / ``max_request_chars`` (``AGENTMEM_MAX_REQUEST_MESSAGES``,
+    ``AGENTMEM_MAX_REQUEST_CHARS``: the cost cap of one add, documents or import request),
+    ``tenant_quota`` (``AGENTMEM_TENANT_QUOTA``: memories a tenant may hold; 0 = no quota),
+    ``public_metrics`` (``AGENTMEM_METRICS=public``: ``/metrics`` without the admin key) and
+    ``allowed_hosts`` (``AGENTMEM_ALLOWED_HOSTS``, comma-separated: ``Host`` names served besides
+    loopback when auth is off).
     """
 
     db_url: str | None = None
@@ -79,6 +102,14 @@ class ServerSettings:
     episodes: str = "off"
     fusion: str = "default"
     ui: bool = True
+    allowed_hosts: frozenset[str] = frozenset()
+    rate_limit: float = 0.0
+    rate_burst: float = 0.0
+    body_timeout: float = 60.0
+    max_request_messages: int = 1000
+    max_request_chars: int = 2_000_000
+    tenant_quota: int = 0
+    public_metrics: bool = False
 
     @classmethod
     def from_env(cls) -> ServerSettings:
@@ -100,6 +131,15 @@ class ServerSettings:
             episodes=_choice(env, "AGENTMEM_EPISODES", SEGMENTERS),
             fusion=_choice(env, "AGENTMEM_FUSION", FUSIONS),
             ui=_choice(env, "AGENTMEM_UI", ("on", "off")) == "on",
+            allowed_hosts=frozenset(h.strip().lower() for h in env.get("AGENTMEM_ALLOWED_HOSTS", "").split(",")
+                                    if h.strip()),
+            rate_limit=_number(env, "AGENTMEM_RATE_LIMIT", 0.0),
+            rate_burst=_number(env, "AGENTMEM_RATE_BURST", 0.0),
+            body_timeout=_number(env, "AGENTMEM_BODY_TIMEOUT", 60.0),
+            max_request_messages=int(_number(env, "AGENTMEM_MAX_REQUEST_MESSAGES", 1000)),
+            max_request_chars=int(_number(env, "AGENTMEM_MAX_REQUEST_CHARS", 2_000_000)),
+            tenant_quota=int(_number(env, "AGENTMEM_TENANT_QUOTA", 0)),
+            public_metrics=_choice(env, "AGENTMEM_METRICS", ("admin", "public")) == "public",
         )
 
 
@@ -109,6 +149,19 @@ def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
     if value not in choices:
         raise ValueError(f"{name} must be one of {', '.join(choices)}, not {env.get(name)!r}")
     return value
+
+
+def _number(env: Mapping[str, str], name: str, default: float) -> float:
+    value = (env.get(name) or "").strip()
+    if not value:
+        return default
+    try:
+        n = float(value)
+    except ValueError:
+        n = -1.0
+    if not n >= 0 or n == float("inf"):
+        raise ValueError(f"{name} must be a non-negative number, not {value!r}")
+    return n
 
 
 def _threads(value: str | None) -> int | None:
@@ -130,12 +183,23 @@ def _error(status: int, error: str, message: str, detail: list[dict[str, Any]] |
 
 
 _HTTP_NAMES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-               405: "method_not_allowed", 413: "payload_too_large", 422: "validation",
+               405: "method_not_allowed", 408: "request_timeout", 413: "payload_too_large",
+               421: "misdirected", 422: "validation", 429: "rate_limited",
                501: "not_implemented", 503: "unavailable"}
+
+
+def _reply(status: int, error: str, message: str, headers: dict[str, str] | None) -> ASGIApp:
+    return _error(status, error, message, headers=headers)
+
+
+_BODY_PARSE_ERROR = "There was an error parsing the body"  # FastAPI's 400 for an unparseable body
 
 
 async def error_response(request: Request, exc: Exception) -> Response:
     """The one mapping from exceptions to HTTP responses (no stack trace ever leaves)."""
+    if isinstance(exc, HTTPException) and exc.status_code == 400 and exc.detail == _BODY_PARSE_ERROR:
+        return _error(422, "validation", "the request body is not parseable JSON (invalid UTF-8, "
+                      "nesting too deep, or a number too long)")
     if isinstance(exc, RequestValidationError):
         detail = [{"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", "")),
                    "type": str(e.get("type", ""))} for e in exc.errors()]
@@ -157,8 +221,36 @@ async def error_response(request: Request, exc: Exception) -> Response:
         log.error("storage unavailable on %s %s: %s", request.method, request.url.path, exc)
         return _error(503, "unavailable", "the store is unavailable; retry later")
     kind = "agentmem" if isinstance(exc, AgentMemError) else "unexpected"
-    log.error("%s error on %s %s", kind, request.method, request.url.path, exc_info=exc)
+    log.error("%s error on %s %s: %s", kind, request.method, request.url.path, log_trace(exc))
     return _error(500, "internal", "internal error")
+
+
+class CatchAllMiddleware:
+    """Answers an unexpected exception with :func:`error_response`'s 500 and does not re-raise
+    it (Starlette's outer error middleware would, and uvicorn would then log the exception's
+    message and drop the connection's keep-alive)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except Exception as exc:
+            response = await error_response(Request(scope), exc)
+            if not started:
+                await response(scope, receive, send)
 
 
 class BodyLimitMiddleware:
@@ -222,6 +314,8 @@ def create_app(settings: ServerSettings | None = None, *, memory: Any = None) ->
     settings = settings or ServerSettings()
     if settings.max_body_bytes < 1024:
         raise ValueError("max_body_bytes must be at least 1024")
+    if settings.admin_key is not None and len(settings.admin_key) < 16:
+        raise ValueError("AGENTMEM_ADMIN_KEY must be at least 16 characters")
     metrics = Metrics()
 
     @asynccontextmanager
@@ -244,13 +338,22 @@ def create_app(settings: ServerSettings | None = None, *, memory: Any = None) ->
         version=__version__,
         description="Long-term memory for LLM applications: REST API of the agentmem sidecar.",
         lifespan=lifespan,
+        default_response_class=SafeJSONResponse,
     )
     app.state.settings = settings
     app.state.metrics = metrics
     for exc_type in (RequestValidationError, HTTPException, AgentMemError, Exception):
         app.add_exception_handler(exc_type, error_response)
+    app.add_middleware(CatchAllMiddleware)  # innermost: the others see its 500 as a response
+    if settings.body_timeout > 0:
+        app.add_middleware(BodyTimeoutMiddleware, timeout=settings.body_timeout)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    if settings.rate_limit > 0:
+        buckets = TokenBuckets(settings.rate_limit, max(settings.rate_burst, settings.rate_limit, 1.0))
+        app.add_middleware(RateLimitMiddleware, buckets=buckets, reply=_reply)
+    if not settings.auth:
+        app.add_middleware(HostCheckMiddleware, allowed=LOOPBACK_HOSTS | settings.allowed_hosts, reply=_reply)
 
     from agentmem.server.inspect_routes import router as inspect_router
     from agentmem.server.routes import router
@@ -283,8 +386,13 @@ def create_app(settings: ServerSettings | None = None, *, memory: Any = None) ->
 
     @app.get("/metrics", response_class=PlainTextResponse, tags=["ops"])
     def prometheus(request: Request) -> PlainTextResponse:
-        """Prometheus text: request counts and latencies, memory counts."""
+        """Prometheus text: request counts and latencies, memory counts (across tenants: the
+        admin key only, unless the server runs with ``AGENTMEM_METRICS=public``)."""
+        from agentmem.server.auth import admin as require_admin
         from agentmem.server.routes import store_counts
+
+        if not settings.public_metrics:
+            require_admin(request)
 
         gauges = {}
         try:

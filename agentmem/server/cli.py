@@ -94,6 +94,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "agentmem.server.app:create_app_from_env", factory=True, host=args.host, port=args.port,
         workers=args.workers, log_config=log_config(args.log_level, args.access_log), log_level=None,
         access_log=args.access_log,
+        # an idle keep-alive connection is closed after 5 s; headers are capped at 16 KiB (h11's
+        # incomplete-event limit); bodies have AGENTMEM_BODY_TIMEOUT (agentmem.server.limits)
+        timeout_keep_alive=5, h11_max_incomplete_event_size=16 * 1024, limit_concurrency=1024,
     )
     return 0
 
@@ -176,7 +179,11 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--chroma", default=None)
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--tenant", default="default", help="the tenant every tool call acts in")
+    p.add_argument("--user", default=None,
+                   help="the user every tool call acts for (default: the client names user_id per call)")
     p.add_argument("--transport", default="stdio", choices=["stdio", "http"])
+    p.add_argument("--no-auth", action="store_true",
+                   help="HTTP transport without AGENTMEM_MCP_TOKEN (loopback use only)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8751)
     add_mechanism_arguments(p, "(default off)")

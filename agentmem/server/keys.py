@@ -13,6 +13,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -75,13 +76,15 @@ class KeyStore:
         try:
             api_keys.create(engine, checkfirst=True)
         except SQLAlchemyError as exc:
-            raise StorageError(f"cannot create the api_keys table: {exc}") from exc
+            raise StorageError(f"cannot create the api_keys table: {type(exc).__name__}") from exc
 
-    def _run(self, stmt: sa.Executable) -> sa.CursorResult[tuple[object, ...]]:
+    def _run(self, stmt: sa.Executable) -> list[sa.Row[Any]]:
+        """The statement's rows, fetched before the connection goes back to the pool (a result
+        read after that reads a connection another thread may hold, or one already closed)."""
         try:
             with self.engine.begin() as conn:
                 res = conn.execute(stmt)
-                return res
+                return list(res.all()) if res.returns_rows else []
         except SQLAlchemyError as exc:
             raise StorageError(f"database error: {exc.__class__.__name__}") from exc
 
@@ -108,7 +111,7 @@ class KeyStore:
         return got
 
     def get(self, key_id: str) -> ApiKey:
-        rows = self._run(sa.select(api_keys).where(api_keys.c.id == key_id)).all()
+        rows = self._run(sa.select(api_keys).where(api_keys.c.id == key_id))
         if not rows:
             raise NotFoundError(f"no API key {key_id!r}")
         return _row(rows[0])
@@ -118,13 +121,13 @@ class KeyStore:
         q = sa.select(api_keys).order_by(api_keys.c.created_at, api_keys.c.id)
         if tenant is not None:
             q = q.where(api_keys.c.tenant == tenant)
-        return [_row(r) for r in self._run(q).all()]
+        return [_row(r) for r in self._run(q)]
 
     def verify(self, key: str) -> str:
         """The tenant of a live key; :class:`AuthError` for a malformed, unknown or revoked one."""
         parts = key.split("_", 2)
         key_id = parts[1] if len(parts) == 3 and parts[0] == _PREFIX else ""
-        rows = self._run(sa.select(api_keys).where(api_keys.c.id == key_id)).all() if key_id else []
+        rows = self._run(sa.select(api_keys).where(api_keys.c.id == key_id)) if key_id else []
         stored = str(rows[0]._mapping["key_hash"]) if rows else _DUMMY_HASH
         ok = hmac.compare_digest(stored, hash_key(key))
         if not ok or not rows:

@@ -65,6 +65,22 @@ def store_counts(memory: Any) -> dict[str, int]:
         }
 
 
+def _admit(request: Request, tenant: str, texts: list[str]) -> None:
+    """The cost cap of one write request and the tenant's quota (ServerSettings)."""
+    settings = request.app.state.settings
+    if len(texts) > settings.max_request_messages:
+        raise HTTPException(413, f"{len(texts)} messages in one request (limit {settings.max_request_messages})")
+    chars = sum(len(t) for t in texts)
+    if chars > settings.max_request_chars:
+        raise HTTPException(413, f"{chars} characters in one request (limit {settings.max_request_chars})")
+    if settings.tenant_quota:
+        with _memory(request).services.sql.begin() as conn:
+            held = conn.execute(sa.select(sa.func.count()).select_from(tables.turns)
+                                .where(tables.turns.c.tenant == tenant)).scalar() or 0
+        if held + len(texts) > settings.tenant_quota:
+            raise HTTPException(403, f"the tenant's quota of {settings.tenant_quota} memories is reached")
+
+
 def _filters(f: s.Filters | None) -> dict[str, Any] | None:
     return None if f is None else f.model_dump(exclude_none=True)
 
@@ -88,6 +104,7 @@ def delete_user(request: Request, user_id: UserId, tenant: str = Tenant) -> s.Co
 @router.post("/users/{user_id}/memories", response_model=s.AddResponse, status_code=201, tags=["memories"])
 def add_messages(body: s.AddRequest, request: Request, user_id: UserId, tenant: str = Tenant) -> s.AddResponse:
     """Store conversation messages; re-sent messages are stored once (idempotent)."""
+    _admit(request, tenant, [m.content for m in body.messages])
     messages = [m.model_dump(exclude_none=True) for m in body.messages]
     turns = _memory(request).add(
         messages, user_id=user_id, session_id=body.session_id, agent_id=body.agent_id,
@@ -101,6 +118,7 @@ def add_documents(
     body: s.AddDocumentsRequest, request: Request, user_id: UserId, tenant: str = Tenant
 ) -> s.AddResponse:
     """Store documents (``{id, text, title?, timestamp?, metadata?}``) as memories."""
+    _admit(request, tenant, [d.text for d in body.documents])
     docs = [d.model_dump(exclude_none=True) for d in body.documents]
     turns = _memory(request).add_documents(docs, user_id=user_id, tenant=tenant)
     return s.AddResponse(added=len(turns), memories=[s.memory_out(t) for t in turns])
@@ -275,6 +293,7 @@ def export(request: Request, user_id: UserId, tenant: str = Tenant) -> PlainText
 @router.post("/users/{user_id}/import", response_model=s.ImportResponse, tags=["memories"])
 def import_(body: s.ImportRequest, request: Request, user_id: UserId, tenant: str = Tenant) -> s.ImportResponse:
     """Load records written by ``/export`` (idempotent)."""
+    _admit(request, tenant, [str(r.get("content", r.get("text", ""))) for r in body.records])
     text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in body.records)
     return s.ImportResponse(imported=_memory(request).import_(io.StringIO(text), user_id=user_id, tenant=tenant))
 

@@ -12,21 +12,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue
 
+from agentmem.storable import check_value
 from agentmem.types import Citation, ContextPack, Episode, Fact, HistoryEvent, Hit, Thought, Turn
 
 
 def _no_nul(value: Any) -> Any:
-    if isinstance(value, str):
-        if "\x00" in value:
-            raise ValueError("must not contain NUL characters")
-    elif isinstance(value, dict):
-        for k, v in value.items():
-            _no_nul(k)
-            _no_nul(v)
-    elif isinstance(value, list):
-        for v in value:
-            _no_nul(v)
-    return value
+    """Reject what the store cannot keep (NUL, lone surrogates, NaN/Infinity, huge integers,
+    deep nesting): see :mod:`agentmem.storable` (its ValidationError is a ValueError)."""
+    return check_value(value, "value")
 
 
 Str = Annotated[str, AfterValidator(_no_nul)]

@@ -1,9 +1,10 @@
-"""What differs between SQLite and Postgres: engine settings, the per-user write lock, and
-INSERT ... ON CONFLICT DO NOTHING."""
+"""What differs between SQLite and Postgres: engine settings, the per-user write lock,
+INSERT ... ON CONFLICT DO NOTHING, the WAL checkpoint; and what may be said about errors."""
 
 from __future__ import annotations
 
 import hashlib
+import logging
 from typing import Any
 
 import sqlalchemy as sa
@@ -13,28 +14,81 @@ from sqlalchemy.exc import SQLAlchemyError
 from agentmem.errors import StorageError
 from agentmem.types import Scope
 
-__all__ = ["create_engine", "insert_ignore", "lock_scope"]
+__all__ = ["checkpoint", "create_engine", "db_reason", "insert_ignore", "lock_scope"]
+
+log = logging.getLogger("agentmem.store")
+_SQLITE_BUSY_S = 30.0  # how long a SQLite writer waits for another
 
 _SCOPE_LOCK_NS = 7316  # namespace of the per-user advisory locks (lock_scope)
 
 
+def db_reason(exc: BaseException) -> str:
+    """What failed, for messages and logs: exception types and SQLSTATE / SQLite error name,
+    never the driver's message (it quotes SQL and parameters, i.e. stored text)."""
+    orig = getattr(exc, "orig", None)
+    parts = [type(exc).__name__]
+    if orig is not None:
+        parts.append(type(orig).__name__)
+        code = getattr(orig, "sqlstate", None) or getattr(orig, "sqlite_errorname", None)
+        if code:
+            parts.append(str(code))
+    return ": ".join(parts)
+
+
 def create_engine(url: str) -> Engine:
-    """An engine for ``url`` with settings that suit agentmem (WAL and FKs on SQLite)."""
+    """An engine for ``url`` with settings that suit agentmem (WAL and FKs on SQLite).
+
+    On SQLite every transaction starts with ``BEGIN IMMEDIATE``: it takes the write lock up
+    front, waiting up to the busy timeout for another writer, so a transaction that reads and
+    then writes can never fail with "database is locked" when another connection committed in
+    between (a deferred transaction cannot upgrade then, and waiting does not help it). Readers
+    outside transactions are not blocked (WAL).
+    """
     try:
         if url.startswith("sqlite"):
-            engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+            # Requests queued on the write lock hold a pooled connection while they wait: a pool
+            # as large as the server's thread pool keeps them from timing out on the pool instead.
+            engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": _SQLITE_BUSY_S},
+                                      pool_size=8, max_overflow=56, pool_timeout=_SQLITE_BUSY_S)
 
             @sa.event.listens_for(engine, "connect")
             def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+                dbapi_conn.isolation_level = None  # transactions are begun by _begin below
                 cur = dbapi_conn.cursor()
                 cur.execute("PRAGMA journal_mode=WAL")
                 cur.execute("PRAGMA synchronous=NORMAL")
+                cur.execute("PRAGMA secure_delete=ON")  # deleted rows are zeroed, not left in free pages
+                cur.execute(f"PRAGMA busy_timeout={int(_SQLITE_BUSY_S * 1000)}")
                 cur.close()
+
+            @sa.event.listens_for(engine, "begin")
+            def _begin(conn: Connection) -> None:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
 
             return engine
         return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
     except (SQLAlchemyError, ImportError) as exc:
-        raise StorageError(f"cannot open database {url!r}: {exc}") from exc
+        raise StorageError(f"cannot open database: {db_reason(exc)}") from exc
+
+
+def checkpoint(engine: Engine) -> None:
+    """SQLite: move the write-ahead log into the database file and truncate it, so text
+    just deleted (zeroed in the database by ``secure_delete``) leaves the WAL file too.
+    Best effort: a checkpoint that other connections keep busy is left for later."""
+    if engine.dialect.name != "sqlite":
+        return
+    raw = engine.raw_connection()
+    db: Any = raw.driver_connection
+    try:
+        db.execute("PRAGMA busy_timeout=2000")
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+    except Exception as exc:  # sqlite3.Error; the delete itself has committed
+        log.warning("WAL checkpoint after a deletion did not run: %s", type(exc).__name__)
+    finally:
+        try:
+            db.execute(f"PRAGMA busy_timeout={int(_SQLITE_BUSY_S * 1000)}")
+        finally:
+            raw.close()
 
 
 def lock_scope(conn: Connection, scope: Scope) -> None:

@@ -21,10 +21,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from agentmem._time import from_db, to_db, utcnow
 from agentmem.errors import NotFoundError, StorageError
 from agentmem.store import schema as t
-from agentmem.store.dialect import create_engine, insert_ignore, lock_scope
+from agentmem.store.dialect import checkpoint, create_engine, db_reason, insert_ignore, lock_scope
 from agentmem.types import HistoryEvent, Scope, Turn
 
-__all__ = ["NewTurn", "SqlStore", "create_engine", "insert_ignore", "lock_scope", "scoped"]
+__all__ = ["NewTurn", "SqlStore", "create_engine", "db_reason", "insert_ignore", "lock_scope", "scoped"]
 
 @dataclass(frozen=True, slots=True)
 class NewTurn:
@@ -85,7 +85,7 @@ class SqlStore:
                 with engine.begin() as conn:
                     _create_schema(conn)
         except SQLAlchemyError as exc:
-            raise StorageError(f"cannot create schema: {exc}") from exc
+            raise StorageError(f"cannot create schema: {db_reason(exc)}") from exc
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
@@ -94,7 +94,7 @@ class SqlStore:
             with self.engine.begin() as conn:
                 yield conn
         except SQLAlchemyError as exc:
-            raise StorageError(f"database error: {exc.__class__.__name__}: {exc}") from exc
+            raise StorageError(f"database error: {db_reason(exc)}") from exc
 
     # -- users and versions -------------------------------------------------------------
     def ensure_user(self, conn: Connection, scope: Scope) -> None:
@@ -339,6 +339,20 @@ class SqlStore:
                 for rid, kind, event, before, after in events
             ],
         )
+
+    def forget_history(self, conn: Connection, scope: Scope, record_ids: Sequence[str]) -> None:
+        """Drop the text (``before`` / ``after``) of every history event of ``record_ids``; the
+        events themselves stay (what happened and when, not what was said)."""
+        if record_ids:
+            conn.execute(
+                sa.update(t.history)
+                .where(scoped(t.history, scope), t.history.c.record_id.in_(list(record_ids)))
+                .values(before=None, after=None)
+            )
+
+    def checkpoint(self) -> None:
+        """After a deletion: see :func:`agentmem.store.dialect.checkpoint`."""
+        checkpoint(self.engine)
 
     def history(self, scope: Scope, record_id: str | None = None) -> list[HistoryEvent]:
         q = sa.select(t.history).where(scoped(t.history, scope))

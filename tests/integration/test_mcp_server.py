@@ -14,6 +14,9 @@ from _servers import BIN, free_port
 mcp = pytest.importorskip("mcp")
 from mcp import Client  # noqa: E402
 from mcp.client.stdio import StdioServerParameters  # noqa: E402
+from mcp.client.streamable_http import create_mcp_http_client, streamable_http_client  # noqa: E402
+
+TOKEN = "mcp-test-token-0123456789abcdef"
 
 TOOLS = {"add_memory", "search_memory", "recall_memory", "delete_memory", "list_episodes", "list_facts"}
 ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False",
@@ -63,18 +66,32 @@ def test_stdio(tmp_path: Path) -> None:
 
 
 def test_streamable_http(tmp_path: Path) -> None:
+    """Over HTTP the server needs its token, and ``--user`` binds every call to one user."""
+    import httpx
+
     port = free_port()
+    url = f"http://127.0.0.1:{port}/mcp"
     log = open(tmp_path / "mcp.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen(
         [str(BIN / "agentmem"), "mcp", "--transport", "http", "--port", str(port), "--home", str(tmp_path),
-         "--device", "cpu"], stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **ENV},
+         "--device", "cpu", "--user", "ada"], stdout=log, stderr=subprocess.STDOUT,
+        env={**os.environ, **ENV, "AGENTMEM_MCP_TOKEN": TOKEN},
     )
+
+    def client() -> Any:
+        headers = {"Authorization": f"Bearer {TOKEN}"}
+        return Client(streamable_http_client(url, http_client=create_mcp_http_client(headers=headers)))
+
     try:
         async def run() -> None:
             for _ in range(240):  # wait for the model load and the port
                 try:
-                    async with Client(f"http://127.0.0.1:{port}/mcp") as client:
-                        await _exercise(client)
+                    async with client() as c:
+                        await _exercise(c)
+                        other = await c.call_tool("search_memory", {"user_id": "bob", "query": "cat"})
+                        assert other.is_error and "one user" in other.content[0].text
+                        bound = await c.call_tool("search_memory", {"query": "peanuts"})
+                        assert "peanuts" in bound.structured_content["hits"][0]["text"]
                         return
                 except (OSError, ExceptionGroup) as exc:
                     if proc.poll() is not None:
@@ -85,7 +102,19 @@ def test_streamable_http(tmp_path: Path) -> None:
             raise TimeoutError("MCP HTTP server did not come up")
 
         asyncio.run(run())
+        for headers in ({}, {"Authorization": "Bearer wrong-token-0123456789"}):
+            r = httpx.post(url, headers={**headers, "Accept": "application/json, text/event-stream"},
+                           json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"}, timeout=30)
+            assert r.status_code == 401
     finally:
         proc.terminate()
         proc.wait(timeout=15)
         log.close()
+
+
+def test_http_transport_refuses_to_start_without_a_token(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "AGENTMEM_MCP_TOKEN"}
+    done = subprocess.run([str(BIN / "agentmem"), "mcp", "--transport", "http", "--port", str(free_port()),
+                           "--home", str(tmp_path), "--device", "cpu"], capture_output=True, text=True,
+                          env={**env, **ENV}, timeout=120)
+    assert done.returncode != 0 and "AGENTMEM_MCP_TOKEN" in done.stderr + done.stdout

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 import pytest
@@ -167,11 +168,14 @@ def test_failed_requests_store_nothing_and_never_500(server: str, new_key: Calla
 
 
 # -- ops --------------------------------------------------------------------------------------
-def test_health_ready_metrics_openapi(server: str) -> None:
+def test_health_ready_metrics_openapi(server: str, admin_headers: dict[str, str], new_key: Any) -> None:
     assert httpx.get(f"{server}/healthz").json()["status"] == "ok"
     assert httpx.get(f"{server}/readyz").json()["status"] == "ready"
     httpx.get(f"{server}/v1/users")  # a 401, counted
-    text = httpx.get(f"{server}/metrics").text
+    # /metrics counts every tenant: the admin key only
+    assert httpx.get(f"{server}/metrics").status_code == 401
+    assert httpx.get(f"{server}/metrics", headers=_h(new_key("metrics-probe"))).status_code == 403
+    text = httpx.get(f"{server}/metrics", headers=admin_headers).text
     assert 'agentmem_http_requests_total{method="GET",route="/v1/users",status="401"}' in text
     assert "agentmem_http_request_duration_seconds_bucket" in text
     assert "agentmem_memories " in text

@@ -88,7 +88,7 @@ def test_store_with_mechanisms_off(make_memory: Any) -> None:
 
 
 def test_page_is_a_static_shell_and_data_needs_a_key(make_memory: Any) -> None:
-    app = create_app(ServerSettings(admin_key="admin-secret"), memory=make_memory())
+    app = create_app(ServerSettings(admin_key="admin-secret-0123456789"), memory=make_memory())
     with TestClient(app) as c:
         page = c.get("/ui")
         assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
@@ -100,7 +100,7 @@ def test_page_is_a_static_shell_and_data_needs_a_key(make_memory: Any) -> None:
                              ("POST", "/v1/users/ada/explain"), ("POST", "/v1/users/ada/search")]:
             assert c.request(method, path, json={}).status_code == 401, path
         key = c.post("/v1/keys", json={"tenant": "acme", "name": "ui"},
-                     headers={"Authorization": "Bearer admin-secret"}).json()["key"]
+                     headers={"Authorization": "Bearer admin-secret-0123456789"}).json()["key"]
         r = c.get("/v1/inspector", headers={"Authorization": f"Bearer {key}"})
         assert r.status_code == 200 and r.json()["graph"] is False
     off = create_app(ServerSettings(auth=False, ui=False), memory=make_memory())

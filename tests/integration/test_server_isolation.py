@@ -16,7 +16,7 @@ import pytest
 
 pytestmark = pytest.mark.postgres
 
-PUBLIC = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics")}
+PUBLIC = {("GET", "/healthz"), ("GET", "/readyz")}
 
 
 @dataclass
@@ -45,6 +45,11 @@ def _operations(user: str, mid: str, tid: str) -> dict[tuple[str, str], Op]:
     u = f"/v1/users/{user}"
     ns = {"namespace": [user, "prefs"], "key": "food"}
     return {
+        ("GET", "/metrics"): Op("/metrics", expect=(403,)),  # cross-tenant counts: admin key only
+        ("GET", "/v1/inspector"): Op("/v1/inspector", expect=(200,)),  # the server's mechanisms, no data
+        ("GET", "/v1/users/{user_id}/timeline"): Op(f"{u}/timeline"),
+        ("POST", "/v1/users/{user_id}/explain"): Op(f"{u}/explain", {"query": "the cat", "memory_id": mid},
+                                                    expect=(404, 501)),
         ("GET", "/v1/users"): Op("/v1/users", expect=(200,), check=_no_users),
         ("DELETE", "/v1/users/{user_id}"): Op(u),
         ("GET", "/v1/users/{user_id}/memories"): Op(f"{u}/memories"),

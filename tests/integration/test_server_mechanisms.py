@@ -62,3 +62,12 @@ def test_conversation_becomes_episodes(sidecar: str) -> None:
     episodes = r.json()["episodes"]
     covered = [t for e in episodes for t in e["turn_ids"]]
     assert episodes and len(covered) == len(set(covered)) == len(lines)
+
+
+def test_keyless_server_answers_loopback_hosts_only(sidecar: str) -> None:
+    # DNS rebinding: a page on evil.example resolving to 127.0.0.1 sends Host: evil.example
+    r = httpx.get(f"{sidecar}/v1/users", headers={"Host": "evil.example"}, timeout=30)
+    assert r.status_code == 421 and r.json()["error"] == "misdirected"
+    port = sidecar.rsplit(":", 1)[1]
+    for host in (f"localhost:{port}", f"127.0.0.1:{port}", "localhost"):
+        assert httpx.get(f"{sidecar}/v1/users", headers={"Host": host}, timeout=30).status_code == 200

@@ -349,8 +349,8 @@ class GraphComponent:
     def search(self, query: Query) -> list[Candidate]:
         owner = query.scope.owner()
         version = query.versions.get(self.name)
-        index = self.cache.get(owner, self._version(owner) if version is None else version)
-        snap = index.snapshot()
+        with self.cache.reading(owner, self._version(owner) if version is None else version) as index:
+            snap = index.snapshot()  # taken while no local write applies a delta
         facts = self._seed_facts(snap, query.text, query.vector)
         rows, scores = rank_passages(
             snap, query.vector, link_top_k=self.config.link_top_k, passage_weight=self.config.passage_weight,

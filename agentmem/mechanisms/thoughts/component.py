@@ -130,13 +130,14 @@ class ThoughtComponent:
         if flt.session_id is not None or flt.speaker is not None or flt.role is not None or flt.metadata:
             return []
         owner = query.scope.owner()
-        state = self._cache.get(owner, int(query.versions.get(self.name, 0)))
-        if not len(state.index):
-            return []
-        hits = state.index.query(query.vector, query.k if flt.window is None else len(state.index))
+        with self._cache.reading(owner, int(query.versions.get(self.name, 0))) as state:
+            if not len(state.index):
+                return []
+            hits = state.index.query(query.vector, query.k if flt.window is None else len(state.index))
+            infos = {tid: state.info.get(tid) for tid, _ in hits}
         out: list[Candidate] = []
         for tid, score in hits:
-            info = state.info.get(tid)
+            info = infos[tid]
             if info is None:
                 continue
             text, valid_from = info

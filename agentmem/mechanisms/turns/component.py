@@ -330,16 +330,17 @@ class TurnComponent:
         self._cache.drop(scope)
 
     def search(self, query: Query) -> list[Candidate]:
-        idx = self._cache.get(query.scope, query.versions.get(self.name, 0))
-        if len(idx.plain) == 0:
-            return []
-        cfg = self.s.config.recall
-        n = cfg.candidates
-        out = idx.search(query, n, lexical_weight=cfg.lexical_weight, beta=cfg.contiguity, boost=cfg.speaker_boost)
-        if query.time_hint is not None and query.filter.window is None:
-            tmask = idx.mask(TurnFilter(window=query.time_hint))
-            other = idx.mask(query.filter)
-            if tmask is not None and other is not None:
-                tmask &= other
-            out += [Candidate(i, "turn", s, "time") for i, s in idx.plain.search(query.vector, n, valid=tmask)[0]]
-        return out
+        with self._cache.reading(query.scope, query.versions.get(self.name, 0)) as idx:
+            if len(idx.plain) == 0:
+                return []
+            cfg = self.s.config.recall
+            n = cfg.candidates
+            out = idx.search(query, n, lexical_weight=cfg.lexical_weight, beta=cfg.contiguity,
+                             boost=cfg.speaker_boost)
+            if query.time_hint is not None and query.filter.window is None:
+                tmask = idx.mask(TurnFilter(window=query.time_hint))
+                other = idx.mask(query.filter)
+                if tmask is not None and other is not None:
+                    tmask &= other
+                out += [Candidate(i, "turn", s, "time") for i, s in idx.plain.search(query.vector, n, valid=tmask)[0]]
+            return out
