@@ -4,6 +4,7 @@ search to the components and :mod:`agentmem.recall`)."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
@@ -128,11 +129,15 @@ class Memory:
         user_id: str,
         session_id: str | None = None,
         agent_id: str | None = None,
+        run_id: str | None = None,
         timestamp: datetime | str | float | None = None,
         metadata: Mapping[str, Any] | None = None,
         tenant: str = DEFAULT_TENANT,
     ) -> list[Turn]:
         """Store conversation messages as turns; returns the turns newly stored.
+
+        ``run_id`` is mem0's name for ``session_id`` (give one or the other). ``agent_id`` and
+        the session can be filtered on in :meth:`search` and :meth:`memories`.
 
         ``messages``: a string, a dict ``{role|speaker, content|text, timestamp?, id?,
         metadata?, session_id?}``, a LangChain message, or a list of those. Re-adding a
@@ -145,6 +150,9 @@ class Memory:
         ValidationError
             On any malformed message; nothing is stored then.
         """
+        if run_id is not None and session_id is not None and run_id != session_id:
+            raise ValidationError("run_id is another name for session_id: give one of them")
+        session_id = session_id if run_id is None else run_id
         scope = self._scope(tenant, user_id, session_id, agent_id)
         return self.engine.add(scope, messages, timestamp=timestamp, metadata=metadata)
 
@@ -224,11 +232,16 @@ class Memory:
         session_id: str | None = None,
         after: int | None = None,
         limit: int | None = None,
+        filters: Mapping[str, Any] | None = None,
         tenant: str = DEFAULT_TENANT,
     ) -> list[Turn]:
-        """A user's memories in order; ``after`` is a cursor (the last ``seq`` seen)."""
+        """A user's memories in order; ``after`` is a cursor (the last ``seq`` seen).
+
+        ``filters``: as in :meth:`search`.
+        """
         scope = self._scope(tenant, user_id)
-        return self.services.sql.list_turns(scope, session_id=session_id, after_seq=after, limit=limit)
+        flt = None if filters is None else parse_filters(filters)
+        return self.services.sql.list_turns(scope, session_id=session_id, after_seq=after, limit=limit, where=flt)
 
     def history(self, memory_id: str | None = None, *, user_id: str, tenant: str = DEFAULT_TENANT) -> list[HistoryEvent]:
         """The audit log of a memory (or of the whole user)."""
@@ -247,9 +260,12 @@ class Memory:
     ) -> list[Hit]:
         """The ``k`` memories most relevant to ``query``, fused over every signal.
 
-        ``filters``: ``session_id``, ``speaker``, ``role``, ``after`` / ``before`` (dates) and
-        ``metadata`` (equality on keys). A time named in the query ("last May") adds a
-        ``time`` signal relative to ``now`` (default: the current time).
+        ``filters``: the filter dialect of :mod:`agentmem.recall.filter_dialect` over
+        ``session_id`` (or ``run_id``), ``agent_id``, ``speaker``, ``role``, ``content``,
+        ``timestamp``, ``after`` / ``before`` (dates) and ``metadata`` keys (also reachable
+        as top-level keys), e.g. ``{"agent_id": "bot", "topic": {"$in": ["a", "b"]}}``. An
+        unknown operator is a :class:`ValidationError`. A time named in the query ("last May")
+        adds a ``time`` signal relative to ``now`` (default: the current time).
         """
         return self._search(query, user_id=user_id, k=k, filters=filters, now=now, tenant=tenant)[0]
 
@@ -266,6 +282,9 @@ class Memory:
             raise ValidationError(f"k must be an integer in [1, {_MAX_K}]")
         flt = parse_filters(filters)
         s = self.services
+        if flt.where is not None:  # resolve to turn ids first, so every index masks exactly
+            allowed = s.sql.list_turns(scope, where=flt)
+            flt = replace(flt, allowed=frozenset(t.id for t in allowed))
         with one_torch_thread():  # a single query's tensor work: see agentmem.kernels.threads
             q = Query(
                 text=query,
@@ -290,14 +309,14 @@ class Memory:
     def _hits(self, scope: Scope, fused: list[Any], lists: list[list[Candidate]], flt: TurnFilter, k: int) -> list[Hit]:
         extra = {(c.kind, c.id): c for cands in lists for c in cands if c.kind != "turn"}
         passage = {c.id: c.passage for cands in lists for c in cands if c.kind == "turn" and c.passage is not None}
-        want = [f for f in fused][: k * 4 if flt.metadata else k * 2]
+        want = [f for f in fused][: k * 4 if flt.structured() else k * 2]
         turns = {t.id: t for t in self.services.sql.get_turns(scope, [f.key[1] for f in want if f.key[0] == "turn"])}
         hits: list[Hit] = []
         for f in want:
             kind, rid = f.key
             if kind == "turn":
                 t = turns.get(rid)
-                if t is None or not flt.accepts(t):  # deleted meanwhile, or metadata filter
+                if t is None or not flt.accepts(t):  # deleted meanwhile, or filtered out
                     continue
                 text, meta = t.content, {**t.metadata, "session_id": t.scope.session_id, "seq": t.seq}
                 if rid in passage:  # a long turn: the hit shows the passage that matched

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from agentmem.recall.filter_dialect import Expr, matches
 from agentmem.types import Episode, HitKind, Scope, Thought, Turn
 
 if TYPE_CHECKING:
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "TURN_KIND", "Candidate", "CatchesUp", "EpisodeSource", "MemoryComponent", "Query", "Services",
-    "ThoughtKeeper", "TimeWindow", "TurnFilter",
+    "ThoughtKeeper", "TimeWindow", "TurnFilter", "turn_document",
     "min_max", "stored_vectors",
 ]
 
@@ -51,15 +52,40 @@ class TimeWindow:
         return (self.start is None or ts >= self.start) and (self.end is None or ts < self.end)
 
 
+def turn_document(turn: Turn) -> dict[str, Any]:
+    """The document a search filter sees for one turn (see :mod:`agentmem.recall.filters`)."""
+    return {
+        "id": turn.id,
+        "session_id": turn.scope.session_id,
+        "agent_id": turn.scope.agent_id,
+        "speaker": turn.speaker,
+        "role": turn.role,
+        "content": turn.content,
+        "timestamp": turn.timestamp,
+        "metadata": dict(turn.metadata),
+    }
+
+
 @dataclass(frozen=True, slots=True)
 class TurnFilter:
-    """Restrictions on which turns may be returned (from ``search(filters=...)``)."""
+    """Restrictions on which turns may be returned (from ``search(filters=...)``).
+
+    ``session_id`` / ``speaker`` / ``role`` / ``window`` are cheap to test inside an index;
+    ``where`` is the rest of the filter (any expression of the filter dialect over
+    :func:`turn_document`). ``allowed``, when set, is the set of this scope's turn ids that pass
+    ``where`` (the facade resolves it before a search, so indexes can mask exactly).
+    """
 
     session_id: str | None = None
     speaker: str | None = None
     role: str | None = None
     window: TimeWindow | None = None
-    metadata: Mapping[str, Any] = field(default_factory=dict)
+    where: Expr | None = None
+    allowed: frozenset[str] | None = None
+
+    def structured(self) -> bool:
+        """Whether anything beyond the session and the time window is restricted."""
+        return self.speaker is not None or self.role is not None or self.where is not None
 
     def accepts(self, turn: Turn) -> bool:
         return (
@@ -67,7 +93,7 @@ class TurnFilter:
             and (self.speaker is None or turn.speaker == self.speaker)
             and (self.role is None or turn.role == self.role)
             and (self.window is None or self.window.contains(turn.timestamp))
-            and all(turn.metadata.get(k) == v for k, v in self.metadata.items())
+            and (self.where is None or matches(self.where, turn_document(turn)))
         )
 
 

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -22,7 +22,11 @@ from agentmem._time import from_db, to_db, utcnow
 from agentmem.errors import NotFoundError, StorageError
 from agentmem.store import schema as t
 from agentmem.store.dialect import checkpoint, create_engine, db_reason, insert_ignore, lock_scope
+from agentmem.store.filter_sql import pushdown
 from agentmem.types import HistoryEvent, Scope, Turn
+
+if TYPE_CHECKING:
+    from agentmem.mechanisms.base import TurnFilter
 
 __all__ = ["NewTurn", "SqlStore", "create_engine", "db_reason", "insert_ignore", "lock_scope", "scoped"]
 
@@ -38,6 +42,21 @@ class NewTurn:
     session_id: str | None
     agent_id: str | None
     metadata: dict[str, Any]
+
+
+def _turn_clauses(where: TurnFilter) -> list[sa.ColumnElement[bool]]:
+    c = t.turns.c
+    out: list[sa.ColumnElement[bool]] = []
+    for col, want in ((c.session_id, where.session_id), (c.speaker, where.speaker), (c.role, where.role)):
+        if want is not None:
+            out.append(col == want)
+    if where.window is not None and where.window.start is not None:
+        out.append(c.ts >= to_db(where.window.start))
+    if where.window is not None and where.window.end is not None:
+        out.append(c.ts < to_db(where.window.end))
+    columns = {(name,): c[name] for name in ("session_id", "agent_id", "speaker", "role")}
+    pushed = pushdown(where.where, columns)
+    return out if pushed is None else [*out, pushed]
 
 
 def scoped(table: sa.Table, scope: Scope) -> sa.ColumnElement[bool]:
@@ -215,17 +234,34 @@ class SqlStore:
         session_id: str | None = None,
         after_seq: int | None = None,
         limit: int | None = None,
+        where: TurnFilter | None = None,
     ) -> list[Turn]:
+        """A scope's turns in order; ``where`` keeps the turns it accepts.
+
+        The parts of ``where`` SQL can answer exactly go into the query as bound parameters
+        (see :mod:`agentmem.store.filter_sql`); the whole filter is then tested on each row.
+        """
         q = sa.select(t.turns).where(scoped(t.turns, scope))
         if session_id is not None:
             q = q.where(t.turns.c.session_id == session_id)
         if after_seq is not None:
             q = q.where(t.turns.c.seq > after_seq)
+        if where is not None:
+            q = q.where(*_turn_clauses(where))
         q = q.order_by(t.turns.c.seq)
-        if limit is not None:
+        if limit is not None and where is None:
             q = q.limit(limit)
         with self.begin() as conn:
-            return [_turn(r) for r in conn.execute(q)]
+            if where is None:
+                return [_turn(r) for r in conn.execute(q)]
+            out: list[Turn] = []
+            for r in conn.execute(q):
+                turn = _turn(r)
+                if where.accepts(turn):
+                    out.append(turn)
+                    if limit is not None and len(out) >= limit:
+                        break
+            return out
 
     def session_turns(self, scope: Scope, session_id: str | None, *, after_seq: int | None = None) -> list[Turn]:
         """One session's turns in order (the turns without a session when ``session_id`` is None)."""

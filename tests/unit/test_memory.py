@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from agentmem import NotFoundError
+from agentmem import NotFoundError, ValidationError
 
 CONVO = [
     {"speaker": "Ada", "content": "I adopted a grey cat named Miso from the shelter.", "timestamp": "2024-02-19T19:40:00Z", "id": "m1"},
@@ -141,3 +141,34 @@ def test_documents(mem, unique) -> None:  # type: ignore[no-untyped-def]
     assert mem.add_documents(docs, user_id=user) == []
     hit = mem.search("capital of Portugal", user_id=user, k=1)[0]
     assert hit.metadata["doc_id"] == "p1" and hit.speaker == "Lisbon"
+
+
+def test_filter_dialect_and_agent_scopes(mem, unique) -> None:  # type: ignore[no-untyped-def]
+    """Operators beyond equality, agent_id / run_id scopes, and the same answer from memories()."""
+    user = f"u-{unique}"
+    mem.add(CONVO[:2], user_id=user, agent_id="tutor", run_id="r1", metadata={"topic": "pets", "n": 1})
+    mem.add(CONVO[2:3], user_id=user, agent_id="coach", session_id="r2", metadata={"topic": "work", "n": 2})
+    mem.add(CONVO[3:], user_id=user, session_id="r3", metadata={"topic": "health", "n": 3})
+
+    def ids(flt: dict) -> set[str]:  # type: ignore[type-arg]
+        found = {h.metadata["message_id"] for h in mem.search("cat work peanuts", user_id=user, k=10, filters=flt)}
+        listed = {t.metadata["message_id"] for t in mem.memories(user_id=user, filters=flt)}
+        assert found == listed  # search and memories() apply one filter
+        return found
+
+    assert ids({"agent_id": "tutor"}) == {"m1", "m2"}
+    assert ids({"run_id": "r2"}) == ids({"session_id": "r2"}) == {"m3"}
+    assert ids({"agent_id": {"$ne": "tutor"}}) == {"m3", "m4"}  # no agent is not "tutor"
+    assert ids({"agent_id": None}) == {"m4"}
+    assert ids({"metadata": {"topic": {"$ne": "pets"}}}) == {"m3", "m4"}
+    assert ids({"topic": {"$in": ["work", "health"]}}) == {"m3", "m4"}  # mem0: top-level = metadata
+    assert ids({"metadata.n": {"$gte": 2}, "speaker": "Ada"}) == {"m3", "m4"}
+    assert ids({"$or": [{"agent_id": "coach"}, {"n": 3}]}) == {"m3", "m4"}
+    assert ids({"$not": {"agent_id": {"$in": ["tutor", "coach"]}}}) == {"m4"}
+    assert ids({"content": {"$contains": "peanuts"}}) == {"m4"}
+    assert ids({"timestamp": {"$lt": "2024-03-01"}, "role": "assistant"}) == {"m2"}
+    assert mem.memories(user_id=user, filters={"topic": {"$nin": ["pets"]}}, limit=1)[0].metadata["message_id"] == "m3"
+    with pytest.raises(ValidationError):
+        mem.search("x", user_id=user, filters={"topic": {"$regex": "p.*"}})
+    with pytest.raises(ValidationError):
+        mem.add("hi", user_id=user, session_id="a", run_id="b")

@@ -86,6 +86,8 @@ def two_stage(episodes: Sequence[Episode], vectors: np.ndarray, query_vector: np
                 or (f.window.start is not None and e.end < f.window.start)
             ):
                 allowed[r] = False
+            if f.allowed is not None and not f.allowed.issuperset(e.turn_ids):
+                allowed[r] = False  # an episode is recalled whole: every turn must pass
     order = [int(r) for r in np.argsort(-sims, kind="stable") if allowed[r]][:k_similar]
     out: list[tuple[Episode, float]] = []
     seen: set[int] = set()

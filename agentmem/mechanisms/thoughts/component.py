@@ -127,7 +127,7 @@ class ThoughtComponent:
         a time window keeps the thoughts that became valid inside it.
         """
         flt = query.filter
-        if flt.session_id is not None or flt.speaker is not None or flt.role is not None or flt.metadata:
+        if flt.session_id is not None or flt.structured():
             return []
         owner = query.scope.owner()
         with self._cache.reading(owner, int(query.versions.get(self.name, 0))) as state:

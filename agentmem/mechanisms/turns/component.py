@@ -132,6 +132,12 @@ class TurnIndex:
             if want is not None:
                 m &= np.fromiter((v == want for v in getattr(self, attr)[:n]), dtype=bool, count=n)
                 restricted = True
+        if f.allowed is not None:
+            ok = np.zeros(n, dtype=bool)
+            rows = [r for r in (self.plain.row_of(i) for i in f.allowed) if r is not None and r < n]
+            ok[rows] = True
+            m &= ok
+            restricted = True
         return torch.from_numpy(m) if restricted else None
 
     def search(self, query: Query, n: int, *, lexical_weight: float, beta: float, boost: float) -> list[Candidate]:
