@@ -48,8 +48,9 @@ class AgentMemRetriever(BaseRetriever):
     k
         How many documents to return (``invoke(query, k=...)`` overrides it per call).
     filters
-        agentmem search filters (``session_id``, ``speaker``, ``role``, ``after``,
-        ``before``, ``metadata``); ``invoke(query, filters=...)`` overrides them per call.
+        agentmem search filters, the one dialect of ``Memory.search`` (e.g.
+        ``{"agent_id": "bot", "topic": {"$in": ["a", "b"]}}``); ``invoke(query, filters=...)``
+        overrides them per call.
     """
 
     memory: Any

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from agentmem import BackendUnavailableError, Turn, ValidationError
+from agentmem import BackendUnavailableError, Turn, ValidationError, compile_filter, matches_filter
 
 from ._backend import MemoryBackend, check_backend, tenant_kwargs
 from ._store_text import field_lines, index_fields, render_value
@@ -67,7 +67,6 @@ SPEAKER = "langgraph-store"
 _META = "langgraph_store"
 _PAGE = 500
 _MAX_K = 1000
-_OPERATORS = ("$eq", "$ne", "$gt", "$gte", "$lt", "$lte")
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,54 +153,6 @@ def _matches_condition(condition: MatchCondition, namespace: tuple[str, ...]) ->
     else:
         raise ValidationError(f"unsupported namespace match type {condition.match_type!r}")
     return all(p == "*" or n == p for n, p in pairs)
-
-
-def _compare(actual: Any, wanted: Any) -> bool:
-    """``SearchOp.filter`` semantics: equality (nested mappings, lists) or ``$`` operators."""
-    if isinstance(wanted, Mapping):
-        ops = [k for k in wanted if isinstance(k, str) and k.startswith("$")]
-        if ops:
-            return all(_apply(actual, op, arg) for op, arg in wanted.items())
-        return isinstance(actual, Mapping) and all(
-            _compare(actual.get(k), v) for k, v in wanted.items()
-        )
-    if isinstance(wanted, list | tuple):
-        return (
-            isinstance(actual, list | tuple)
-            and len(actual) == len(wanted)
-            and all(_compare(a, w) for a, w in zip(actual, wanted, strict=True))
-        )
-    return bool(actual == wanted)
-
-
-def _apply(actual: Any, op: str, arg: Any) -> bool:
-    if op not in _OPERATORS:
-        raise ValidationError(f"unsupported filter operator {op!r}; use one of {list(_OPERATORS)}")
-    if op == "$eq":
-        return bool(actual == arg)
-    if op == "$ne":
-        return bool(actual != arg)
-    if actual is None or isinstance(actual, bool) or isinstance(arg, bool):
-        return False
-    try:
-        if isinstance(actual, str) and isinstance(arg, str):  # ISO dates, names
-            a: Any = actual
-            b: Any = arg
-        else:
-            a, b = float(actual), float(arg)
-    except (TypeError, ValueError):
-        return False
-    if op == "$gt":
-        return bool(a > b)
-    if op == "$gte":
-        return bool(a >= b)
-    if op == "$lt":
-        return bool(a < b)
-    return bool(a <= b)
-
-
-def _matches_filter(value: Mapping[str, Any], flt: Mapping[str, Any] | None) -> bool:
-    return not flt or all(_compare(value.get(k), v) for k, v in flt.items())
 
 
 def _iso(at: datetime | None) -> str | None:
@@ -410,10 +361,11 @@ class AgentMemStore(BaseStore):
             raise ValidationError("search limit and offset must be >= 0")
         user = self._read_user(prefix, "search")
         now = self._clock()
+        expr = compile_filter(op.filter) if op.filter else None  # agentmem's one filter dialect
         live = self._live(user, now)
         records = [
             r for r in live
-            if r.namespace[: len(prefix)] == prefix and _matches_filter(r.value, op.filter)
+            if r.namespace[: len(prefix)] == prefix and (expr is None or matches_filter(expr, r.value))
         ]
         records.sort(key=lambda r: (r.updated_at, r.turn.seq), reverse=True)
         scored: list[tuple[_Record, float | None]]

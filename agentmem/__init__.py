@@ -32,6 +32,8 @@ from agentmem.errors import (
     ValidationError,
 )
 from agentmem.protocols import ChatModel, Embedder, LogitsModel, TokenCounter, VectorIndex
+from agentmem.recall.filter_dialect import compile_filter
+from agentmem.recall.filter_dialect import matches as matches_filter
 from agentmem.types import (
     Citation,
     ContextPack,
@@ -104,5 +106,7 @@ __all__ = [
     "Turn",
     "ValidationError",
     "VectorIndex",
+    "compile_filter",
+    "matches_filter",
     "__version__",
 ]

@@ -17,6 +17,7 @@ A user the server does not know reads as an empty memory, exactly as with :class
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -51,6 +52,7 @@ __all__ = ["AsyncMemoryClient", "MemoryClient"]
 
 T = TypeVar("T")
 TENANT_HEADER = "X-Agentmem-Tenant"
+DEFAULT_URL = "http://127.0.0.1:8750"
 _PAGE = 1000
 
 
@@ -73,8 +75,13 @@ def _seg(value: str, what: str) -> str:
 
 
 def _dt(value: Any) -> Any:
+    """Datetimes as ISO strings, also inside filter mappings and lists."""
     if isinstance(value, datetime):
         return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
+    if isinstance(value, Mapping):
+        return {k: _dt(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_dt(v) for v in value]
     return value
 
 
@@ -214,7 +221,7 @@ def _query_payload(query: str, filters: Mapping[str, Any] | None, now: datetime 
     """The JSON body of search and recall: the query, its options, and dates as ISO strings."""
     payload: dict[str, Any] = {"query": query, **extra}
     if filters is not None:
-        payload["filters"] = {key: _dt(v) for key, v in filters.items()}
+        payload["filters"] = _dt(filters)
     if now is not None:
         payload["now"] = _dt(now)
     return payload
@@ -231,9 +238,10 @@ def _unknown_user(resp: httpx.Response) -> bool:
 class _Api:
     """Every :class:`Memory` method, once, as request logic (no I/O here)."""
 
-    def __init__(self, base_url: str, api_key: str | None, tenant: str | None) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.api_key = api_key
+    def __init__(self, base_url: str | None, api_key: str | None, tenant: str | None) -> None:
+        # the documented variables: AGENTMEM_URL and AGENTMEM_API_KEY (arguments win)
+        self.base_url = (base_url or os.environ.get("AGENTMEM_URL") or DEFAULT_URL).rstrip("/")
+        self.api_key = api_key if api_key is not None else (os.environ.get("AGENTMEM_API_KEY") or None)
         self.tenant = tenant
 
     def _headers(self) -> dict[str, str]:
@@ -267,9 +275,11 @@ class _Api:
 
     # -- write ---------------------------------------------------------------------------
     def _add(self, messages: Any, user_id: str, session_id: str | None, agent_id: str | None,
-             timestamp: Any, metadata: Mapping[str, Any] | None, tenant: str | None) -> _Ops[list[Turn]]:
+             timestamp: Any, metadata: Mapping[str, Any] | None, tenant: str | None,
+             run_id: str | None = None) -> _Ops[list[Turn]]:
         payload: dict[str, Any] = {"messages": _messages(messages)}
-        for k, v in (("session_id", session_id), ("agent_id", agent_id), ("timestamp", _dt(timestamp)),
+        for k, v in (("session_id", session_id), ("run_id", run_id), ("agent_id", agent_id),
+                     ("timestamp", _dt(timestamp)),
                      ("metadata", dict(metadata) if metadata is not None else None)):
             if v is not None:
                 payload[k] = v
@@ -277,10 +287,10 @@ class _Api:
         return [dec.turn(t) for t in body["memories"]]
 
     def add(self, messages: Any, *, user_id: str, session_id: str | None = None, agent_id: str | None = None,
-            timestamp: datetime | str | float | None = None, metadata: Mapping[str, Any] | None = None,
-            tenant: str | None = None) -> list[Turn]:
+            run_id: str | None = None, timestamp: datetime | str | float | None = None,
+            metadata: Mapping[str, Any] | None = None, tenant: str | None = None) -> list[Turn]:
         """Store messages; returns the turns newly stored (see :meth:`Memory.add`)."""
-        return self._run(self._add(messages, user_id, session_id, agent_id, timestamp, metadata, tenant))  # type: ignore[no-any-return]
+        return self._run(self._add(messages, user_id, session_id, agent_id, timestamp, metadata, tenant, run_id))  # type: ignore[no-any-return]
 
     def _add_documents(self, docs: Iterable[Mapping[str, Any]], user_id: str, tenant: str | None) -> _Ops[list[Turn]]:
         documents = []
@@ -367,7 +377,7 @@ class _Api:
         return self._run(self._get(memory_id, user_id, tenant))  # type: ignore[no-any-return]
 
     def _memories(self, user_id: str, session_id: str | None, after: int | None, limit: int | None,
-                  tenant: str | None) -> _Ops[list[Turn]]:
+                  tenant: str | None, filters: Mapping[str, Any] | None = None) -> _Ops[list[Turn]]:
         out: list[Turn] = []
         cursor = after
         while limit is None or len(out) < limit:
@@ -376,6 +386,8 @@ class _Api:
                 params["cursor"] = cursor
             if session_id is not None:
                 params["session_id"] = session_id
+            if filters is not None:
+                params["filters"] = json.dumps(_dt(filters))
             resp = yield _Request("GET", f"{self._u(user_id)}/memories", params=params, tenant=tenant)
             if _unknown_user(resp):
                 break
@@ -389,9 +401,10 @@ class _Api:
         return out
 
     def memories(self, *, user_id: str, session_id: str | None = None, after: int | None = None,
-                 limit: int | None = None, tenant: str | None = None) -> list[Turn]:
+                 limit: int | None = None, filters: Mapping[str, Any] | None = None,
+                 tenant: str | None = None) -> list[Turn]:
         """A user's memories in order; ``after`` is a cursor (the last ``seq`` seen)."""
-        return self._run(self._memories(user_id, session_id, after, limit, tenant))  # type: ignore[no-any-return]
+        return self._run(self._memories(user_id, session_id, after, limit, tenant, filters))  # type: ignore[no-any-return]
 
     def _history(self, memory_id: str | None, user_id: str, tenant: str | None) -> _Ops[list[HistoryEvent]]:
         path = f"{self._u(user_id)}/history" if memory_id is None else \
@@ -545,12 +558,15 @@ class _Api:
 class MemoryClient(_Api):
     """Blocking client: ``MemoryClient(base_url, api_key)`` has :class:`Memory`'s methods.
 
+    ``base_url`` defaults to ``$AGENTMEM_URL`` or ``http://127.0.0.1:8750``; ``api_key`` to
+    ``$AGENTMEM_API_KEY`` (none: for a sidecar started with ``--no-auth``).
+
     ``tenant``: optional; when set, every request asserts that the key belongs to it (with
     auth disabled on the server it selects the tenant). ``transport``: an ``httpx`` transport
     (e.g. ``httpx.MockTransport`` in tests).
     """
 
-    def __init__(self, base_url: str = "http://127.0.0.1:8750", api_key: str | None = None, *,
+    def __init__(self, base_url: str | None = None, api_key: str | None = None, *,
                  tenant: str | None = None, timeout: float = 60.0,
                  transport: httpx.BaseTransport | None = None) -> None:
         super().__init__(base_url, api_key, tenant)
@@ -583,7 +599,7 @@ class MemoryClient(_Api):
 class AsyncMemoryClient(_Api):
     """Asyncio client: the same methods as :class:`MemoryClient`, each to be awaited."""
 
-    def __init__(self, base_url: str = "http://127.0.0.1:8750", api_key: str | None = None, *,
+    def __init__(self, base_url: str | None = None, api_key: str | None = None, *,
                  tenant: str | None = None, timeout: float = 60.0,
                  transport: httpx.AsyncBaseTransport | None = None) -> None:
         super().__init__(base_url, api_key, tenant)

@@ -27,6 +27,11 @@ def default_home() -> Path:
     return Path(os.environ.get("AGENTMEM_HOME", ".agentmem"))
 
 
+def default_user() -> str:
+    """The user of command-line calls without ``--user``: ``$AGENTMEM_USER`` or ``"default"``."""
+    return os.environ.get("AGENTMEM_USER") or "default"
+
+
 @dataclass(frozen=True, slots=True)
 class RecallConfig:
     """How signals are fused.
@@ -280,7 +285,7 @@ class MemoryConfig:
     Parameters
     ----------
     home
-        Data directory (SQLite file, Chroma files, model caches).
+        Data directory (SQLite file, Chroma files, model caches); a ``str`` or a ``Path``.
     db_url
         SQLAlchemy URL; default ``sqlite:///{home}/agentmem.db``. Postgres:
         ``postgresql+psycopg://user@host:5432/db``.
@@ -326,6 +331,10 @@ class MemoryConfig:
     facts: FactConfig = field(default_factory=FactConfig)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.home, Path):  # MemoryConfig(home="./.agentmem") as in the docs
+            if not isinstance(self.home, str | os.PathLike):
+                raise ConfigError(f"home must be a path, not {type(self.home).__name__}")
+            object.__setattr__(self, "home", Path(self.home))
         if self.device not in ("auto", "cpu", "cuda"):
             raise ConfigError(f"device must be 'auto', 'cpu' or 'cuda', not {self.device!r}")
         if self.max_request_chars < 1 or self.max_messages_per_call < 1 or self.max_query_chars < 1 or (

@@ -5,7 +5,7 @@ Start a local sidecar first (no API keys, loopback only):
     agentmem serve --no-auth --port 8750
 
 then run ``python examples/sidecar_client.py``. Against a shared deployment pass its URL and
-an API key: ``AGENTMEM_URL=http://memory:8750 AGENTMEM_KEY=amk_... python examples/sidecar_client.py``.
+an API key: ``AGENTMEM_URL=http://memory:8750 AGENTMEM_API_KEY=amk_... python examples/sidecar_client.py``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import os
 from agentmem.client import AsyncMemoryClient, MemoryClient
 
 URL = os.environ.get("AGENTMEM_URL", "http://127.0.0.1:8750")
-KEY = os.environ.get("AGENTMEM_KEY")
+KEY = os.environ.get("AGENTMEM_API_KEY")  # MemoryClient reads it too when api_key is None
 
 
 def main() -> None:

@@ -17,7 +17,8 @@ def add_index_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", dest="fmt", default="auto",
                    choices=["auto", "chatgpt", "claude", "longmemeval", "locomo", "jsonl"])
     p.add_argument("--user", default=None,
-                   help="store every record under this user (default: the user a record names)")
+                   help="store every record under this user (default: the user a record names, "
+                        "else $AGENTMEM_USER or 'default')")
     p.add_argument("--workers", type=int, default=1, help="embedding workers (threads, or Ray actors)")
     p.add_argument("--engine", default="local", choices=["local", "ray"])
     p.add_argument("--resume", action="store_true", help="continue the job from its watermark")

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from agentmem.batch.readers import Conversation
+from agentmem.config import default_user
 from agentmem.errors import ValidationError
 from agentmem.normalize import content_hash, normalize_messages
 from agentmem.types import Scope
@@ -14,10 +15,8 @@ __all__ = ["fresh_messages", "user_of"]
 
 
 def user_of(conv: Conversation, user: str | None) -> str:
-    got = user or conv.user
-    if not got:
-        raise ValidationError(f"{conv.file}: {conv.source} records name no user: pass --user")
-    return got
+    """``user`` if given, else the user the record names, else :func:`default_user`."""
+    return user or conv.user or default_user()
 
 
 def fresh_messages(mem: Any, convs: Sequence[Conversation], *, user: str | None, tenant: str

@@ -35,6 +35,9 @@ BENCHES = {
 }
 
 
+_USER_HELP = "whose memories (default: $AGENTMEM_USER or 'default')"
+
+
 def _store_args(p: argparse.ArgumentParser, *, episodes: bool = True) -> None:
     p.add_argument("--home", default=None, help="data directory (default $AGENTMEM_HOME or ./.agentmem)")
     p.add_argument("--db", default=None, help="SQLAlchemy URL (default: SQLite under --home)")
@@ -161,7 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("add", help="store messages")
     _store_args(p)
-    p.add_argument("--user", required=True)
+    p.add_argument("--user", default=None, help=_USER_HELP)
     p.add_argument("--session", default=None)
     p.add_argument("--role", default="user", choices=["user", "assistant", "system"])
     p.add_argument("--file", default=None, help="JSONL of messages {role|speaker, content, timestamp?, id?}")
@@ -171,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, fn, help_ in (("search", cmd_search, "ranked memories"), ("recall", cmd_recall, "packed context")):
         p = sub.add_parser(name, help=help_)
         _store_args(p)
-        p.add_argument("--user", required=True)
+        p.add_argument("--user", default=None, help=_USER_HELP)
         p.add_argument("--json", action="store_true")
         if name == "search":
             p.add_argument("--k", type=int, default=10)
@@ -182,13 +185,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("export", help="write a user's memories as JSONL")
     _store_args(p)
-    p.add_argument("--user", required=True)
+    p.add_argument("--user", default=None, help=_USER_HELP)
     p.add_argument("--out", default=None)
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("import", help="load JSONL written by export")
     _store_args(p)
-    p.add_argument("--user", required=True)
+    p.add_argument("--user", default=None, help=_USER_HELP)
     p.add_argument("file")
     p.set_defaults(func=cmd_import)
 
@@ -228,6 +231,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the CLI never downloads models
     args = build_parser().parse_args(argv)
+    if args.command != "index" and "user" in vars(args) and args.user is None:
+        from agentmem.config import default_user
+
+        args.user = default_user()
     try:
         return int(args.func(args))
     except AgentMemError as exc:

@@ -31,6 +31,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -309,6 +310,11 @@ def _memory_from(settings: ServerSettings) -> Any:
     raise AssertionError("unreachable")
 
 
+def _operation_id(route: APIRoute) -> str:
+    """OpenAPI operation ids are the route functions' names (``add_messages``, ``search``)."""
+    return route.name
+
+
 def create_app(settings: ServerSettings | None = None, *, memory: Any = None) -> FastAPI:
     """The sidecar app. ``memory``: use this :class:`Memory` (tests) instead of building one."""
     settings = settings or ServerSettings()
@@ -339,6 +345,7 @@ def create_app(settings: ServerSettings | None = None, *, memory: Any = None) ->
         description="Long-term memory for LLM applications: REST API of the agentmem sidecar.",
         lifespan=lifespan,
         default_response_class=SafeJSONResponse,
+        generate_unique_id_function=_operation_id,
     )
     app.state.settings = settings
     app.state.metrics = metrics

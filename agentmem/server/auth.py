@@ -8,9 +8,11 @@ request acts as the configured default tenant and may also manage keys.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 from urllib.parse import quote, unquote
 
-from fastapi import Request, Response
+from fastapi import Depends, Request, Response
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from agentmem.errors import AuthError, NotFoundError
 from agentmem.server.keys import KeyStore, check_admin_key
@@ -44,6 +46,15 @@ def _presented_key(request: Request) -> str | None:
     return request.headers.get("x-api-key") or None  # what langgraph_sdk clients send
 
 
+# Declared for the OpenAPI document (the Authorize button, generated SDKs); the key itself is
+# read by _presented_key so that a bad header is agentmem's 401, not FastAPI's 403.
+_BEARER = HTTPBearer(auto_error=False, scheme_name="bearer", description="Authorization: Bearer <API key>")
+_API_KEY = APIKeyHeader(name="X-Api-Key", auto_error=False, scheme_name="apiKey",
+                        description="the API key (what langgraph_sdk sends)")
+_Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)]
+_ApiKey = Annotated[str | None, Depends(_API_KEY)]
+
+
 def authenticate(request: Request) -> Principal:
     """The caller, from the request's API key (:class:`AuthError` when missing or invalid)."""
     settings = request.app.state.settings
@@ -58,7 +69,12 @@ def authenticate(request: Request) -> Principal:
     return Principal(keys.verify(key), admin=False)
 
 
-def tenant(request: Request, response: Response) -> str:
+def tenant(
+    request: Request,
+    response: Response,
+    _bearer: _Bearer = None,
+    _key: _ApiKey = None,
+) -> str:
     """Dependency: the caller's tenant (the admin key has none: 403).
 
     A request may name its tenant in ``X-Agentmem-Tenant``: with auth it must be the key's
@@ -82,7 +98,11 @@ def tenant(request: Request, response: Response) -> str:
     return chosen
 
 
-def admin(request: Request) -> Principal:
+def admin(
+    request: Request,
+    _bearer: _Bearer = None,
+    _key: _ApiKey = None,
+) -> Principal:
     """Dependency: the admin key (403 for tenant keys)."""
     who = authenticate(request)
     if not who.admin:

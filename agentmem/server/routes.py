@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import PlainTextResponse
 from starlette.exceptions import HTTPException
 
-from agentmem.errors import NotFoundError
+from agentmem.errors import NotFoundError, ValidationError
 from agentmem.server import schemas as s
 from agentmem.server.auth import Principal, UnknownUserError, admin, tenant
 from agentmem.store import schema as tables
@@ -81,8 +81,21 @@ def _admit(request: Request, tenant: str, texts: list[str]) -> None:
             raise HTTPException(403, f"the tenant's quota of {settings.tenant_quota} memories is reached")
 
 
-def _filters(f: s.Filters | None) -> dict[str, Any] | None:
-    return None if f is None else f.model_dump(exclude_none=True)
+def _filters(f: dict[str, Any] | None) -> dict[str, Any] | None:
+    return f
+
+
+def _query_filters(raw: str | None) -> dict[str, Any] | None:
+    """The ``filters`` query parameter: a JSON object of the filter dialect."""
+    if raw is None:
+        return None
+    try:
+        value = json.loads(raw)
+    except ValueError as exc:
+        raise ValidationError(f"filters is not JSON: {exc}") from exc
+    if not isinstance(value, dict):
+        raise ValidationError("filters must be a JSON object")
+    return value
 
 
 # -- users --------------------------------------------------------------------------------
@@ -107,7 +120,7 @@ def add_messages(body: s.AddRequest, request: Request, user_id: UserId, tenant: 
     _admit(request, tenant, [m.content for m in body.messages])
     messages = [m.model_dump(exclude_none=True) for m in body.messages]
     turns = _memory(request).add(
-        messages, user_id=user_id, session_id=body.session_id, agent_id=body.agent_id,
+        messages, user_id=user_id, session_id=body.session_id, run_id=body.run_id, agent_id=body.agent_id,
         timestamp=body.timestamp, metadata=body.metadata, tenant=tenant,
     )
     return s.AddResponse(added=len(turns), memories=[s.memory_out(t) for t in turns])
@@ -131,12 +144,15 @@ def list_memories(
     session_id: str | None = Query(default=None, min_length=1, max_length=255, pattern=r"^[^\x00]+$"),
     cursor: int | None = Query(default=None, ge=0, le=2**62, description="next_cursor of the previous page"),
     limit: int = Query(default=100, ge=1, le=1000),
+    filters: str | None = Query(default=None, max_length=10_000,
+                                description='a JSON filter object, as in search (e.g. {"agent_id": "bot"})'),
     tenant: str = Tenant,
 ) -> s.MemoryPage:
     """A user's memories in insertion order, one page at a time."""
     mem = _memory(request)
     require_user(mem, tenant, user_id)
-    turns = mem.memories(user_id=user_id, session_id=session_id, after=cursor, limit=limit + 1, tenant=tenant)
+    turns = mem.memories(user_id=user_id, session_id=session_id, after=cursor, limit=limit + 1,
+                         filters=_query_filters(filters), tenant=tenant)
     more = len(turns) > limit
     turns = turns[:limit]
     return s.MemoryPage(items=[s.memory_out(t) for t in turns], next_cursor=turns[-1].seq if more else None)

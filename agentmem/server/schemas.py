@@ -51,6 +51,7 @@ class MessageIn(_In):
 class AddRequest(_In):
     messages: list[MessageIn] = Field(min_length=1, max_length=10_000)
     session_id: Id | None = None
+    run_id: Id | None = Field(default=None, description="mem0's name for session_id (give one of them)")
     agent_id: Id | None = None
     timestamp: datetime | None = Field(default=None, description="default for messages without one")
     metadata: JsonObject | None = None
@@ -68,13 +69,19 @@ class AddDocumentsRequest(_In):
     documents: list[DocumentIn] = Field(min_length=1, max_length=10_000)
 
 
-class Filters(_In):
-    session_id: Id | None = None
-    speaker: Id | None = None
-    role: Id | None = None
-    after: datetime | None = None
-    before: datetime | None = None
-    metadata: JsonObject | None = None
+Filters = Annotated[
+    dict[str, JsonValue],
+    AfterValidator(_no_nul),
+    Field(
+        description=(
+            "agentmem's filter dialect: fields session_id (alias run_id), agent_id, speaker, role, "
+            "content, timestamp, metadata (or metadata keys at the top level), after / before (dates); "
+            "operators $eq $ne $gt $gte $lt $lte $in $nin $contains, logic $and $or $not; "
+            "an unknown operator is a 422"
+        ),
+        examples=[{"agent_id": "support-bot", "metadata": {"topic": {"$in": ["billing", "refunds"]}}}],
+    ),
+]
 
 
 class SearchRequest(_In):

@@ -24,6 +24,7 @@ import sqlalchemy as sa
 
 from agentmem._time import from_db, to_db, utcnow
 from agentmem.errors import ValidationError
+from agentmem.recall.filter_dialect import compile_filter, matches
 from agentmem.store.schema import store_items as T
 from agentmem.store.sql import SqlStore, insert_ignore
 from agentmem.types import Scope
@@ -33,14 +34,6 @@ __all__ = ["Item", "ItemStore", "check_namespace"]
 _MAX_LABEL = 255
 _MAX_SCAN = 10_000  # rows a filtered search looks at
 _MAX_EMBED = 1_000  # candidates a natural-language search embeds
-_OPS = {
-    "$eq": lambda a, b: a == b,
-    "$ne": lambda a, b: a != b,
-    "$gt": lambda a, b: a is not None and a > b,
-    "$gte": lambda a, b: a is not None and a >= b,
-    "$lt": lambda a, b: a is not None and a < b,
-    "$lte": lambda a, b: a is not None and a <= b,
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,24 +77,6 @@ def _item(row: Any) -> Item:
         created_at=from_db(row.created_at),  # type: ignore[arg-type]
         updated_at=from_db(row.updated_at),  # type: ignore[arg-type]
     )
-
-
-def _matches(value: Mapping[str, Any], flt: Mapping[str, Any]) -> bool:
-    for field, cond in flt.items():
-        got = value.get(field)
-        if isinstance(cond, Mapping) and cond and all(str(op).startswith("$") for op in cond):
-            for op, want in cond.items():
-                fn = _OPS.get(op)
-                if fn is None:
-                    raise ValidationError(f"unknown filter operator {op!r} (use {', '.join(_OPS)})")
-                try:
-                    if not fn(got, want):
-                        return False
-                except TypeError:  # e.g. "a" > 1: not comparable, so not a match
-                    return False
-        elif got != cond:
-            return False
-    return True
 
 
 class ItemStore:
@@ -196,12 +171,14 @@ class ItemStore:
     ) -> list[Item]:
         """Items under a namespace prefix, newest first, or by similarity to ``query``.
 
-        ``filter``: equality on top-level value keys, or ``{"$eq"|"$ne"|"$gt"|"$gte"|"$lt"|
-        "$lte": x}`` per key.
+        ``filter``: the filter dialect of :mod:`agentmem.recall.filter_dialect` over the
+        item's value (``$eq $ne $gt $gte $lt $lte $in $nin $contains``, ``$and $or $not``,
+        nested keys).
         """
         prefix = check_namespace(namespace_prefix, allow_empty=True)
         if filter is not None and not isinstance(filter, Mapping):
             raise ValidationError("filter must be an object")
+        expr = compile_filter(filter) if filter else None
         if not (isinstance(limit, int) and 1 <= limit <= 1000) or not (isinstance(offset, int) and offset >= 0):
             raise ValidationError("limit must be in [1, 1000] and offset >= 0")
         if query is not None and (not isinstance(query, str) or not query.strip()):
@@ -216,7 +193,7 @@ class ItemStore:
         # Filters and queries are applied here, after the scan: page only once they are done.
         q = q.offset(offset).limit(limit) if not filter and query is None else q.limit(_MAX_SCAN)
         with self.sql.begin() as conn:
-            rows = [r for r in conn.execute(q).all() if not filter or _matches(r.value or {}, filter)]
+            rows = [r for r in conn.execute(q).all() if expr is None or matches(expr, r.value or {})]
             items = [_item(r) for r in rows]
             if query is not None:
                 items = self._rank(query, items[:_MAX_EMBED])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -46,6 +47,9 @@ def create_engine(url: str) -> Engine:
     """
     try:
         if url.startswith("sqlite"):
+            path = sa.engine.make_url(url).database
+            if path and path != ":memory:" and not path.startswith("file:"):
+                Path(path).parent.mkdir(parents=True, exist_ok=True)  # a fresh AGENTMEM_HOME
             # Requests queued on the write lock hold a pooled connection while they wait: a pool
             # as large as the server's thread pool keeps them from timing out on the pool instead.
             engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": _SQLITE_BUSY_S},
@@ -67,7 +71,7 @@ def create_engine(url: str) -> Engine:
 
             return engine
         return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
-    except (SQLAlchemyError, ImportError) as exc:
+    except (SQLAlchemyError, ImportError, OSError) as exc:
         raise StorageError(f"cannot open database: {db_reason(exc)}") from exc
 
 

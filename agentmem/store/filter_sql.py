@@ -15,6 +15,7 @@ meaning for rows where the column is ``NULL`` (a missing field equals ``None``).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -22,7 +23,7 @@ from agentmem.recall.filter_dialect import All, Condition, Expr, Not
 
 __all__ = ["pushdown"]
 
-Columns = Mapping[tuple[str, ...], sa.ColumnElement[str]]
+Columns = Mapping[tuple[str, ...], sa.ColumnElement[Any]]
 
 
 def _exact(expr: Expr, columns: Columns) -> sa.ColumnElement[bool] | None:

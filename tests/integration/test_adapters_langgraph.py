@@ -126,6 +126,12 @@ def test_search_prefix_filter_operators_and_paging(store: AgentMemStore, clock: 
     assert keys((), filter={"score": {"$lte": 2.5}}) == ["k2", "k1"]
     assert keys((), filter={"score": {"$gte": 2, "$lt": 5}, "color": "red"}) == ["k3"]
     assert keys((), filter={"missing": {"$gt": 0}}) == []
+    # the rest of agentmem's one dialect (the same as Memory.search and /store)
+    assert keys((), filter={"color": {"$in": ["blue", "green"]}}) == ["k2"]
+    assert keys((), filter={"color": {"$nin": ["blue"]}, "meta.lang": "en"}) == ["k3", "k1"]
+    assert keys((), filter={"$or": [{"score": {"$gt": 4}}, {"meta": {"lang": "fr"}}]}) == ["k4", "k2"]
+    assert keys((), filter={"$not": {"color": "red"}}) == ["k2"]
+    assert keys((), filter={"color": {"$contains": "lu"}}) == ["k2"]
     with pytest.raises(ValidationError, match="operator"):
         store.search((), filter={"score": {"$regex": "x"}})
     # limit / offset page through the same order

@@ -74,3 +74,27 @@ def test_async_client(server: str, new_key: Any, unique: str) -> None:
             assert await mem.delete_user("ada") == 6
 
     asyncio.run(run())
+
+
+def test_filters_over_rest_match_memory(server: str, new_key: Any, unique: str) -> None:
+    """The one filter dialect through REST: operators, agent_id / run_id, memories(filters=)."""
+    with MemoryClient(server, api_key=new_key(f"flt-{unique}")) as mem:
+        mem.add([{"role": "user", "content": "I adopted a grey cat named Miso.", "id": "a"}], user_id="ada",
+                agent_id="tutor", run_id="r1", metadata={"topic": "pets"})
+        mem.add([{"role": "user", "content": "The audit is in June.", "id": "b"}], user_id="ada",
+                agent_id="coach", session_id="r2", metadata={"topic": "work"})
+
+        def ids(flt: dict[str, Any]) -> set[str]:
+            found = {h.metadata["message_id"] for h in mem.search("cat audit", user_id="ada", filters=flt)}
+            assert found == {t.metadata["message_id"] for t in mem.memories(user_id="ada", filters=flt)}
+            return found
+
+        assert ids({"agent_id": "tutor"}) == {"a"}
+        assert ids({"run_id": "r2"}) == {"b"}
+        assert ids({"metadata": {"topic": {"$ne": "pets"}}}) == {"b"}
+        assert ids({"topic": {"$in": ["pets", "x"]}}) == {"a"}
+        assert ids({"$or": [{"agent_id": "coach"}, {"timestamp": {"$lt": "2000-01-01"}}]}) == {"b"}
+        with pytest.raises(ValidationError, match="unknown filter operator"):
+            mem.search("cat", user_id="ada", filters={"topic": {"$regex": "p"}})
+        with pytest.raises(ValidationError):
+            mem.memories(user_id="ada", filters={"topic": {"$in": "pets"}})

@@ -31,6 +31,8 @@ def test_sync_sdk_store_roundtrip(server: str, new_key: Any, unique: str) -> Non
         (("ada", "prefs"), "food"), (("ada", "prefs"), "seat"), (("ada", "trips", "2024"), "porto")}
     assert [i["key"] for i in store.search_items(["ada"], filter={"spicy": True})["items"]] == ["food"]
     assert [i["key"] for i in store.search_items(["ada"], filter={"days": {"$gte": 3}})["items"]] == ["porto"]
+    either = {"$or": [{"likes": {"$contains": "aisle"}}, {"city": {"$in": ["Porto"]}}]}
+    assert sorted(i["key"] for i in store.search_items(["ada"], filter=either)["items"]) == ["porto", "seat"]
     ranked = store.search_items(["ada", "prefs"], query="where does she like to sit on the train?")["items"]
     assert ranked[0]["key"] == "seat" and ranked[0]["score"] >= ranked[1]["score"]
     assert len(store.search_items([], limit=2, offset=0)["items"]) == 2

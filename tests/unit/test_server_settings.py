@@ -111,3 +111,17 @@ def test_mcp_takes_the_same_switches_and_the_config_applies_them(tmp_path: Path)
         base.with_mechanisms(episodes="lm")
     with pytest.raises(ConfigError, match="fusion"):
         base.with_mechanisms(fusion="rrf")
+
+
+def test_openapi_declares_auth_and_readable_operation_ids() -> None:
+    from agentmem.server.app import create_app
+
+    spec = create_app().openapi()  # no request served: the store is never opened
+    assert set(spec["components"]["securitySchemes"]) == {"bearer", "apiKey"}  # /docs shows Authorize
+    ids = [op["operationId"] for path in spec["paths"].values() for op in path.values()]
+    assert len(ids) == len(set(ids))
+    search = spec["paths"]["/v1/users/{user_id}/search"]["post"]
+    assert search["operationId"] == "search" and {"bearer": []} in search["security"]
+    assert spec["paths"]["/v1/users/{user_id}/memories"]["post"]["operationId"] == "add_messages"
+    assert all("_v1_" not in i and not i.endswith(("_post", "_get")) for i in ids), ids
+    assert "security" not in spec["paths"]["/healthz"]["get"]
