@@ -27,6 +27,7 @@ from agentmem.mechanisms.base import (
 )
 from agentmem.mechanisms.turns.passages import long_turns
 from agentmem.normalize import call_groups
+from agentmem.profile import check_profile
 from agentmem.protocols import ChatModel, Embedder, LogitsModel, TokenCounter
 from agentmem.recall.filters import parse_filters
 from agentmem.recall.fusion import fuse_candidates
@@ -87,6 +88,18 @@ class Memory:
         self.engine = Engine(
             self.services, list(components) if components is not None else build_components(self.services)
         )
+        self._dimension_checked = False
+        self._record_profile({
+            "embedder": getattr(self.services.embedder, "name", None),
+            "graph": True if self.enabled("graph") else None,
+            "episodes": self.config.episodes.segmenter if self.enabled("episode") else None,
+        })
+
+    def _record_profile(self, current: Mapping[str, Any]) -> None:
+        """Check this Memory against how its store was built, and record what is new
+        (:mod:`agentmem.profile`; a conflict is a :class:`ConfigError`)."""
+        sql = self.services.sql
+        sql.save_settings(check_profile(sql.settings(), current))
 
     @property
     def components(self) -> list[MemoryComponent]:
@@ -154,6 +167,9 @@ class Memory:
             raise ValidationError("run_id is another name for session_id: give one of them")
         session_id = session_id if run_id is None else run_id
         scope = self._scope(tenant, user_id, session_id, agent_id)
+        if not self._dimension_checked:  # here, not at start-up: the model loads on first use
+            self._record_profile({"dimension": int(self.services.embedder.dim)})
+            self._dimension_checked = True
         return self.engine.add(scope, messages, timestamp=timestamp, metadata=metadata)
 
     def add_documents(

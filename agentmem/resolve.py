@@ -8,6 +8,7 @@ from agentmem.config import MemoryConfig
 from agentmem.embedding import SentenceTransformerEmbedder
 from agentmem.kernels.device import resolve_device
 from agentmem.mechanisms.base import MemoryComponent, Services
+from agentmem.profile import settle_mechanisms
 from agentmem.recall.tokens import TiktokenCounter
 from agentmem.store.sql import SqlStore, create_engine
 from agentmem.store.vectors import ChromaVectors, open_chroma
@@ -15,7 +16,7 @@ from agentmem.store.vectors import ChromaVectors, open_chroma
 if TYPE_CHECKING:
     from agentmem.protocols import ChatModel, Embedder, LogitsModel, TokenCounter
 
-__all__ = ["build_components", "build_services"]
+__all__ = ["build_components", "build_services", "settle_config"]
 
 
 def build_services(
@@ -66,3 +67,24 @@ def build_components(services: Services) -> list[MemoryComponent]:
 
         components.append(FactComponent(services))
     return components
+
+
+def settle_config(
+    config: MemoryConfig, *, graph: bool | None = None, episodes: str | None = None, fusion: str | None = None
+) -> MemoryConfig:
+    """``config`` with the mechanisms asked for, the store's own (:mod:`agentmem.profile`) where
+    an option is ``None`` (not given): what the CLI, ``serve`` and ``mcp`` run.
+
+    A fusion preset given for the first time is recorded. Raises :class:`ConfigError` when an
+    option conflicts with how the store was built.
+    """
+    engine = create_engine(config.resolved_db_url)
+    try:
+        sql = SqlStore(engine)
+        stored = sql.settings()
+        chosen = settle_mechanisms(stored, graph=graph, episodes=episodes, fusion=fusion)
+        if fusion is not None and "fusion" not in stored:
+            sql.save_settings({"fusion": fusion})
+    finally:
+        engine.dispose()
+    return config.with_mechanisms(graph=chosen.graph, episodes=chosen.episodes, fusion=chosen.fusion)

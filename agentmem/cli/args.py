@@ -9,11 +9,12 @@ from agentmem.config import FUSIONS, SEGMENTERS, MemoryConfig
 __all__ = ["add_mechanism_arguments", "with_mechanisms"]
 
 
-def add_mechanism_arguments(p: argparse.ArgumentParser, defaults: str = "(default: off)", *,
+def add_mechanism_arguments(p: argparse.ArgumentParser, defaults: str = "(default: as the store was built, else off)", *,
                             episodes: bool = True) -> None:
     """``--graph``, ``--episodes`` (unless the command has its own) and ``--fusion``: the memory
     mechanisms a command's ``Memory`` runs (:meth:`MemoryConfig.with_mechanisms`)."""
-    p.add_argument("--graph", action="store_true", help=f"knowledge-graph memory, offline extractor {defaults}")
+    p.add_argument("--graph", action=argparse.BooleanOptionalAction, default=None,
+                   help=f"knowledge-graph memory, offline extractor {defaults}")
     if episodes:
         p.add_argument("--episodes", default=None, choices=list(SEGMENTERS), help="episodic memory's segmenter")
     p.add_argument("--fusion", default=None, choices=list(FUSIONS),
@@ -21,6 +22,8 @@ def add_mechanism_arguments(p: argparse.ArgumentParser, defaults: str = "(defaul
 
 
 def with_mechanisms(config: MemoryConfig, args: argparse.Namespace) -> MemoryConfig:
-    """``config`` with the mechanisms ``args`` asks for (unset options: off, default fusion)."""
-    return config.with_mechanisms(graph=bool(args.graph), episodes=getattr(args, "episodes", None) or "off",
-                                  fusion=args.fusion or "default")
+    """``config`` with the mechanisms ``args`` asks for; options not given: what the store was
+    built with (:func:`agentmem.resolve.settle_config`), else off and the default fusion."""
+    from agentmem.resolve import settle_config
+
+    return settle_config(config, graph=args.graph, episodes=getattr(args, "episodes", None), fusion=args.fusion)

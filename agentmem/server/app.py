@@ -99,9 +99,9 @@ class ServerSettings:
     default_tenant: str = "default"
     max_body_bytes: int = 4 * 1024 * 1024
     threads: int | None = None
-    graph: bool = False
-    episodes: str = "off"
-    fusion: str = "default"
+    graph: bool | None = None  # None: as the store was built (agentmem.profile), else off
+    episodes: str | None = None
+    fusion: str | None = None
     ui: bool = True
     allowed_hosts: frozenset[str] = frozenset()
     rate_limit: float = 0.0
@@ -118,6 +118,7 @@ class ServerSettings:
         auth = env.get("AGENTMEM_AUTH", "enabled").strip().lower()
         if auth not in ("enabled", "disabled"):
             raise ValueError("AGENTMEM_AUTH must be 'enabled' or 'disabled'")
+        graph = _choice(env, "AGENTMEM_GRAPH", ("off", "on"))
         return cls(
             db_url=env.get("AGENTMEM_DB") or None,
             chroma=env.get("AGENTMEM_CHROMA") or None,
@@ -128,10 +129,10 @@ class ServerSettings:
             default_tenant=env.get("AGENTMEM_TENANT", "default"),
             max_body_bytes=int(env.get("AGENTMEM_MAX_BODY", str(4 * 1024 * 1024))),
             threads=_threads(env.get("AGENTMEM_THREADS")),
-            graph=_choice(env, "AGENTMEM_GRAPH", ("off", "on")) == "on",
+            graph=None if graph is None else graph == "on",
             episodes=_choice(env, "AGENTMEM_EPISODES", SEGMENTERS),
             fusion=_choice(env, "AGENTMEM_FUSION", FUSIONS),
-            ui=_choice(env, "AGENTMEM_UI", ("on", "off")) == "on",
+            ui=_choice(env, "AGENTMEM_UI", ("on", "off")) != "off",  # unset: on
             allowed_hosts=frozenset(h.strip().lower() for h in env.get("AGENTMEM_ALLOWED_HOSTS", "").split(",")
                                     if h.strip()),
             rate_limit=_number(env, "AGENTMEM_RATE_LIMIT", 0.0),
@@ -144,9 +145,11 @@ class ServerSettings:
         )
 
 
-def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
-    """``env[name]`` (lower-cased; unset or blank: the first choice), one of ``choices``."""
-    value = (env.get(name) or "").strip().lower() or choices[0]
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str | None:
+    """``env[name]`` (lower-cased; unset or blank: ``None``, as the store was built), one of ``choices``."""
+    value = (env.get(name) or "").strip().lower()
+    if not value:
+        return None
     if value not in choices:
         raise ValueError(f"{name} must be one of {', '.join(choices)}, not {env.get(name)!r}")
     return value
@@ -287,6 +290,7 @@ class BodyLimitMiddleware:
 def _memory_from(settings: ServerSettings) -> Any:
     from agentmem.config import MemoryConfig, default_home
     from agentmem.memory import Memory
+    from agentmem.resolve import settle_config
 
     if settings.threads is not None:
         import torch
@@ -294,8 +298,9 @@ def _memory_from(settings: ServerSettings) -> Any:
         torch.set_num_threads(settings.threads)  # process-wide: this process serves one memory
     home = settings.home or default_home()
     device: Any = settings.device
-    config = MemoryConfig(home=home, db_url=settings.db_url, chroma=settings.chroma, device=device).with_mechanisms(
-        graph=settings.graph, episodes=settings.episodes, fusion=settings.fusion
+    config = settle_config(
+        MemoryConfig(home=home, db_url=settings.db_url, chroma=settings.chroma, device=device),
+        graph=settings.graph, episodes=settings.episodes, fusion=settings.fusion,
     )
     # Replicas started together on a fresh database race to create the schema (Postgres
     # CREATE TABLE is not idempotent under concurrency); the loser retries and finds it made.

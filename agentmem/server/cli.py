@@ -35,7 +35,7 @@ def serve_env(args: argparse.Namespace) -> dict[str, str]:
         "AGENTMEM_DEVICE": args.device, "AGENTMEM_TENANT": args.tenant,
         "AGENTMEM_MAX_BODY": args.max_body, "AGENTMEM_THREADS": args.threads,
         "AGENTMEM_AUTH": "disabled" if args.no_auth else None,
-        "AGENTMEM_GRAPH": "on" if args.graph else None,
+        "AGENTMEM_GRAPH": None if args.graph is None else "on" if args.graph else "off",
         "AGENTMEM_EPISODES": args.episodes, "AGENTMEM_FUSION": args.fusion,
     }
     return {name: str(value) for name, value in env.items() if value is not None}

@@ -126,6 +126,7 @@ def run_mcp(args: argparse.Namespace) -> None:
     """Build the Memory from CLI arguments and serve it over stdio or streamable HTTP."""
     from agentmem.config import MemoryConfig, default_home
     from agentmem.memory import Memory
+    from agentmem.resolve import settle_config
 
     token = os.environ.get("AGENTMEM_MCP_TOKEN") or None
     if args.transport == "http" and token is None and not args.no_auth:
@@ -135,8 +136,7 @@ def run_mcp(args: argparse.Namespace) -> None:
         raise ConfigError("AGENTMEM_MCP_TOKEN must be at least 16 characters")
     home = Path(args.home) if args.home else default_home()
     config = MemoryConfig(home=home, db_url=args.db, chroma=args.chroma, device=args.device)
-    memory = Memory(config.with_mechanisms(graph=args.graph, episodes=args.episodes or "off",
-                                           fusion=args.fusion or "default"))
+    memory = Memory(settle_config(config, graph=args.graph, episodes=args.episodes, fusion=args.fusion))
     server = build_mcp(memory, tenant=args.tenant, user=args.user)
     try:
         if args.transport == "stdio":

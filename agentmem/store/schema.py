@@ -323,3 +323,12 @@ index_jobs = Table(
     Column("started_at", DateTime, nullable=False),
     Column("updated_at", DateTime, nullable=False),
 )
+
+# How the store was built (agentmem.profile): embedder, dimension, memory mechanisms. Store-wide,
+# not per tenant: every tenant's vectors share one embedder.
+store_settings = Table(
+    "store_settings",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", JSON, nullable=False),
+)

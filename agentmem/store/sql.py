@@ -54,7 +54,8 @@ def _turn_clauses(where: TurnFilter) -> list[sa.ColumnElement[bool]]:
         out.append(c.ts >= to_db(where.window.start))
     if where.window is not None and where.window.end is not None:
         out.append(c.ts < to_db(where.window.end))
-    columns = {(name,): c[name] for name in ("session_id", "agent_id", "speaker", "role")}
+    columns: dict[tuple[str, ...], sa.ColumnElement[Any]] = {
+        (name,): c[name] for name in ("session_id", "agent_id", "speaker", "role")}
     pushed = pushdown(where.where, columns)
     return out if pushed is None else [*out, pushed]
 
@@ -146,6 +147,20 @@ class SqlStore:
         )
         conn.execute(sa.update(t.versions).where(where).values(version=t.versions.c.version + 1))
         return int(conn.execute(sa.select(t.versions.c.version).where(where)).scalar_one())
+
+    def settings(self) -> dict[str, Any]:
+        """The store's settings (see :mod:`agentmem.profile`)."""
+        with self.begin() as conn:
+            return {r.name: r.value for r in conn.execute(sa.select(t.store_settings))}
+
+    def save_settings(self, values: dict[str, Any]) -> None:
+        """Record settings (replacing those of the same name)."""
+        if not values:
+            return
+        with self.begin() as conn:
+            for name, value in values.items():
+                insert_ignore(conn, t.store_settings, [{"name": name, "value": value}])
+                conn.execute(sa.update(t.store_settings).where(t.store_settings.c.name == name).values(value=value))
 
     def versions(self, scope: Scope) -> dict[str, int]:
         """Every index version of this user (absent names are version 0)."""

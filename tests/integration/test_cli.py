@@ -66,7 +66,10 @@ def test_index_and_search_with_the_knowledge_graph(tmp_path: Path) -> None:
     assert json.loads(out.stdout.splitlines()[0])["counts"]["duplicates"] == 3
     hits = json.loads(agentmem("search", "--graph", "--fusion", "multi-hop", *query, home=home).stdout)
     assert hits[0]["text"] == docs[0] and all("graph" in h["signals"] for h in hits)
-    plain = json.loads(agentmem("search", *query, home=home).stdout)  # the graph off: no graph signal
-    assert plain and all("graph" not in h["signals"] for h in plain)
+    # the store remembers its graph and fusion: a later call without the flags runs them
+    plain = json.loads(agentmem("search", *query, home=home).stdout)
+    assert [h["text"] for h in plain] == [h["text"] for h in hits] and all("graph" in h["signals"] for h in plain)
+    clash = agentmem("search", "--no-graph", *query, home=home, check=False)
+    assert clash.returncode == 2 and "built with the knowledge graph" in clash.stderr
     bad = agentmem("search", "--fusion", "sideways", *query, home=home, check=False)
     assert bad.returncode == 2 and "invalid choice" in bad.stderr

@@ -60,7 +60,7 @@ def test_mechanisms_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("AGENTMEM_GRAPH", "AGENTMEM_EPISODES", "AGENTMEM_FUSION"):
         monkeypatch.delenv(name, raising=False)
     plain = ServerSettings.from_env()
-    assert (plain.graph, plain.episodes, plain.fusion) == (False, "off", "default")  # as in the library
+    assert (plain.graph, plain.episodes, plain.fusion) == (None, None, None)  # as the store was built
     monkeypatch.setenv("AGENTMEM_GRAPH", "ON")
     monkeypatch.setenv("AGENTMEM_EPISODES", "drift")
     monkeypatch.setenv("AGENTMEM_FUSION", " multi-hop ")
@@ -83,9 +83,16 @@ def test_memory_from_settings_turns_the_mechanisms_on(tmp_path: Path) -> None:
         assert memory.config.recall == RecallConfig.multi_hop()
     finally:
         memory.close()
+    # a later start without the switches runs what the store was built with
     memory = _memory_from(ServerSettings(home=tmp_path, chroma=str(tmp_path / "chroma")))
     try:
-        assert not memory.enabled("graph") and not memory.enabled("episode")
+        assert memory.enabled("graph") and memory.enabled("episode")
+        assert memory.config.recall == RecallConfig.multi_hop()
+    finally:
+        memory.close()
+    memory = _memory_from(ServerSettings(home=tmp_path / "fresh", chroma=str(tmp_path / "fresh-chroma")))
+    try:
+        assert not memory.enabled("graph") and not memory.enabled("episode")  # a fresh store: off
         assert memory.config.recall == RecallConfig()
     finally:
         memory.close()
