@@ -11,6 +11,7 @@ from typing import IO, Any
 
 from agentmem._time import as_utc, utcnow
 from agentmem.config import DEFAULT_TENANT, MemoryConfig
+from agentmem.config_file import load_settings
 from agentmem.embedding import embed_query
 from agentmem.engine import Engine
 from agentmem.errors import ConfigError, ValidationError
@@ -34,7 +35,7 @@ from agentmem.recall.fusion import fuse_candidates
 from agentmem.recall.pack import episode_spans_of, pack_context
 from agentmem.recall.reader import default_reader, read
 from agentmem.recall.timeparse import parse_time_window
-from agentmem.resolve import build_components, build_services
+from agentmem.resolve import build_components, build_services, settle_config
 from agentmem.storable import check_text, check_value
 from agentmem.telemetry import traced
 from agentmem.types import ContextPack, Episode, Fact, HistoryEvent, Hit, Scope, Thought, Turn
@@ -59,7 +60,9 @@ class Memory:
     Parameters
     ----------
     config
-        :class:`MemoryConfig`; defaults run fully offline under ``./.agentmem``.
+        :class:`MemoryConfig`, used as given; ``None`` reads ``agentmem.toml`` and the
+        ``AGENTMEM_*`` variables (:mod:`agentmem.config_file`; file < environment) and runs the
+        mechanisms the store was built with. Defaults run fully offline under ``./.agentmem``.
     embedder, chat_model, logits_model, tokens
         Objects implementing the protocols in :mod:`agentmem.protocols`; ``None`` uses the
         configured defaults (bundled MiniLM, no chat model, the episode LM from config,
@@ -81,7 +84,10 @@ class Memory:
         tokens: TokenCounter | None = None,
         components: Sequence[MemoryComponent] | None = None,
     ) -> None:
-        self.config = config or MemoryConfig()
+        if config is None:  # agentmem.toml < AGENTMEM_*, then the store's own mechanisms
+            src = load_settings()
+            config = settle_config(src.config, graph=src.graph, episodes=src.episodes, fusion=src.fusion)
+        self.config = config
         self.services: Services = build_services(
             self.config, embedder=embedder, chat_model=chat_model, logits_model=logits_model, tokens=tokens
         )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 __all__ = ["add_index_arguments", "run_index_command"]
 
@@ -32,11 +31,9 @@ def add_index_arguments(p: argparse.ArgumentParser) -> None:
 
 def run_index_command(args: argparse.Namespace) -> int:
     from agentmem.batch.pipeline import IndexOptions, run_index
-    from agentmem.cli.args import with_mechanisms
-    from agentmem.config import MemoryConfig, default_home
+    from agentmem.cli.args import memory_config
 
-    home = Path(args.home) if args.home else default_home()
-    config = with_mechanisms(MemoryConfig(home=home, db_url=args.db, chroma=args.chroma, device=args.device), args)
+    config = memory_config(args)
     opts = IndexOptions(
         paths=tuple(args.paths), fmt=args.fmt, user=args.user, tenant=args.tenant,
         workers=args.workers, engine=args.engine, resume=args.resume, strict=args.strict,

@@ -6,7 +6,7 @@ import argparse
 
 from agentmem.config import FUSIONS, SEGMENTERS, MemoryConfig
 
-__all__ = ["add_mechanism_arguments", "with_mechanisms"]
+__all__ = ["add_mechanism_arguments", "memory_config", "with_mechanisms"]
 
 
 def add_mechanism_arguments(p: argparse.ArgumentParser, defaults: str = "(default: as the store was built, else off)", *,
@@ -27,3 +27,16 @@ def with_mechanisms(config: MemoryConfig, args: argparse.Namespace) -> MemoryCon
     from agentmem.resolve import settle_config
 
     return settle_config(config, graph=args.graph, episodes=getattr(args, "episodes", None), fusion=args.fusion)
+
+
+def memory_config(args: argparse.Namespace) -> MemoryConfig:
+    """The configuration a command runs: ``agentmem.toml`` < ``AGENTMEM_*`` < its flags
+    (:func:`agentmem.config_file.load_settings`), then the store's own mechanisms where unset."""
+    from agentmem.config_file import load_settings
+    from agentmem.resolve import settle_config
+
+    src = load_settings(home=getattr(args, "home", None), db_url=getattr(args, "db", None),
+                        chroma=getattr(args, "chroma", None), device=getattr(args, "device", None),
+                        graph=getattr(args, "graph", None), episodes=getattr(args, "episodes", None),
+                        fusion=getattr(args, "fusion", None))
+    return settle_config(src.config, graph=src.graph, episodes=src.episodes, fusion=src.fusion)

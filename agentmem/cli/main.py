@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from agentmem.cli.args import add_mechanism_arguments, with_mechanisms
+from agentmem.cli.args import add_mechanism_arguments, memory_config
 from agentmem.errors import AgentMemError
 
 __all__ = ["main"]
@@ -42,17 +42,15 @@ def _store_args(p: argparse.ArgumentParser, *, episodes: bool = True) -> None:
     p.add_argument("--home", default=None, help="data directory (default $AGENTMEM_HOME or ./.agentmem)")
     p.add_argument("--db", default=None, help="SQLAlchemy URL (default: SQLite under --home)")
     p.add_argument("--chroma", default=None, help="Chroma path or http://host:port")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--device", default=None, choices=["auto", "cpu", "cuda"], help="(default: auto)")
     p.add_argument("--tenant", default="default")
     add_mechanism_arguments(p, episodes=episodes)
 
 
 def _memory(args: argparse.Namespace) -> Any:
-    from agentmem.config import MemoryConfig, default_home
     from agentmem.memory import Memory
 
-    home = Path(args.home) if args.home else default_home()
-    return Memory(with_mechanisms(MemoryConfig(home=home, db_url=args.db, chroma=args.chroma, device=args.device), args))
+    return Memory(memory_config(args))
 
 
 def _print_hits(hits: Sequence[Any]) -> None:

@@ -93,7 +93,7 @@ class ServerSettings:
     db_url: str | None = None
     chroma: str | None = None
     home: Path | None = None
-    device: str = "auto"
+    device: str | None = None  # None: agentmem.toml's, else auto
     auth: bool = True
     admin_key: str | None = None
     default_tenant: str = "default"
@@ -123,7 +123,7 @@ class ServerSettings:
             db_url=env.get("AGENTMEM_DB") or None,
             chroma=env.get("AGENTMEM_CHROMA") or None,
             home=Path(env["AGENTMEM_HOME"]) if env.get("AGENTMEM_HOME") else None,
-            device=env.get("AGENTMEM_DEVICE", "auto"),
+            device=env.get("AGENTMEM_DEVICE") or None,
             auth=auth == "enabled",
             admin_key=env.get("AGENTMEM_ADMIN_KEY") or None,
             default_tenant=env.get("AGENTMEM_TENANT", "default"),
@@ -288,7 +288,7 @@ class BodyLimitMiddleware:
 
 
 def _memory_from(settings: ServerSettings) -> Any:
-    from agentmem.config import MemoryConfig, default_home
+    from agentmem.config_file import load_settings
     from agentmem.memory import Memory
     from agentmem.resolve import settle_config
 
@@ -296,12 +296,10 @@ def _memory_from(settings: ServerSettings) -> Any:
         import torch
 
         torch.set_num_threads(settings.threads)  # process-wide: this process serves one memory
-    home = settings.home or default_home()
-    device: Any = settings.device
-    config = settle_config(
-        MemoryConfig(home=home, db_url=settings.db_url, chroma=settings.chroma, device=device),
-        graph=settings.graph, episodes=settings.episodes, fusion=settings.fusion,
-    )
+    # agentmem.toml < AGENTMEM_* (read into settings) < serve's flags (passed on as AGENTMEM_*)
+    src = load_settings(home=settings.home, db_url=settings.db_url, chroma=settings.chroma, device=settings.device,
+                        graph=settings.graph, episodes=settings.episodes, fusion=settings.fusion)
+    config = settle_config(src.config, graph=src.graph, episodes=src.episodes, fusion=src.fusion)
     # Replicas started together on a fresh database race to create the schema (Postgres
     # CREATE TABLE is not idempotent under concurrency); the loser retries and finds it made.
     for attempt in range(5):

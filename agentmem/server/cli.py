@@ -10,7 +10,6 @@ import argparse
 import json
 import os
 import sys
-from pathlib import Path
 from typing import Any
 
 from agentmem.cli.args import add_mechanism_arguments
@@ -21,10 +20,9 @@ _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def _db_url(args: argparse.Namespace) -> str:
-    from agentmem.config import MemoryConfig, default_home
+    from agentmem.config_file import load_settings
 
-    home = Path(args.home) if args.home else default_home()
-    return MemoryConfig(home=home, db_url=args.db).resolved_db_url
+    return load_settings(home=args.home, db_url=args.db).config.resolved_db_url
 
 
 def serve_env(args: argparse.Namespace) -> dict[str, str]:
@@ -141,7 +139,7 @@ def add_commands(sub: Any) -> None:
     p = sub.add_parser("serve", help="run the HTTP sidecar (REST + LangGraph store + metrics)")
     _store(p)
     p.add_argument("--chroma", default=None, help="Chroma path or http://host:port (shared by replicas)")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--device", default=None, choices=["auto", "cpu", "cuda"], help="(default: auto)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8750)
     p.add_argument("--workers", type=int, default=1)
@@ -177,7 +175,7 @@ def add_commands(sub: Any) -> None:
     p = sub.add_parser("mcp", help="run the MCP server (stdio or streamable HTTP)")
     _store(p)
     p.add_argument("--chroma", default=None)
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--device", default=None, choices=["auto", "cpu", "cuda"], help="(default: auto)")
     p.add_argument("--tenant", default="default", help="the tenant every tool call acts in")
     p.add_argument("--user", default=None,
                    help="the user every tool call acts for (default: the client names user_id per call)")

@@ -19,7 +19,6 @@ import hmac
 import os
 from collections.abc import Callable
 from functools import wraps
-from pathlib import Path
 from typing import Any, TypeVar
 
 from agentmem.errors import AgentMemError, BackendUnavailableError, ConfigError
@@ -124,9 +123,8 @@ def build_mcp(memory: Any, *, tenant: str = "default", user: str | None = None) 
 
 def run_mcp(args: argparse.Namespace) -> None:
     """Build the Memory from CLI arguments and serve it over stdio or streamable HTTP."""
-    from agentmem.config import MemoryConfig, default_home
+    from agentmem.cli.args import memory_config
     from agentmem.memory import Memory
-    from agentmem.resolve import settle_config
 
     token = os.environ.get("AGENTMEM_MCP_TOKEN") or None
     if args.transport == "http" and token is None and not args.no_auth:
@@ -134,9 +132,7 @@ def run_mcp(args: argparse.Namespace) -> None:
                           "'Authorization: Bearer <token>'), or pass --no-auth for loopback use")
     if token is not None and len(token) < 16:
         raise ConfigError("AGENTMEM_MCP_TOKEN must be at least 16 characters")
-    home = Path(args.home) if args.home else default_home()
-    config = MemoryConfig(home=home, db_url=args.db, chroma=args.chroma, device=args.device)
-    memory = Memory(settle_config(config, graph=args.graph, episodes=args.episodes, fusion=args.fusion))
+    memory = Memory(memory_config(args))
     server = build_mcp(memory, tenant=args.tenant, user=args.user)
     try:
         if args.transport == "stdio":
