@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from agentmem._quiet import quiet_model_loading
 from agentmem.errors import BackendUnavailableError, ConfigError
 from agentmem.protocols import Embedder
 
@@ -61,7 +62,8 @@ class SentenceTransformerEmbedder:
                     raise BackendUnavailableError("sentence-transformers", "core") from exc
                 path = str(bundled_model_path()) if self.name in _BUNDLED_ALIASES else self.name
                 try:
-                    self._model = SentenceTransformer(path, device=self.device)
+                    with quiet_model_loading():
+                        self._model = SentenceTransformer(path, device=self.device)
                 except OSError as exc:
                     raise ConfigError(
                         f"cannot load embedding model {self.name!r} offline: {exc}"

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from agentmem.bench.locomo_data import load_locomo, session_of
+from agentmem.bench.progress import Progress
 from agentmem.config import GraphConfig, MemoryConfig, RecallConfig
 
 __all__ = ["add_arguments", "memory_config", "run"]
@@ -73,6 +74,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         mem = Memory(config)
         t0 = time.perf_counter()
         n_turns = 0
+        quiet = bool(getattr(args, "quiet", False))
+        sessions = Progress("locomo: sessions indexed", sum(len(c.sessions()) for c in convs), enabled=not quiet)
         for c in convs:
             for n, turns in c.sessions().items():
                 msgs = [
@@ -80,15 +83,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     for t in turns
                 ]
                 n_turns += len(mem.add(msgs, user_id=c.sample_id, session_id=f"session_{n}"))
+                sessions.step()
         index_s = time.perf_counter() - t0
         turn_hits: dict[int, list[float]] = {k: [] for k in ks}
         sess_hits: dict[int, list[float]] = {k: [] for k in ks}
         by_cat: dict[int, dict[int, list[float]]] = {}
         lat = []
         kmax = max(ks)
+        asked = Progress("locomo: questions", sum(len(c.questions) for c in convs), enabled=not quiet)
         for c in convs:
             now = max(t.timestamp for t in c.turns)
             for q in c.questions:
+                asked.step()
                 t1 = time.perf_counter()
                 hits = mem.search(q.question, user_id=c.sample_id, k=kmax, now=now)
                 lat.append((time.perf_counter() - t1) * 1000)

@@ -217,6 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
         bp = bench.add_parser(name)
         mod.add_arguments(bp)
         bp.add_argument("--json", action="store_true", help="one JSON object on stdout")
+        bp.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
         if name in ("retrieval", "locomo", "latency", "segmentation"):  # agentmem.bench.plots.PLOTTABLE
             bp.add_argument("--plot", metavar="FILE.png", default=None,
                             help="also draw the result (needs the plot extra: matplotlib)")

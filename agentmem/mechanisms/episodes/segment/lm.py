@@ -24,6 +24,7 @@ from typing import Any, Literal, Protocol
 import numpy as np
 import torch
 
+from agentmem._quiet import quiet_model_loading
 from agentmem.errors import BackendUnavailableError, ConfigError
 from agentmem.kernels.surprisal import linear_surprisal, token_surprisal
 from agentmem.protocols import LogitsModel
@@ -289,8 +290,9 @@ def _dequantize(tf: Any, gguf: Path, target: Path) -> None:
     """Read a GGUF file with transformers and save it as safetensors in ``target``."""
     if importlib.util.find_spec("gguf") is None:
         raise BackendUnavailableError("gguf (to read GGUF models)", "lm")
-    model = tf.AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
-    tok = tf.AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    with quiet_model_loading():
+        model = tf.AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
+        tok = tf.AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
     # The weights are already dequantised; drop the GGUF "quantizer" marker, which would
     # otherwise refuse to serialise them.
     model.hf_quantizer = None
@@ -359,8 +361,9 @@ def load_logits_model(
             else:
                 source = Path(str(spec))
             where = str(source) if source.exists() else str(spec)
-            model = tf.AutoModelForCausalLM.from_pretrained(where, dtype=_DTYPES[dtype], local_files_only=True)
-            tok = tf.AutoTokenizer.from_pretrained(where, local_files_only=True)
+            with quiet_model_loading():
+                model = tf.AutoModelForCausalLM.from_pretrained(where, dtype=_DTYPES[dtype], local_files_only=True)
+                tok = tf.AutoTokenizer.from_pretrained(where, local_files_only=True)
     except (OSError, ValueError) as exc:
         raise ConfigError(f"cannot load the surprise LM {name!r} offline: {exc}") from exc
     lm = CausalLM(model.to(device), tok, name=name, max_context=max_context)
