@@ -64,6 +64,17 @@ def test_retriever_documents_carry_provenance_and_scores(backend: Any, user: str
     # per-call k and filters
     assert len(retriever.invoke("family", k=4)) == 4
     assert retriever.invoke("cat", filters={"session_id": "elsewhere"}) == []
+    # the one filter dialect, in-process and over REST ($ne / $in returned [] before)
+    backend.add("I prefer window seats.", user_id=user, session_id="travel", agent_id="trips",
+                metadata={"topic": "travel"})
+    seen = retriever.invoke("seats cat", k=10, filters={"metadata": {"topic": {"$ne": "other"}}})
+    assert [d.page_content for d in seen] == ["I prefer window seats."]
+    assert [d.page_content for d in retriever.invoke("seats", filters={"topic": {"$in": ["travel"]}})] \
+        == ["I prefer window seats."]
+    assert {d.metadata["session_id"] for d in retriever.invoke("cat", k=10, filters={"agent_id": {"$ne": "trips"}})} \
+        == {"seed"}
+    with pytest.raises(ValidationError):
+        retriever.invoke("cat", filters={"topic": {"$regex": "t"}})
     # the async twin
     adocs = asyncio.run(retriever.ainvoke("what is my cat called?", k=1))
     assert [d.id for d in adocs] == [top.id]
