@@ -80,6 +80,7 @@ def cli_lines(doc: str) -> list[list[str]]:
     return out
 
 
+@pytest.mark.slow  # one process per command, each loading the models
 def test_readme_commands_run(tmp_path: Path) -> None:
     commands = cli_lines("README.md")
     assert len(commands) >= 5
