@@ -102,10 +102,13 @@ class Memory:
         })
 
     def _record_profile(self, current: Mapping[str, Any]) -> None:
-        """Check this Memory against how its store was built, and record what is new
-        (:mod:`agentmem.profile`; a conflict is a :class:`ConfigError`)."""
+        """Check this Memory against how its store was built (:mod:`agentmem.profile`; a
+        conflict is a :class:`ConfigError`) and record its embedder and dimension. Mechanisms
+        are recorded where they are chosen by options (:func:`agentmem.resolve.settle_config`):
+        a ``MemoryConfig`` passed in is used as given."""
         sql = self.services.sql
-        sql.save_settings(check_profile(sql.settings(), current))
+        new = check_profile(sql.settings(), current)
+        sql.save_settings({k: v for k, v in new.items() if k in ("embedder", "dimension")})
 
     @property
     def components(self) -> list[MemoryComponent]:

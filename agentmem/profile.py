@@ -1,8 +1,9 @@
 """A store remembers how it was built: embedder, dimension and memory mechanisms.
 
 The profile is a few ``name → value`` settings in the store's database (``store_settings``).
-:class:`~agentmem.Memory` records its embedder and dimension and the mechanisms it runs; a
-later command-line call, ``agentmem serve`` or ``agentmem mcp`` that omits ``--graph`` /
+:class:`~agentmem.Memory` records its embedder and dimension; the command line, ``agentmem
+serve`` / ``mcp``, an ``agentmem.toml`` and ``Memory()`` without a config record the mechanisms
+they are given (:func:`agentmem.resolve.settle_config`). A later call that omits ``--graph`` /
 ``--episodes`` / ``--fusion`` runs what the store was built with.
 
 Rules (:func:`settle_mechanisms`, :func:`check_profile`):

@@ -75,16 +75,17 @@ def settle_config(
     """``config`` with the mechanisms asked for, the store's own (:mod:`agentmem.profile`) where
     an option is ``None`` (not given): what the CLI, ``serve`` and ``mcp`` run.
 
-    A fusion preset given for the first time is recorded. Raises :class:`ConfigError` when an
-    option conflicts with how the store was built.
+    The mechanisms given (switched on, a fusion preset) are recorded in the store. Raises
+    :class:`ConfigError` when an option conflicts with how the store was built.
     """
     engine = create_engine(config.resolved_db_url)
     try:
         sql = SqlStore(engine)
         stored = sql.settings()
         chosen = settle_mechanisms(stored, graph=graph, episodes=episodes, fusion=fusion)
-        if fusion is not None and "fusion" not in stored:
-            sql.save_settings({"fusion": fusion})
+        asked = {"graph": True if graph else None, "episodes": None if episodes in (None, "off") else episodes,
+                 "fusion": fusion}
+        sql.save_settings({k: v for k, v in asked.items() if v is not None and stored.get(k) != v})
     finally:
         engine.dispose()
     return config.with_mechanisms(graph=chosen.graph, episodes=chosen.episodes, fusion=chosen.fusion)

@@ -36,13 +36,13 @@ def _exact(expr: Expr, columns: Columns) -> sa.ColumnElement[bool] | None:
             if expr.arg is None:
                 is_null = col.is_(None)
                 return is_null if expr.op == "$eq" else sa.not_(is_null)
-            if not isinstance(expr.arg, str):
+            if not isinstance(expr.arg, str) or "\x00" in expr.arg:  # Postgres text holds no NUL
                 return None
             eq = sa.and_(col.is_not(None), col == expr.arg)
             return eq if expr.op == "$eq" else sa.or_(col.is_(None), col != expr.arg)
         if expr.op in ("$in", "$nin"):
             values = list(expr.arg)
-            if not all(isinstance(v, str) for v in values):
+            if not all(isinstance(v, str) and "\x00" not in v for v in values):
                 return None
             inside = sa.and_(col.is_not(None), col.in_(values)) if values else sa.false()
             return inside if expr.op == "$in" else sa.not_(inside)

@@ -113,6 +113,7 @@ PUSHED = [
     {"session_id": {"$gt": "s1"}},  # not pushed (collation): Python decides
     {"role": "user", "session_id": {"$contains": "2"}},  # half pushed
     {"$or": [{"role": "tool"}, {"session_id": {"$contains": "1"}}]},  # not pushed
+    {"agent_id": {"$in": ["a\x00b"]}},  # not pushed: Postgres text holds no NUL
 ]
 
 

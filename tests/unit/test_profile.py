@@ -72,3 +72,14 @@ def test_a_store_remembers_its_build(tmp_path: Path) -> None:
         other.add("hello", user_id="ada")
     assert [t.content for t in other.memories(user_id="ada")] == ["I adopted a grey cat named Miso."]  # none stored
     other.close()
+
+
+def test_an_explicit_config_records_only_its_embedder(tmp_path: Path) -> None:
+    from agentmem import GraphConfig
+
+    config = MemoryConfig(home=tmp_path, chroma=str(tmp_path / "chroma"), device="cpu")
+    mem = Memory(MemoryConfig(home=tmp_path, chroma=str(tmp_path / "chroma"), device="cpu",
+                              graph=GraphConfig(enabled=True)), embedder=_Fixed("fixed", 16))
+    assert mem.services.sql.settings() == {"embedder": "fixed"}  # a MemoryConfig is used as given
+    mem.close()
+    assert not settle_config(config).graph.enabled
