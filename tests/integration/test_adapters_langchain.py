@@ -67,8 +67,8 @@ def test_retriever_documents_carry_provenance_and_scores(backend: Any, user: str
     # the one filter dialect, in-process and over REST ($ne / $in returned [] before)
     backend.add("I prefer window seats.", user_id=user, session_id="travel", agent_id="trips",
                 metadata={"topic": "travel"})
-    seen = retriever.invoke("seats cat", k=10, filters={"metadata": {"topic": {"$ne": "other"}}})
-    assert [d.page_content for d in seen] == ["I prefer window seats."]
+    seen = [d.page_content for d in retriever.invoke("seats cat", k=10, filters={"metadata": {"topic": {"$ne": "travel"}}})]
+    assert len(seen) == len(FACTS) and "I prefer window seats." not in seen  # no topic is not "travel"
     assert [d.page_content for d in retriever.invoke("seats", filters={"topic": {"$in": ["travel"]}})] \
         == ["I prefer window seats."]
     assert {d.metadata["session_id"] for d in retriever.invoke("cat", k=10, filters={"agent_id": {"$ne": "trips"}})} \
