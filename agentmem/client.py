@@ -35,6 +35,7 @@ from agentmem.errors import (
     StorageError,
     ValidationError,
 )
+from agentmem.recall.filters import with_scopes
 from agentmem.types import (
     Citation,
     ContextPack,
@@ -402,8 +403,10 @@ class _Api:
 
     def memories(self, *, user_id: str, session_id: str | None = None, after: int | None = None,
                  limit: int | None = None, filters: Mapping[str, Any] | None = None,
-                 tenant: str | None = None) -> list[Turn]:
+                 tenant: str | None = None, agent_id: str | None = None,
+                 run_id: str | None = None) -> list[Turn]:
         """A user's memories in order; ``after`` is a cursor (the last ``seq`` seen)."""
+        filters = with_scopes(filters, agent_id=agent_id, run_id=run_id)
         return self._run(self._memories(user_id, session_id, after, limit, tenant, filters))  # type: ignore[no-any-return]
 
     def _history(self, memory_id: str | None, user_id: str, tenant: str | None) -> _Ops[list[HistoryEvent]]:
@@ -432,8 +435,10 @@ class _Api:
         return [dec.hit(h, user_id) for h in resp.json()["hits"]]
 
     def search(self, query: str, *, user_id: str, k: int = 10, filters: Mapping[str, Any] | None = None,
-               now: datetime | None = None, tenant: str | None = None) -> list[Hit]:
+               now: datetime | None = None, tenant: str | None = None, agent_id: str | None = None,
+               run_id: str | None = None) -> list[Hit]:
         """The ``k`` memories most relevant to ``query``."""
+        filters = with_scopes(filters, agent_id=agent_id, run_id=run_id)
         return self._run(self._search(query, user_id, k, filters, now, tenant))  # type: ignore[no-any-return]
 
     def _recall(self, query: str, user_id: str, token_budget: int, k: int, filters: Mapping[str, Any] | None,
@@ -447,8 +452,9 @@ class _Api:
 
     def recall(self, query: str, *, user_id: str, token_budget: int = 1000, k: int = 20,
                filters: Mapping[str, Any] | None = None, now: datetime | None = None,
-               tenant: str | None = None) -> ContextPack:
+               tenant: str | None = None, agent_id: str | None = None, run_id: str | None = None) -> ContextPack:
         """Search, then pack the hits into ``token_budget`` tokens with citations."""
+        filters = with_scopes(filters, agent_id=agent_id, run_id=run_id)
         return self._run(self._recall(query, user_id, token_budget, k, filters, now, tenant))  # type: ignore[no-any-return]
 
     def _episodes(self, user_id: str, session_id: str | None, tenant: str | None) -> _Ops[list[Episode]]:

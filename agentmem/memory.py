@@ -30,7 +30,7 @@ from agentmem.mechanisms.turns.passages import long_turns
 from agentmem.normalize import call_groups
 from agentmem.profile import check_profile
 from agentmem.protocols import ChatModel, Embedder, LogitsModel, TokenCounter
-from agentmem.recall.filters import parse_filters
+from agentmem.recall.filters import parse_filters, with_scopes
 from agentmem.recall.fusion import fuse_candidates
 from agentmem.recall.pack import episode_spans_of, pack_context
 from agentmem.recall.reader import default_reader, read
@@ -259,12 +259,15 @@ class Memory:
         limit: int | None = None,
         filters: Mapping[str, Any] | None = None,
         tenant: str = DEFAULT_TENANT,
+        agent_id: str | None = None,
+        run_id: str | None = None,
     ) -> list[Turn]:
         """A user's memories in order; ``after`` is a cursor (the last ``seq`` seen).
 
-        ``filters``: as in :meth:`search`.
+        ``filters``, ``agent_id``, ``run_id``: as in :meth:`search`.
         """
         scope = self._scope(tenant, user_id)
+        filters = with_scopes(filters, agent_id=agent_id, run_id=run_id)
         flt = None if filters is None else parse_filters(filters)
         return self.services.sql.list_turns(scope, session_id=session_id, after_seq=after, limit=limit, where=flt)
 
@@ -282,6 +285,8 @@ class Memory:
         filters: Mapping[str, Any] | None = None,
         now: datetime | None = None,
         tenant: str = DEFAULT_TENANT,
+        agent_id: str | None = None,
+        run_id: str | None = None,
     ) -> list[Hit]:
         """The ``k`` memories most relevant to ``query``, fused over every signal.
 
@@ -290,8 +295,10 @@ class Memory:
         ``timestamp``, ``after`` / ``before`` (dates) and ``metadata`` keys (also reachable
         as top-level keys), e.g. ``{"agent_id": "bot", "topic": {"$in": ["a", "b"]}}``. An
         unknown operator is a :class:`ValidationError`. A time named in the query ("last May")
-        adds a ``time`` signal relative to ``now`` (default: the current time).
+        adds a ``time`` signal relative to ``now`` (default: the current time). ``agent_id`` /
+        ``run_id`` restrict to that agent / run (session) as in mem0, ANDed with ``filters``.
         """
+        filters = with_scopes(filters, agent_id=agent_id, run_id=run_id)
         return self._search(query, user_id=user_id, k=k, filters=filters, now=now, tenant=tenant)[0]
 
     def _search(self, query: str, *, user_id: str, k: int, filters: Mapping[str, Any] | None,
@@ -373,6 +380,8 @@ class Memory:
         now: datetime | None = None,
         tenant: str = DEFAULT_TENANT,
         episode_spans: bool = True,
+        agent_id: str | None = None,
+        run_id: str | None = None,
     ) -> ContextPack:
         """Search, then pack the hits chronologically into ``token_budget`` tokens with citations.
 
@@ -383,6 +392,7 @@ class Memory:
         """
         if not isinstance(token_budget, int) or token_budget < 1:
             raise ValidationError("token_budget must be a positive integer")
+        filters = with_scopes(filters, agent_id=agent_id, run_id=run_id)
         hits, lists = self._search(query, user_id=user_id, k=k, filters=filters, now=now, tenant=tenant)
         spans = None
         if episode_spans:

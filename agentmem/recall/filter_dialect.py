@@ -201,7 +201,7 @@ def _document(spec: Mapping[str, Any], prefix: tuple[str, ...], budget: _Budget,
             else:
                 budget.spend(depth + 1)
                 parts.append(Condition(path, "$eq", value))
-    return parts[0] if len(parts) == 1 else All(tuple(parts))
+    return parts[0] if len(parts) == 1 else All(tuple(parts))  # {} is All(()): everything
 
 
 def _operators(path: tuple[str, ...], ops: Mapping[str, Any], budget: _Budget, depth: int) -> Expr:

@@ -30,7 +30,7 @@ from agentmem.recall.filter_dialect import (
 )
 from agentmem.storable import check_value
 
-__all__ = ["TURN_FIELDS", "parse_filters", "turn_document"]
+__all__ = ["TURN_FIELDS", "parse_filters", "turn_document", "with_scopes"]
 
 TURN_FIELDS = ("id", "session_id", "agent_id", "speaker", "role", "content", "timestamp", "metadata")
 _ALIASES = {"run_id": "session_id"}
@@ -72,6 +72,25 @@ def _as_json(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_as_json(v) for v in value]
     return value
+
+
+def with_scopes(filters: Mapping[str, Any] | None, *, agent_id: str | None = None,
+                run_id: str | None = None) -> Mapping[str, Any] | None:
+    """``filters`` ANDed with ``agent_id`` / ``run_id`` given as arguments (mem0's
+    ``search(query, user_id=..., agent_id=...)``)."""
+    scopes = {k: v for k, v in (("agent_id", agent_id), ("run_id", run_id)) if v is not None}
+    if not scopes:
+        return filters
+    if filters is None:
+        return scopes
+    if not isinstance(filters, Mapping):
+        raise ValidationError("filters must be a mapping")
+    out = dict(filters)
+    both = out.get("$and", [])
+    if not isinstance(both, list | tuple):
+        raise ValidationError("$and takes a non-empty list of filters")
+    out["$and"] = [*both, scopes]  # beside after / before, which stay top-level keys
+    return out
 
 
 def parse_filters(filters: Mapping[str, Any] | None) -> TurnFilter:

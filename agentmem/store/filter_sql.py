@@ -53,6 +53,8 @@ def _exact(expr: Expr, columns: Columns) -> sa.ColumnElement[bool] | None:
     parts = [_exact(p, columns) for p in expr.parts]
     if any(p is None for p in parts):
         return None
+    if not parts:  # an empty AND is true, an empty OR false
+        return sa.true() if isinstance(expr, All) else sa.false()
     return sa.and_(*parts) if isinstance(expr, All) else sa.or_(*parts)  # type: ignore[arg-type]
 
 

@@ -94,6 +94,8 @@ def test_filters_over_rest_match_memory(server: str, new_key: Any, unique: str) 
         assert ids({"metadata": {"topic": {"$ne": "pets"}}}) == {"b"}
         assert ids({"topic": {"$in": ["pets", "x"]}}) == {"a"}
         assert ids({"$or": [{"agent_id": "coach"}, {"timestamp": {"$lt": "2000-01-01"}}]}) == {"b"}
+        assert [h.metadata["message_id"] for h in mem.search("cat audit", user_id="ada", agent_id="coach")] == ["b"]
+        assert [t.metadata["message_id"] for t in mem.memories(user_id="ada", run_id="r1")] == ["a"]
         with pytest.raises(ValidationError, match="unknown filter operator"):
             mem.search("cat", user_id="ada", filters={"topic": {"$regex": "p"}})
         with pytest.raises(ValidationError):

@@ -168,6 +168,13 @@ def test_filter_dialect_and_agent_scopes(mem, unique) -> None:  # type: ignore[n
     assert ids({"content": {"$contains": "peanuts"}}) == {"m4"}
     assert ids({"timestamp": {"$lt": "2024-03-01"}, "role": "assistant"}) == {"m2"}
     assert mem.memories(user_id=user, filters={"topic": {"$nin": ["pets"]}}, limit=1)[0].metadata["message_id"] == "m3"
+    # mem0's keyword scopes, ANDed with filters (after / before stay top-level)
+    assert {h.metadata["message_id"] for h in mem.search("cat", user_id=user, k=10, agent_id="tutor")} == {"m1", "m2"}
+    both = mem.search("cat", user_id=user, k=10, agent_id="tutor", filters={"role": "assistant", "after": "2024-01-01"})
+    assert [h.metadata["message_id"] for h in both] == ["m2"]
+    assert [t.metadata["message_id"] for t in mem.memories(user_id=user, run_id="r3")] == ["m4"]
+    assert mem.recall("audit", user_id=user, agent_id="coach").hits[0].metadata["message_id"] == "m3"
+    assert ids({"$and": [{}], "agent_id": "coach"}) == {"m3"}  # an empty filter matches everything
     with pytest.raises(ValidationError):
         mem.search("x", user_id=user, filters={"topic": {"$regex": "p.*"}})
     with pytest.raises(ValidationError):
