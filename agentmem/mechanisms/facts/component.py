@@ -95,7 +95,7 @@ class FactComponent:
     def search(self, query: Query) -> list[Candidate]:
         """Facts that answer the query, each followed by the turns that state it."""
         flt = query.filter
-        if flt.session_id is not None or flt.speaker is not None or flt.role is not None or flt.metadata:
+        if flt.session_id is not None or flt.structured():
             return []
         relations = query_relations(query.text)
         owner = query.scope.owner()
