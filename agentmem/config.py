@@ -64,7 +64,7 @@ class RecallConfig:
             "bridge": 0.0,  # the graph's fact-expanded query: a lead signal, not in RRF (multi_hop)
             "thought": 1.0,
             "time": 0.5,
-            "fact": 2.0,  # fact memory: a matching current fact, and the turns that state it
+            "fact": 0.3,  # fact memory: a matching current fact, and the turns that state it
         }
     )
     # Turn-level hybrid scoring (agentmem.mechanisms.turns.hybrid); how the values were chosen:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from agentmem.config import FactConfig
+from agentmem.config import FactConfig, RecallConfig
 
 T_2023 = "2023-05-01T10:00:00+00:00"
 T_2024 = "2024-03-02T10:00:00+00:00"
@@ -29,10 +29,21 @@ def test_where_do_i_live_now_answers_porto_first_with_lisbon_before(mem) -> None
     fact = next(h for h in hits if h.kind == "fact")
     assert fact.text == "The user lives in Porto (since 2024-03-02; before: Lisbon)."
     assert fact.superseded_by is None and fact.metadata["source_ids"] == [new.id]
-    assert [h.id for h in hits].index(fact.id) < [h.id for h in hits].index(old.id)
     pack = mem.recall("where do I live now?", user_id="ada")
     first_line = pack.text.splitlines()[1]
     assert "Porto (since 2024-03-02; before: Lisbon)" in first_line  # the current fact is packed first
+
+
+def test_a_heavier_fact_weight_ranks_the_current_fact_above_the_old_turn(make_memory) -> None:  # type: ignore[no-untyped-def]
+    # The default fact weight keeps fact hits below the turns of a conversation
+    # (docs/benchmarks.md); a store of personal facts can weigh them up.
+    weights = {**RecallConfig().weights, "fact": 2.0}
+    mem = make_memory(recall=RecallConfig(weights=weights))
+    old, new = lisbon_then_porto(mem)
+    hits = mem.search("where do I live now?", user_id="ada", k=5)
+    assert hits[0].id == new.id
+    fact = next(h for h in hits if h.kind == "fact")
+    assert [h.id for h in hits].index(fact.id) < [h.id for h in hits].index(old.id)
 
 
 def test_superseded_facts_leave_default_recall_but_stay_answerable(mem) -> None:  # type: ignore[no-untyped-def]
