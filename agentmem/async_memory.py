@@ -31,8 +31,8 @@ R = TypeVar("R")
 # the public methods of Memory that AsyncMemory offers as coroutines
 ASYNC_METHODS = (
     "add", "add_documents", "update", "delete", "delete_many", "delete_user", "get", "memories",
-    "history", "search", "recall", "episodes", "think", "thoughts", "forget_thought", "export",
-    "import_",
+    "history", "search", "recall", "episodes", "think", "thoughts", "forget_thought", "facts",
+    "export", "import_",
 )
 
 
@@ -90,6 +90,7 @@ class AsyncMemory:
     think = _delegate(Memory.think)
     thoughts = _delegate(Memory.thoughts)
     forget_thought = _delegate(Memory.forget_thought)
+    facts = _delegate(Memory.facts)
     export = _delegate(Memory.export)
     import_ = _delegate(Memory.import_)
 

@@ -230,7 +230,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the CLI never downloads models
     args = build_parser().parse_args(argv)
-    if args.command != "index" and "user" in vars(args) and args.user is None:
+    # index names users per record; mcp without --user lets the client name user_id per call
+    if args.command not in ("index", "mcp") and "user" in vars(args) and args.user is None:
         from agentmem.config import default_user
 
         args.user = default_user()

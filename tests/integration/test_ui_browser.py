@@ -20,7 +20,7 @@ from _servers import Proc, start_servers
 
 pytestmark = pytest.mark.slow
 
-ADMIN = "ui-admin-secret"
+ADMIN = "ui-admin-secret-0123456789"
 LINES = ["I adopted a grey cat named Miso last weekend.", "Miso sleeps on the radiator all day.",
          "The vet says Miso needs her second vaccine in July.", "Miso hides under the sofa when guests come.",
          "My manager Priya wants the quarterly report by Friday.", "The report covers the database migration.",

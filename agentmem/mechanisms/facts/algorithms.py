@@ -233,7 +233,7 @@ _CUES: dict[str, tuple[str, ...]] = {
     "likes": ("like", "likes", "love", "enjoy", "hate", "dislike"),
     "uses": ("use", "uses", "used", "using", "wrote", "work with", "tool", "framework", "language"),
     "has visited": ("visit", "visited", "been", "travel", "trip"),
-    "owns": ("own", "owns", "have", "pet", "car"),
+    "owns": ("own", "owns", "pet", "car"),
     "is from": ("from", "origin", "grew up", "born"),
 }
 _FIRST = re.compile(r"\b(?:i|i'm|i've|my|me|mine|we|our)\b")
