@@ -58,7 +58,7 @@ def query_features(text: str, *, has_time_window: bool) -> np.ndarray:
     """The query's features (:data:`QUERY_FEATURES`): length, question word, named entities
     (capitalised words after the first), time (a parsed window, time words) and multi-hop cues.
 
-    >>> dict(zip(QUERY_FEATURES, query_features("When did Melanie paint?", has_time_window=False)))["q_when"]
+    >>> float(dict(zip(QUERY_FEATURES, query_features("When did Melanie paint?", has_time_window=False)))["q_when"])
     1.0
     """
     words = _WORD.findall(text)
