@@ -132,30 +132,21 @@ def derive_facts(mentions: Sequence[Mention], scope: Scope) -> list[Fact]:
                 w = start(s, s.object, False, m, valid_from=None, tag="<ended")
                 w.valid_to = m.at
             continue
-        positives = live(s.subject, s.relation, s.object, False)
-        negatives = live(s.subject, s.relation, s.object, True)
-        if s.negated:
-            if negatives:
-                negatives[0].sources.append(m.turn_id)
-                continue
-            w = start(s, s.object, True, m, valid_from=m.at)
-            for p in positives:
-                if s.changed:
-                    end(p, m.at, w, m)
-                else:
-                    p.contradicts.append(w.id)
-                    w.contradicts.append(p.id)
+        # a restatement merges into its live twin; else the new fact ends (announced change) or
+        # contradicts the live facts of the opposite polarity
+        same = live(s.subject, s.relation, s.object, s.negated)
+        if same:
+            same[0].sources.append(m.turn_id)
             continue
-        if positives:
-            positives[0].sources.append(m.turn_id)
-            continue
-        w = start(s, s.object, False, m, valid_from=m.at)
-        for n in negatives:
+        w = start(s, s.object, s.negated, m, valid_from=m.at)
+        for o in live(s.subject, s.relation, s.object, not s.negated):
             if s.changed:
-                end(n, m.at, w, m)
+                end(o, m.at, w, m)
             else:
-                n.contradicts.append(w.id)
-                w.contradicts.append(n.id)
+                o.contradicts.append(w.id)
+                w.contradicts.append(o.id)
+        if s.negated:
+            continue
         if s.functional:
             for old in live(s.subject, s.relation, None, False):
                 if old is not w:
