@@ -7,12 +7,21 @@
 Turns are committed before the fan-out, so a process that dies in between leaves stored turns
 a component never saw; re-adding them stores nothing, and the engine then asks every component
 that implements :class:`~agentmem.mechanisms.base.CatchesUp` to consume what it missed.
+
+Seams for batch indexing (:mod:`agentmem.batch`): :meth:`Engine.plan` lists the messages of a
+call not stored yet and the texts storing them will embed (each turn's rendering and the views
+components declare through :class:`~agentmem.mechanisms.base.PlansEmbeddings`), so they can be
+embedded ahead, many sessions per batch; :meth:`Engine.add` takes those vectors (``vectors=``)
+and the write answers from them (:class:`~agentmem.write_embedder.WriteEmbedder`). Stage
+timings go to the :class:`~agentmem.protocols.WriteObserver` the engine was built with.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import replace
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -20,11 +29,70 @@ from agentmem._time import utcnow
 from agentmem.errors import NotFoundError, ValidationError
 from agentmem.mechanisms.base import TURN_KIND, MemoryComponent, Services
 from agentmem.normalize import content_hash, normalize_messages, parse_timestamp
+from agentmem.protocols import WriteObserver
 from agentmem.storable import check_value
 from agentmem.store.sql import NewTurn, dumps
 from agentmem.types import Scope, Turn
 
-__all__ = ["Engine"]
+__all__ = ["Engine", "WritePlan", "draft_turns", "provisional_turns"]
+
+_UNSTORED_SEQ = sys.maxsize  # a provisional turn's seq: after every stored turn of its session
+
+
+def draft_turns(
+    scope: Scope, messages: Sequence[Any], *, max_chars: int, timestamp: datetime | str | float | None = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> list[tuple[int, NewTurn]]:
+    """The turns ``Engine.add(scope, messages)`` makes, message by message, with their positions.
+
+    A message ``add`` would reject is left out (``add`` itself rejects the whole call).
+    """
+    default_ts = utcnow() if timestamp is None else parse_timestamp(timestamp)
+    out = []
+    for i, m in enumerate(messages):
+        try:
+            pairs = normalize_messages([m], max_chars=max_chars, max_messages=1)
+        except ValidationError:
+            continue
+        out += [(i, _new_turn(scope, msg, cid, default_ts, metadata)) for msg, cid in pairs]
+    return out
+
+
+def provisional_turns(scope: Scope, new: Sequence[NewTurn]) -> list[Turn]:
+    """``new`` as the turns they will be once stored (no id yet; ordered after every stored turn)."""
+    return [
+        Turn(id="", scope=replace(scope, session_id=n.session_id, agent_id=n.agent_id), content=n.content,
+             speaker=n.speaker, role=n.role, timestamp=n.timestamp, seq=_UNSTORED_SEQ, content_hash=n.content_hash,
+             metadata=n.metadata)
+        for n in new
+    ]
+
+
+def _new_turn(scope: Scope, msg: Any, caller_id: str | None, default_ts: datetime,
+              metadata: Mapping[str, Any] | None) -> NewTurn:
+    meta = {**(metadata or {}), **msg.metadata}
+    if caller_id is not None:
+        meta.setdefault("message_id", caller_id)
+    session = scope.session_id if msg.session_id is None else msg.session_id
+    return NewTurn(
+        speaker=msg.speaker,
+        role=msg.role,
+        content=msg.content,
+        content_hash=content_hash(msg, session_id=session, caller_id=caller_id),
+        timestamp=msg.timestamp or default_ts,
+        session_id=session,
+        agent_id=scope.agent_id,
+        metadata=meta,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class WritePlan:
+    """What :meth:`Engine.add` of some messages would do: ``fresh`` are the positions of the
+    messages not stored yet, ``texts`` every text storing them embeds (each once, in order)."""
+
+    fresh: list[int]
+    texts: list[str]
 
 
 def _turn_json(turn: Turn) -> str:
@@ -34,18 +102,33 @@ def _turn_json(turn: Turn) -> str:
 class Engine:
     """Writes of one :class:`~agentmem.Memory`: its services and its components (turns first)."""
 
-    def __init__(self, services: Services, components: list[MemoryComponent]) -> None:
+    def __init__(self, services: Services, components: list[MemoryComponent], *,
+                 observer: WriteObserver | None = None) -> None:
         self.services = services
         self.components = components
+        self.observer = observer
+
+    def _stage(self, name: str) -> AbstractContextManager[object]:
+        return self.observer.stage(name) if self.observer is not None else nullcontext()
+
+    @contextmanager
+    def _given(self, vectors: Mapping[str, Any] | None) -> Iterator[None]:
+        given = getattr(self.services.embedder, "given", None)
+        if vectors is None or given is None:
+            yield
+            return
+        with given(vectors):
+            yield
 
     # -- add ---------------------------------------------------------------------------------
     def add(
         self, scope: Scope, messages: Any, *, timestamp: datetime | str | float | None = None,
-        metadata: Mapping[str, Any] | None = None,
+        metadata: Mapping[str, Any] | None = None, vectors: Mapping[str, Any] | None = None,
     ) -> list[Turn]:
         """Normalize ``messages`` into turns of ``scope`` and store the new ones (see :meth:`store`).
 
         A message with its own ``session_id`` goes to that session of the scope's user.
+        ``vectors`` maps texts to their embeddings computed ahead (see :meth:`plan`).
 
         Raises
         ------
@@ -59,52 +142,60 @@ class Engine:
             raise ValidationError("metadata must be a mapping")
         check_value(metadata, "metadata")
         default_ts = utcnow() if timestamp is None else parse_timestamp(timestamp)
-        new = []
-        for msg, caller_id in pairs:
-            meta = {**(metadata or {}), **msg.metadata}
-            if caller_id is not None:
-                meta.setdefault("message_id", caller_id)
-            session = scope.session_id if msg.session_id is None else msg.session_id
-            new.append(
-                NewTurn(
-                    speaker=msg.speaker,
-                    role=msg.role,
-                    content=msg.content,
-                    content_hash=content_hash(msg, session_id=session, caller_id=caller_id),
-                    timestamp=msg.timestamp or default_ts,
-                    session_id=session,
-                    agent_id=scope.agent_id,
-                    metadata=meta,
-                )
-            )
-        return self.store(scope, new)
+        new = [_new_turn(scope, msg, caller_id, default_ts, metadata) for msg, caller_id in pairs]
+        return self.store(scope, new, vectors=vectors)
 
-    def store(self, scope: Scope, new: list[NewTurn]) -> list[Turn]:
+    def plan(self, scope: Scope, messages: Sequence[Any], *, timestamp: datetime | str | float | None = None,
+             metadata: Mapping[str, Any] | None = None) -> WritePlan:
+        """Which of ``messages`` are not stored yet, and the texts :meth:`add` of them will embed.
+
+        The texts are each new turn's rendering (:meth:`Turn.render`) and the views components
+        declare (:class:`~agentmem.mechanisms.base.PlansEmbeddings`), as if the new messages
+        were stored in order after the session's stored turns. Messages ``add`` would reject
+        are left out. Texts that only a component's own analysis produces (episode units,
+        entity names) are not listed: the write embeds those itself.
+        """
+        drafts = draft_turns(scope, messages, max_chars=self.services.config.message_chars, timestamp=timestamp,
+                             metadata=metadata)
+        known = self.services.sql.existing_hashes(scope, [n.content_hash for _, n in drafts])
+        fresh = [(i, n) for i, n in drafts if n.content_hash not in known]
+        turns = provisional_turns(scope, [n for _, n in fresh])
+        texts = [t.render() for t in turns]
+        for c in self.components:
+            planned = getattr(c, "planned_texts", None)
+            if planned is not None:
+                texts += planned(scope, turns)
+        return WritePlan([i for i, _ in fresh], list(dict.fromkeys(texts)))
+
+    def store(self, scope: Scope, new: list[NewTurn], *, vectors: Mapping[str, Any] | None = None) -> list[Turn]:
         """Log the turns not stored yet, embed them, fan them out; returns the turns stored.
 
         Meeting an already stored message first lets the components catch up (:meth:`catch_up`).
+        Texts in ``vectors`` are not embedded again: their given vectors are used.
         """
         s = self.services
         known = s.sql.existing_hashes(scope, [n.content_hash for n in new])
         fresh = [n for n in new if n.content_hash not in known]
         sessions = [replace(scope, session_id=sid) for sid in dict.fromkeys(n.session_id for n in new)]
-        if known:
-            for session in sessions:
-                self.catch_up(session)
-        if not fresh:
-            return []
-        with s.sql.begin() as conn:
-            for session in sessions:
-                s.sql.ensure_user(conn, session)
-            turns = s.sql.insert_turns(conn, scope, fresh)
-            if not turns:
+        with self._given(vectors):
+            if known:
+                for session in sessions:
+                    self.catch_up(session)
+            if not fresh:
                 return []
-            version = s.sql.bump_version(conn, scope, "turns")
-            s.sql.log(conn, scope, [(t.id, "turn", "ADD", None, _turn_json(t)) for t in turns])
-        vectors = self.embed_turns(turns)
-        s.vectors.upsert(TURN_KIND, scope, [t.id for t in turns], vectors)
-        for c in self.components:
-            c.on_add(scope, turns, vectors, version)
+            with s.sql.begin() as conn:
+                for session in sessions:
+                    s.sql.ensure_user(conn, session)
+                turns = s.sql.insert_turns(conn, scope, fresh)
+                if not turns:
+                    return []
+                version = s.sql.bump_version(conn, scope, "turns")
+                s.sql.log(conn, scope, [(t.id, "turn", "ADD", None, _turn_json(t)) for t in turns])
+            embedded = self.embed_turns(turns)
+            s.vectors.upsert(TURN_KIND, scope, [t.id for t in turns], embedded)
+            for c in self.components:
+                with self._stage(f"component_{c.name}"):
+                    c.on_add(scope, turns, embedded, version)
         return turns
 
     def catch_up(self, scope: Scope) -> None:
@@ -115,11 +206,10 @@ class Engine:
         moment to heal (see :class:`~agentmem.mechanisms.base.CatchesUp`).
         """
         for c in self.components:
-            # getattr, not isinstance(c, CatchesUp): since Python 3.12 a protocol check does not
-            # see methods a wrapper forwards (the indexer wraps components to time them)
             catch_up = getattr(c, "catch_up", None)
             if catch_up is not None:
-                catch_up(scope)
+                with self._stage(f"component_{c.name}"):
+                    catch_up(scope)
 
     def embed_turns(self, turns: Sequence[Turn]) -> Any:
         """The stored vectors of ``turns``: the embedder over each turn's rendering."""
@@ -179,3 +269,11 @@ class Engine:
             c.on_delete_user(scope)
         s.sql.checkpoint()
         return n
+
+    def close(self) -> None:
+        """Write what components hold back (``flush``), then release the SQL connections."""
+        for c in self.components:
+            flush = getattr(c, "flush", None)
+            if flush is not None:
+                flush()
+        self.services.sql.engine.dispose()

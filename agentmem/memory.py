@@ -17,6 +17,7 @@ from agentmem.engine import Engine
 from agentmem.errors import ConfigError, ValidationError
 from agentmem.export import read_records, write_turns
 from agentmem.kernels.threads import one_torch_thread
+from agentmem.maintenance import Maintenance
 from agentmem.mechanisms.base import (
     Candidate,
     EpisodeSource,
@@ -29,7 +30,7 @@ from agentmem.mechanisms.base import (
 from agentmem.mechanisms.turns.passages import long_turns
 from agentmem.normalize import call_groups
 from agentmem.profile import check_profile
-from agentmem.protocols import ChatModel, Embedder, LogitsModel, TokenCounter
+from agentmem.protocols import ChatModel, Embedder, LogitsModel, TokenCounter, WriteObserver
 from agentmem.recall.filters import parse_filters, with_scopes
 from agentmem.recall.fusion import fuse_candidates
 from agentmem.recall.pack import episode_spans_of, pack_context
@@ -70,6 +71,9 @@ class Memory:
     components
         Replace the memory mechanisms (advanced; default: turns, episodes, graph, thoughts
         as enabled in ``config``).
+    observer
+        A :class:`~agentmem.protocols.WriteObserver` told where writes spend their time
+        (embedding, vector writes, each mechanism); batch indexing reports it as progress.
 
     Every method is scoped by ``tenant`` (default ``"default"``) and ``user_id``.
     """
@@ -83,17 +87,22 @@ class Memory:
         logits_model: LogitsModel | None = None,
         tokens: TokenCounter | None = None,
         components: Sequence[MemoryComponent] | None = None,
+        observer: WriteObserver | None = None,
     ) -> None:
         if config is None:  # agentmem.toml < AGENTMEM_*, then the store's own mechanisms
             src = load_settings()
             config = settle_config(src.config, graph=src.graph, episodes=src.episodes, fusion=src.fusion)
         self.config = config
         self.services: Services = build_services(
-            self.config, embedder=embedder, chat_model=chat_model, logits_model=logits_model, tokens=tokens
+            self.config, embedder=embedder, chat_model=chat_model, logits_model=logits_model, tokens=tokens,
+            observer=observer,
         )
         self.engine = Engine(
-            self.services, list(components) if components is not None else build_components(self.services)
+            self.services, list(components) if components is not None else build_components(self.services),
+            observer=observer,
         )
+        self.maintenance = Maintenance(self.services, self.engine, self._scope)
+        """Operations for the server and the batch indexer (:class:`~agentmem.maintenance.Maintenance`)."""
         self._dimension_checked = False
         self._record_profile({
             "embedder": getattr(self.services.embedder, "name", None),
@@ -155,6 +164,7 @@ class Memory:
         timestamp: datetime | str | float | None = None,
         metadata: Mapping[str, Any] | None = None,
         tenant: str = DEFAULT_TENANT,
+        vectors: Mapping[str, Any] | None = None,
     ) -> list[Turn]:
         """Store conversation messages as turns; returns the turns newly stored.
 
@@ -165,7 +175,9 @@ class Memory:
         metadata?, session_id?}``, a LangChain message, or a list of those. Re-adding a
         message already stored in the same scope stores nothing (see :func:`content_hash`).
         Messages without their own timestamp take ``timestamp`` (or now); without their own
-        ``session_id``, ``session_id``. All are embedded together.
+        ``session_id``, ``session_id``. All are embedded together. ``vectors``: embeddings
+        computed ahead, text → vector, for texts this call embeds (``Memory.maintenance.plan``
+        lists them); every other text is embedded as usual.
 
         Raises
         ------
@@ -179,7 +191,7 @@ class Memory:
         if not self._dimension_checked:  # here, not at start-up: the model loads on first use
             self._record_profile({"dimension": int(self.services.embedder.dim)})
             self._dimension_checked = True
-        return self.engine.add(scope, messages, timestamp=timestamp, metadata=metadata)
+        return self.engine.add(scope, messages, timestamp=timestamp, metadata=metadata, vectors=vectors)
 
     def add_documents(
         self, docs: Iterable[Mapping[str, Any]], *, user_id: str, tenant: str = DEFAULT_TENANT
@@ -497,7 +509,7 @@ class Memory:
         return added
 
     def close(self) -> None:
-        self.services.sql.engine.dispose()
+        self.engine.close()
 
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
@@ -10,7 +11,7 @@ import numpy as np
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["ChatMessage", "ChatModel", "Embedder", "LogitsModel", "TokenCounter", "VectorIndex"]
+__all__ = ["ChatMessage", "ChatModel", "Embedder", "LogitsModel", "TokenCounter", "VectorIndex", "WriteObserver"]
 
 ChatMessage = tuple[str, str]
 """``(role, content)`` with role in ``system | user | assistant``."""
@@ -84,3 +85,23 @@ class VectorIndex(Protocol):
     def search(
         self, key: str, queries: np.ndarray, k: int
     ) -> list[list[tuple[str, float]]]: ...
+
+
+@runtime_checkable
+class WriteObserver(Protocol):
+    """Watches where a :class:`~agentmem.Memory`'s writes spend their time (``Memory(observer=...)``).
+
+    The write path reports named stages: ``embed`` (the embedder computing vectors a write was
+    not given), ``store_chroma`` (vector store writes) and ``component_<name>`` (a memory
+    mechanism consuming new turns, ``on_add`` or ``catch_up``). Stages nest: a vector write
+    inside a component's ``on_add`` runs inside both contexts. ``count`` reports how many
+    texts went through a stage (``embed``: texts embedded on the write path).
+    """
+
+    def stage(self, name: str) -> AbstractContextManager[object]:
+        """A context that spans one run of the stage ``name``."""
+        ...
+
+    def count(self, name: str, n: int) -> None:
+        """``n`` more items went through the stage ``name``."""
+        ...

@@ -12,9 +12,10 @@ from agentmem.profile import settle_mechanisms
 from agentmem.recall.tokens import TiktokenCounter
 from agentmem.store.sql import SqlStore, create_engine
 from agentmem.store.vectors import ChromaVectors, open_chroma
+from agentmem.write_embedder import WriteEmbedder
 
 if TYPE_CHECKING:
-    from agentmem.protocols import ChatModel, Embedder, LogitsModel, TokenCounter
+    from agentmem.protocols import ChatModel, Embedder, LogitsModel, TokenCounter, WriteObserver
 
 __all__ = ["build_components", "build_services", "settle_config"]
 
@@ -26,17 +27,24 @@ def build_services(
     chat_model: ChatModel | None = None,
     logits_model: LogitsModel | None = None,
     tokens: TokenCounter | None = None,
+    observer: WriteObserver | None = None,
 ) -> Services:
-    """Open the stores and models a :class:`~agentmem.Memory` needs."""
+    """Open the stores and models a :class:`~agentmem.Memory` needs.
+
+    The embedder is wrapped in a :class:`~agentmem.write_embedder.WriteEmbedder` (vectors given
+    to a write, timing for ``observer``); the vector store reports its writes to ``observer``.
+    """
     device = str(resolve_device(config.device))
     if config.db_url is None or config.chroma is None:
         config.home.mkdir(parents=True, exist_ok=True)
     return Services(
         config=config,
         sql=SqlStore(create_engine(config.resolved_db_url)),
-        vectors=ChromaVectors(open_chroma(config.chroma, config.home)),
-        embedder=embedder
-        or SentenceTransformerEmbedder(config.embedder, device=device, batch_size=config.embed_batch_size),
+        vectors=ChromaVectors(open_chroma(config.chroma, config.home), observer=observer),
+        embedder=WriteEmbedder(
+            embedder or SentenceTransformerEmbedder(config.embedder, device=device, batch_size=config.embed_batch_size),
+            observer,
+        ),
         tokens=tokens or TiktokenCounter(),
         device=device,
         chat_model=chat_model,

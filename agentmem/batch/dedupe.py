@@ -1,4 +1,5 @@
-"""Which messages of a chunk are not stored yet (checked before anything is embedded)."""
+"""What a chunk asks of the store before anything is embedded: the messages not stored yet
+and every text storing them embeds (:meth:`agentmem.maintenance.Maintenance.plan`)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,8 @@ from typing import Any
 
 from agentmem.batch.readers import Conversation
 from agentmem.config import default_user
-from agentmem.errors import ValidationError
-from agentmem.normalize import content_hash, normalize_messages
-from agentmem.types import Scope
 
-__all__ = ["fresh_messages", "user_of"]
+__all__ = ["plan_chunk", "user_of"]
 
 
 def user_of(conv: Conversation, user: str | None) -> str:
@@ -19,25 +17,19 @@ def user_of(conv: Conversation, user: str | None) -> str:
     return user or conv.user or default_user()
 
 
-def fresh_messages(mem: Any, convs: Sequence[Conversation], *, user: str | None, tenant: str
-                   ) -> list[list[Mapping[str, Any]]]:
-    """Per conversation, the messages not stored yet (one SQL query per user)."""
-    cfg = mem.config
-    keyed: list[list[tuple[str, Mapping[str, Any]]]] = []
-    by_user: dict[str, list[str]] = {}
+def plan_chunk(mem: Any, convs: Sequence[Conversation], *, user: str | None, tenant: str
+               ) -> tuple[list[list[Mapping[str, Any]]], list[str]]:
+    """Per conversation the messages not stored yet, and the texts storing them embeds (each once).
+
+    The texts come from the write path itself (each turn's rendering, the turn component's
+    in-context views and passages), so the vectors computed for them are the ones ``Memory.add``
+    asks for.
+    """
+    fresh: list[list[Mapping[str, Any]]] = []
+    texts: list[str] = []
     for conv in convs:
-        uid = user_of(conv, user)
-        rows: list[tuple[str, Mapping[str, Any]]] = []
-        for m in conv.messages:
-            try:
-                ((msg, cid),) = normalize_messages([m], max_chars=cfg.message_chars, max_messages=1)
-            except ValidationError:
-                continue
-            h = content_hash(msg, session_id=conv.session_id, caller_id=cid)
-            rows.append((h, m))
-            by_user.setdefault(uid, []).append(h)
-        keyed.append(rows)
-    known: set[str] = set()
-    for uid, hashes in by_user.items():
-        known |= mem.services.sql.existing_hashes(Scope(tenant, uid), hashes)
-    return [[m for h, m in rows if h not in known] for rows in keyed]
+        plan = mem.maintenance.plan(conv.messages, user_id=user_of(conv, user), session_id=conv.session_id,
+                                    tenant=tenant)
+        fresh.append([conv.messages[i] for i in plan.fresh])
+        texts += plan.texts
+    return fresh, list(dict.fromkeys(texts))

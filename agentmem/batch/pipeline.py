@@ -4,9 +4,10 @@ The pipeline, for both engines::
 
     read (readers: records in a fixed order)
       → chunk (sessions until ``chunk_turns`` turns)
-      → dedupe (message ids already stored are dropped before any embedding)
-      → embed (every text ``add`` will embed, one batch per chunk; workers / GPU)
-      → store (``Memory.add`` per session: SQL, Chroma, components such as episodes)
+      → plan (messages already stored are dropped before any embedding; the write path
+        lists the texts storing the rest embeds: ``Memory.maintenance.plan``)
+      → embed (those texts, one batch per chunk; workers / GPU)
+      → store (``Memory.add(..., vectors=...)`` per session: SQL, Chroma, components)
       → watermark (the job's count of fully stored records; see :mod:`agentmem.batch.job`)
 
 The local engine runs the dedupe+embed stage of the next ``workers`` chunks on worker threads
@@ -29,18 +30,17 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal, NoReturn
+from typing import Any, Literal
 
 import numpy as np
 
-from agentmem.batch.dedupe import fresh_messages, user_of
-from agentmem.batch.embed import PrecomputedEmbedder, predicted_texts
+from agentmem.batch.dedupe import plan_chunk, user_of
 from agentmem.batch.job import JobState, job_id
-from agentmem.batch.progress import Display, StageClock, Timed, instrument
+from agentmem.batch.progress import Display, StageClock
 from agentmem.batch.readers import (
     Conversation,
     ReadError,
@@ -49,13 +49,14 @@ from agentmem.batch.readers import (
     expand_paths,
     read_paths,
 )
+from agentmem.batch.rejections import Rejections
 from agentmem.batch.surprise import Window, batched_surprise, prescore_sessions
 from agentmem.config import MemoryConfig
 from agentmem.errors import ConfigError, ValidationError
 from agentmem.normalize import call_groups, normalize_messages
-from agentmem.protocols import Embedder
+from agentmem.protocols import Embedder, WriteObserver
 
-__all__ = ["IndexOptions", "IndexSummary", "fresh_messages", "run_index", "store_conversation", "user_of"]
+__all__ = ["IndexOptions", "IndexSummary", "plan_chunk", "run_index", "store_conversation", "user_of"]
 
 Engine = Literal["local", "ray"]
 
@@ -122,12 +123,12 @@ class IndexSummary:
 
 
 # -- storing one conversation (both engines) ---------------------------------------------------
-def store_conversation(mem: Any, conv: Conversation, *, user: str | None, tenant: str
-                       ) -> tuple[int, int, list[ReadError]]:
+def store_conversation(mem: Any, conv: Conversation, *, user: str | None, tenant: str,
+                       vectors: Mapping[str, Any] | None = None) -> tuple[int, int, list[ReadError]]:
     """``Memory.add`` one conversation; returns ``(added, duplicates, rejected messages)``.
 
     A message ``add`` rejects (too long, NUL, ...) is reported with its position and the rest
-    of the conversation is stored.
+    of the conversation is stored. ``vectors``: embeddings computed ahead (text → vector).
     """
     uid = user_of(conv, user)
     meta: dict[str, Any] = {"source": conv.source}
@@ -138,7 +139,8 @@ def store_conversation(mem: Any, conv: Conversation, *, user: str | None, tenant
     bad: list[ReadError] = []
     for batch in call_groups(conv.messages, most=cfg.max_messages_per_call, chars=cfg.max_request_chars):
         try:
-            turns = mem.add(batch, user_id=uid, session_id=conv.session_id, metadata=meta, tenant=tenant)
+            turns = mem.add(batch, user_id=uid, session_id=conv.session_id, metadata=meta, tenant=tenant,
+                            vectors=vectors)
         except ValidationError:
             good = []
             for m in batch:
@@ -149,26 +151,27 @@ def store_conversation(mem: Any, conv: Conversation, *, user: str | None, tenant
                     bad.append(ReadError(conv.file, f"{conv.position} message {m.get('id')}", str(exc)))
             batch = good
             turns = mem.add(good, user_id=uid, session_id=conv.session_id, metadata=meta,
-                            tenant=tenant) if good else []
+                            tenant=tenant, vectors=vectors) if good else []
         added += len(turns)
         dup += len(batch) - len(turns)
     return added, dup, bad
 
 
-def open_memory(config: MemoryConfig, embedder: Embedder | None, opts: IndexOptions) -> tuple[Any, PrecomputedEmbedder]:
-    """A ``Memory`` whose embedder answers from precomputed vectors, with episodic memory
-    segmented by ``opts.episodes`` when given and ``config`` has it off."""
+def open_memory(config: MemoryConfig, embedder: Embedder | None, opts: IndexOptions,
+                observer: WriteObserver | None = None) -> tuple[Any, Embedder]:
+    """A ``Memory`` for indexing and its embedding model (for embedding planned texts ahead),
+    with episodic memory segmented by ``opts.episodes`` when given and ``config`` has it off;
+    the write path reports its stages to ``observer``."""
     from agentmem.embedding import SentenceTransformerEmbedder
     from agentmem.kernels.device import resolve_device
     from agentmem.memory import Memory
 
-    inner = embedder or SentenceTransformerEmbedder(
+    model = embedder or SentenceTransformerEmbedder(
         config.embedder, device=str(resolve_device(config.device)), batch_size=config.embed_batch_size)
-    pre = PrecomputedEmbedder(inner)
     if opts.episodes is not None and config.episodes.segmenter == "off":
         segmenter: Any = opts.episodes
         config = replace(config, episodes=replace(config.episodes, segmenter=segmenter))
-    return Memory(config, embedder=pre), pre
+    return Memory(config, embedder=model, observer=observer), model
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,28 +243,6 @@ def begin_job(sql: Any, opts: IndexOptions) -> tuple[JobState, list[Path]]:
     return job, files
 
 
-def report(job: JobState, err: ReadError | str, on_error: Callable[[str], None] | None) -> None:
-    """Record a rejected record or message in the job and pass it to ``on_error``."""
-    job.add_error(str(err))
-    if on_error is not None:
-        on_error(str(err))
-
-
-def reject(job: JobState, sql: Any, opts: IndexOptions, what: str, err: ReadError,
-           on_error: Callable[[str], None] | None) -> None:
-    """:func:`report` ``err``; with ``--strict`` also stop the job (:func:`fail_strict`)."""
-    report(job, err, on_error)
-    if opts.strict:
-        fail_strict(job, sql, what, err)
-
-
-def fail_strict(job: JobState, sql: Any, what: str, err: object) -> NoReturn:
-    """``--strict``: mark the job failed (its watermark stays before ``err``) and stop."""
-    job.status = "failed"
-    job.save(sql)
-    raise ValidationError(f"malformed {what} (--strict): {err}")
-
-
 def repair(mem: Any, users: set[str], tenant: str) -> None:
     """Re-embed vectors missing after a crash (building a user's turn and episode indexes heals them).
 
@@ -294,31 +275,25 @@ def _run_local(opts: IndexOptions, config: MemoryConfig, *, embedder: Embedder |
                on_error: Callable[[str], None] | None) -> IndexSummary:
     t0 = time.perf_counter()
     clock = StageClock()
-    mem, pre = open_memory(config, embedder, opts)
-    instrument(mem, clock)
-    inner = Timed(pre.inner, clock, "embed", ("embed",))
-    pre.inner = inner  # type: ignore[assignment]  # prediction misses are embedding time too
-    sql = mem.services.sql
+    mem, model = open_memory(config, embedder, opts, clock)
+    sql = mem.maintenance.database
     job, files = begin_job(sql, opts)
+    rejections = Rejections(job, sql, strict=opts.strict, on_error=on_error)
     start, in_doubt_end = job.watermark, job.inflight_end
     summary = IndexSummary(job.job_id, "local", opts.workers, start)
     messages_before = job.counts.get("messages", 0)
     in_doubt: set[str] = set()
     progress = ReadProgress()
     display = Display(sum(p.stat().st_size for p in files), enabled=opts.progress)
-    context_view = config.recall.context_view
 
     lm = batched_surprise(mem)
 
     def prepare(chunk: Chunk) -> Prepared:
         convs = [r for _, r in chunk if isinstance(r, Conversation)]
         with clock.stage("dedupe"):
-            fresh = fresh_messages(mem, convs, user=opts.user, tenant=opts.tenant)
-            texts = list(dict.fromkeys(
-                t for msgs in fresh for t in predicted_texts(msgs, context_view=context_view,
-                                                             max_chars=config.message_chars)))
+            fresh, texts = plan_chunk(mem, convs, user=opts.user, tenant=opts.tenant)
         with clock.stage("embed"):
-            vectors = pre.inner.embed(texts)
+            vectors = model.embed(texts)
         scored: tuple[list[Window], list[str]] = ([], [])
         if lm is not None:
             new = [call_groups(c.messages, most=config.max_messages_per_call, chars=config.max_request_chars)
@@ -331,25 +306,19 @@ def _run_local(opts: IndexOptions, config: MemoryConfig, *, embedder: Embedder |
 
     def store(chunk: Chunk, fut: Future[Prepared]) -> None:
         got = fut.result()
-        texts, vectors = got.texts, got.vectors
-        pre.provide(texts, vectors)
-        job.bump(embedded=len(texts))
+        given = dict(zip(got.texts, got.vectors, strict=True))
+        job.bump(embedded=len(got.texts))
         job.inflight_end = chunk[-1][0] + 1
         with clock.stage("job_state"):
             job.save(sql)
-        for i, rec in chunk:
-            summary.records += 1
-            if isinstance(rec, ReadError):
-                reject(job, sql, opts, "record", rec, on_error)
-                continue
+        summary.records += len(chunk)
+        for i, rec in rejections.records(chunk):
             with clock.stage("store_sql"):
-                added, dup, bad = store_conversation(mem, rec, user=opts.user, tenant=opts.tenant)
+                added, dup, bad = store_conversation(mem, rec, user=opts.user, tenant=opts.tenant, vectors=given)
             job.bump(records=1, messages=len(rec.messages), turns_added=added, duplicates=dup, empty=rec.empty)
-            for b in bad:
-                reject(job, sql, opts, "message", b, on_error)
+            rejections.reject("message", bad)
             if i < in_doubt_end:
                 in_doubt.add(user_of(rec, opts.user))
-        pre.release(texts)
         if lm is not None:
             lm.release(got.windows, got.units)
         job.watermark = chunk[-1][0] + 1
@@ -377,7 +346,7 @@ def _run_local(opts: IndexOptions, config: MemoryConfig, *, embedder: Embedder |
         display.close()
         mem.close()
     fill_summary(summary, job, messages_before, t0, clock)
-    summary.counts["embed_prediction_misses"] = pre.misses
+    summary.counts["embed_prediction_misses"] = clock.counts.get("embed", 0)
     if lm is not None:
         summary.counts["surprise_windows_batched"] = lm.hits
         summary.counts["surprise_prediction_misses"] = lm.misses

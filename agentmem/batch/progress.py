@@ -3,7 +3,9 @@
 :class:`StageClock` times named stages with exclusive attribution: time spent in a stage
 nested inside another (a Chroma write inside a component's ``on_add``) counts for the inner
 stage only. Each thread keeps its own stack; totals are summed across threads, so with
-parallel workers the stage seconds can exceed wall time.
+parallel workers the stage seconds can exceed wall time. It is the indexer's
+:class:`~agentmem.protocols.WriteObserver`: ``Memory(observer=clock)`` reports the write
+path's stages (``embed``, ``store_chroma``, ``component_<name>``) to it.
 
 :class:`Display` draws a rich progress bar on a terminal (turns/s, ETA from input bytes read,
 per-stage counts) and stays silent otherwise; the summary is printed by the CLI either way.
@@ -17,14 +19,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["Display", "StageClock", "Timed", "instrument"]
+__all__ = ["Display", "StageClock"]
 
 
 class StageClock:
-    """Exclusive wall time per stage, across threads."""
+    """Exclusive wall time per stage, across threads, and counts of items per stage."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
+        self.counts: dict[str, int] = {}
         self._lock = threading.Lock()
         self._local = threading.local()
 
@@ -49,6 +52,10 @@ class StageClock:
     def _add(self, name: str, dt: float) -> None:
         with self._lock:
             self.seconds[name] = self.seconds.get(name, 0.0) + dt
+
+    def count(self, name: str, n: int) -> None:
+        with self._lock:
+            self.counts[name] = self.counts.get(name, 0) + n
 
     def merge(self, other: dict[str, float]) -> None:
         for k, v in other.items():
@@ -92,28 +99,3 @@ class Display:
     def close(self) -> None:
         if self.enabled and self._progress is not None:
             self._progress.stop()
-
-
-# -- timing wrappers (exclusive per-stage seconds) ---------------------------------------------
-class Timed:
-    """``inner`` with the calls of ``methods`` timed as ``stage`` of ``clock``."""
-
-    def __init__(self, inner: Any, clock: StageClock, stage: str, methods: tuple[str, ...]) -> None:
-        self._inner, self._clock, self._stage, self._methods = inner, clock, stage, methods
-
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self._inner, name)
-        if name not in self._methods:
-            return attr
-
-        def timed(*args: Any, **kwargs: Any) -> Any:
-            with self._clock.stage(self._stage):
-                return attr(*args, **kwargs)
-
-        return timed
-
-
-def instrument(mem: Any, clock: StageClock) -> None:
-    """Attribute ``mem``'s Chroma writes and each component's ``on_add`` to stages of ``clock``."""
-    mem.services.vectors = Timed(mem.services.vectors, clock, "store_chroma", ("upsert",))
-    mem.components = [Timed(c, clock, f"component_{c.name}", ("on_add", "catch_up")) for c in mem.components]

@@ -1,7 +1,8 @@
 """The distributed engine: the indexing pipeline as Ray Data operators.
 
 The driver reads the archive (records in the same fixed order as the local engine), reports
-malformed records, and sends blocks of conversations through two actor pools::
+malformed records, plans each conversation (``Memory.maintenance.plan``: the texts storing its
+new messages embeds) and sends blocks of conversations through two actor pools::
 
     from_items(block) → map_batches(_Embed)  (model loaded once per actor; GPU when present)
                       → map_batches(_Store)  (Memory.add into the shared Postgres + Chroma server)
@@ -24,7 +25,6 @@ from typing import Any
 
 import numpy as np
 
-from agentmem.batch.embed import predicted_texts
 from agentmem.batch.pipeline import (
     Chunk,
     IndexOptions,
@@ -32,16 +32,14 @@ from agentmem.batch.pipeline import (
     begin_job,
     chunks,
     complete_job,
-    fail_strict,
     fill_summary,
     open_memory,
-    reject,
-    report,
     store_conversation,
     user_of,
 )
-from agentmem.batch.progress import Display, StageClock, instrument
-from agentmem.batch.readers import Conversation, ReadError, ReadProgress, read_paths
+from agentmem.batch.progress import Display, StageClock
+from agentmem.batch.readers import Conversation, ReadProgress, read_paths
+from agentmem.batch.rejections import Rejections
 from agentmem.config import MemoryConfig
 from agentmem.errors import BackendUnavailableError, ConfigError
 
@@ -66,7 +64,7 @@ def _decode(text: str) -> Conversation:
 
 
 class _Embed:
-    """Ray actor: embeds the texts ``Memory.add`` will ask for (one batch per call)."""
+    """Ray actor: embeds the texts ``Memory.add`` will ask for, as the driver planned them (one batch per call)."""
 
     def __init__(self, config: MemoryConfig) -> None:
         from agentmem.embedding import SentenceTransformerEmbedder
@@ -78,12 +76,10 @@ class _Embed:
 
     def __call__(self, batch: Any) -> Any:
         t0 = time.perf_counter()
-        per_row = [predicted_texts(_decode(r).messages, context_view=self.config.recall.context_view,
-                                   max_chars=self.config.message_chars) for r in batch["record"]]
+        per_row = [json.loads(t) for t in batch["texts"]]
         flat = list(dict.fromkeys(t for texts in per_row for t in texts))
         vecs = self.embedder.embed(flat)
         row = {t: k for k, t in enumerate(flat)}
-        batch["texts"] = [json.dumps(texts) for texts in per_row]
         batch["vectors"] = [vecs[[row[t] for t in texts]].astype(np.float32).tobytes() for texts in per_row]
         batch["embed_s"] = [time.perf_counter() - t0] + [0.0] * (len(per_row) - 1)
         return batch
@@ -95,9 +91,7 @@ class _Store:
     def __init__(self, config: MemoryConfig, opts: IndexOptions) -> None:
         self.opts = opts
         self.clock = StageClock()
-        self.mem, self.pre = open_memory(config, None, opts)
-        instrument(self.mem, self.clock)
-        self.dim = self.mem.services.embedder.dim
+        self.mem, _model = open_memory(config, None, opts, self.clock)
 
     def __call__(self, batch: Any) -> Any:
         before = dict(self.clock.seconds)
@@ -105,12 +99,10 @@ class _Store:
         for record, texts_json, blob in zip(batch["record"], batch["texts"], batch["vectors"], strict=True):
             conv = _decode(record)
             texts = json.loads(texts_json)
-            vecs = np.frombuffer(blob, dtype=np.float32).reshape(len(texts), -1) if texts else None
-            if vecs is not None:
-                self.pre.provide(texts, vecs)
+            vecs = np.frombuffer(blob, dtype=np.float32).reshape(len(texts), -1) if texts else np.zeros((0, 0))
             with self.clock.stage("store_sql"):
-                a, d, bad = store_conversation(self.mem, conv, user=self.opts.user, tenant=self.opts.tenant)
-            self.pre.release(texts)
+                a, d, bad = store_conversation(self.mem, conv, user=self.opts.user, tenant=self.opts.tenant,
+                                               vectors=dict(zip(texts, vecs, strict=True)))
             added.append(a)
             dups.append(d)
             errors.append(json.dumps([str(b) for b in bad]))
@@ -147,30 +139,29 @@ def run_ray(opts: IndexOptions, config: MemoryConfig, *,
     clock = StageClock()
     # The driver keeps the job state and repairs the chunk in doubt; home is scratch space only.
     work = replace(config, home=Path(tempfile.mkdtemp(prefix="agentmem-ray-")))
-    mem, _pre = open_memory(work, None, opts)
-    sql = mem.services.sql
+    mem, _model = open_memory(work, None, opts)
+    sql = mem.maintenance.database
     job, files = begin_job(sql, opts)
+    rejections = Rejections(job, sql, strict=opts.strict, on_error=on_error)
     start, in_doubt_end = job.watermark, job.inflight_end
     messages_before = job.counts.get("messages", 0)
     summary = IndexSummary(job.job_id, "ray", opts.workers, start)
     progress = ReadProgress()
     display = Display(sum(p.stat().st_size for p in files), enabled=opts.progress)
     in_doubt: set[str] = set()
-    gpus = 1 if str(mem.services.device).startswith("cuda") else 0
+    gpus = 1 if mem.maintenance.device.startswith("cuda") else 0
     block_turns = opts.chunk_turns * opts.workers * 4
     records = read_paths(list(files), opts.fmt, progress=progress)  # type: ignore[arg-type]
     try:
         for block in _blocks(records, start, block_turns, clock):
             rows = []
-            for i, rec in block:
-                summary.records += 1
-                if isinstance(rec, ReadError):
-                    reject(job, sql, opts, "record", rec, on_error)
-                    continue
-                user_of(rec, opts.user)  # fail early when a user is missing
+            summary.records += len(block)
+            for i, rec in rejections.records(block):
+                uid = user_of(rec, opts.user)
                 if i < in_doubt_end:
-                    in_doubt.add(user_of(rec, opts.user))
-                rows.append({"index": i, "record": _encode(rec)})
+                    in_doubt.add(uid)
+                plan = mem.maintenance.plan(rec.messages, user_id=uid, session_id=rec.session_id, tenant=opts.tenant)
+                rows.append({"index": i, "record": _encode(rec), "texts": json.dumps(plan.texts)})
             job.inflight_end = block[-1][0] + 1
             job.save(sql)
             if rows:
@@ -187,13 +178,10 @@ def run_ray(opts: IndexOptions, config: MemoryConfig, *,
                     job.bump(records=1, messages=int(out["messages"]), turns_added=int(out["added"]),
                              duplicates=int(out["duplicates"]), empty=int(out["empty"]))
                     clock.merge({"embed": float(out["embed_s"]), **json.loads(out["stages"])})
-                    for e in json.loads(out["errors"]):
-                        report(job, e, on_error)
-                        rejected.append(e)
-                if rejected and opts.strict:
-                    # Workers store a whole block at once, so --strict stops after the block holding
-                    # the first rejected message; the watermark stays before it (a rerun redoes it).
-                    fail_strict(job, sql, "message", sorted(rejected)[0])
+                    rejected += json.loads(out["errors"])
+                # Workers store a whole block at once, so --strict stops after the block holding
+                # the first rejected message; the watermark stays before it (a rerun redoes it).
+                rejections.reject("message", sorted(rejected))
             job.watermark = block[-1][0] + 1
             job.save(sql)
             display.update(progress.bytes_read, job.counts)

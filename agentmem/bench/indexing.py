@@ -74,11 +74,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def _one_pass(embedder: Any, data: Path) -> dict[str, Any]:
     """The embedder alone on the turns' texts (``[date] speaker: text``), one call: the indexer's ceiling."""
-    from agentmem.batch.embed import predicted_texts
     from agentmem.batch.readers import Conversation, read_paths
+    from agentmem.engine import draft_turns, provisional_turns
+    from agentmem.types import Scope
 
-    texts = [t for r in read_paths([data], "auto") if isinstance(r, Conversation)
-             for t in predicted_texts(r.messages, context_view=False)]
+    scope = Scope("default", "bench")
+    texts = [t.render() for r in read_paths([data], "auto") if isinstance(r, Conversation)
+             for t in provisional_turns(scope, [n for _, n in draft_turns(scope, r.messages, max_chars=32_000)])]
     t0 = time.perf_counter()
     embedder.embed(texts)
     sec = time.perf_counter() - t0

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from agentmem.store.vectors import ChromaVectors
 
 __all__ = [
-    "TURN_KIND", "Candidate", "CatchesUp", "EpisodeSource", "MemoryComponent", "Query", "Services",
+    "TURN_KIND", "Candidate", "CatchesUp", "EpisodeSource", "MemoryComponent", "PlansEmbeddings", "Query", "Services",
     "ThoughtKeeper", "TimeWindow", "TurnFilter", "turn_document",
     "min_max", "stored_vectors",
 ]
@@ -187,6 +187,23 @@ class CatchesUp(Protocol):
         """Consume, as ``on_add`` would have, the stored turns of ``scope.session_id``'s session
         (turns without a session when ``None``) that this component has not consumed; returns
         how many. Cheap when there are none: it runs on every ``add`` that meets a stored message.
+        """
+        ...
+
+
+@runtime_checkable
+class PlansEmbeddings(Protocol):
+    """A component that can list the texts its ``on_add`` embeds (optional, beside :class:`MemoryComponent`).
+
+    The write path asks before storing (:meth:`agentmem.engine.Engine.plan`), so that batch
+    indexing can embed those texts ahead, many sessions per batch, and hand the vectors to the write.
+    """
+
+    def planned_texts(self, scope: Scope, turns: Sequence[Turn]) -> list[str]:
+        """The texts ``on_add(scope, turns, ...)`` will embed, besides each turn's rendering.
+
+        ``turns`` are not stored yet: they have no id and follow every stored turn of their
+        session. A text missing here is embedded by ``on_add`` itself (slower, never wrong).
         """
         ...
 

@@ -332,8 +332,8 @@ def create_app(settings: ServerSettings | None = None, *, memory: Any = None) ->
         owned = memory is None
         mem = await run_in_threadpool(_memory_from, settings) if owned else memory
         app.state.memory = mem
-        app.state.keys = KeyStore(mem.services.sql.engine)
-        app.state.items = ItemStore(mem.services.sql, embed=mem.services.embedder.embed)
+        app.state.keys = KeyStore(mem.maintenance.database.engine)
+        app.state.items = ItemStore(mem.maintenance.database, embed=mem.maintenance.embed)
         if settings.auth and not settings.admin_key:
             log.warning("AGENTMEM_ADMIN_KEY is not set: keys can be managed only with `agentmem keys`")
         try:
@@ -385,13 +385,7 @@ def create_app(settings: ServerSettings | None = None, *, memory: Any = None) ->
     @app.get("/readyz", response_model=Status, tags=["ops"], responses={503: {"model": ErrorOut}})
     def readyz(request: Request) -> Status:
         """The SQL store and the vector store answer."""
-        mem = request.app.state.memory
-        try:
-            with mem.services.sql.begin() as conn:
-                conn.exec_driver_sql("SELECT 1")
-            mem.services.vectors.client.heartbeat()
-        except Exception as exc:
-            raise StorageError(f"not ready: {exc.__class__.__name__}") from exc
+        request.app.state.memory.maintenance.check_ready()
         return Status(status="ready")
 
     @app.get("/metrics", response_class=PlainTextResponse, tags=["ops"])

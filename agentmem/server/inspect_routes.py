@@ -17,7 +17,6 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
-from agentmem.embedding import embed_query
 from agentmem.errors import NotFoundError
 from agentmem.server import schemas as s
 from agentmem.server.routes import Tenant, UserId, require_user
@@ -150,7 +149,7 @@ def explain(body: ExplainRequest, request: Request, user_id: UserId, tenant: str
         raise HTTPException(501, "the knowledge graph is not enabled on this server")
     require_user(mem, tenant, user_id)
     component: Any = mem.component("graph")
-    vector = embed_query(mem.services.embedder, body.query)
+    vector = mem.maintenance.embed_query(body.query)
     got = component.explain(Scope(tenant, user_id), body.query, vector, body.memory_id)
     if got is None:
         raise NotFoundError(f"memory {body.memory_id!r} is not in the user's graph")

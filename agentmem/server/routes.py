@@ -12,7 +12,6 @@ import io
 import json
 from typing import Annotated, Any
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import PlainTextResponse
 from starlette.exceptions import HTTPException
@@ -20,7 +19,6 @@ from starlette.exceptions import HTTPException
 from agentmem.errors import NotFoundError, ValidationError
 from agentmem.server import schemas as s
 from agentmem.server.auth import Principal, UnknownUserError, admin, tenant
-from agentmem.store import schema as tables
 
 __all__ = ["router", "store_counts"]
 
@@ -45,24 +43,14 @@ def _memory(request: Request) -> Any:
 
 def require_user(memory: Any, tenant: str, user_id: str) -> None:
     """404 unless ``user_id`` exists in ``tenant`` (so another tenant's users are not found)."""
-    users = tables.users
-    with memory.services.sql.begin() as conn:
-        found = conn.execute(
-            sa.select(users.c.user_id).where(users.c.tenant == tenant, users.c.user_id == user_id)
-        ).first()
-    if found is None:
+    if not memory.maintenance.has_user(tenant, user_id):
         raise UnknownUserError(f"no user {user_id!r}")
 
 
 def store_counts(memory: Any) -> dict[str, int]:
     """Rows in the store across tenants (for ``/metrics``)."""
-    with memory.services.sql.begin() as conn:
-        return {
-            name: int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar() or 0)
-            for name, table in (("memories", tables.turns), ("users", tables.users),
-                                ("thoughts", tables.thoughts), ("episodes", tables.episodes),
-                                ("store_items", tables.store_items))
-        }
+    counts: dict[str, int] = memory.maintenance.row_counts()
+    return counts
 
 
 def _admit(request: Request, tenant: str, texts: list[str]) -> None:
@@ -74,9 +62,7 @@ def _admit(request: Request, tenant: str, texts: list[str]) -> None:
     if chars > settings.max_request_chars:
         raise HTTPException(413, f"{chars} characters in one request (limit {settings.max_request_chars})")
     if settings.tenant_quota:
-        with _memory(request).services.sql.begin() as conn:
-            held = conn.execute(sa.select(sa.func.count()).select_from(tables.turns)
-                                .where(tables.turns.c.tenant == tenant)).scalar() or 0
+        held = _memory(request).maintenance.memory_count(tenant)
         if held + len(texts) > settings.tenant_quota:
             raise HTTPException(403, f"the tenant's quota of {settings.tenant_quota} memories is reached")
 
@@ -102,7 +88,7 @@ def _query_filters(raw: str | None) -> dict[str, Any] | None:
 @router.get("/users", tags=["users"])
 def list_users(request: Request, tenant: str = Tenant) -> dict[str, list[str]]:
     """The users of the caller's tenant."""
-    return {"users": _memory(request).services.sql.users(tenant)}
+    return {"users": _memory(request).maintenance.users(tenant)}
 
 
 @router.delete("/users/{user_id}", response_model=s.CountOut, tags=["users"])

@@ -5,7 +5,7 @@ Every call names a ``tenant``; a namespace is a tuple of labels (no ``"."`` insi
 as in LangGraph) and its first label is the owning ``user_id``, so
 :meth:`agentmem.Memory.delete_user` removes a user's items with the rest of their data.
 
->>> store = ItemStore(memory.services.sql, embed=memory.services.embedder.embed)  # doctest: +SKIP
+>>> store = ItemStore(memory.maintenance.database, embed=memory.maintenance.embed)  # doctest: +SKIP
 >>> store.put("acme", ("ada", "prefs"), "food", {"likes": "ramen"})               # doctest: +SKIP
 >>> store.search("acme", ("ada",), query="what does she eat?")[0].key             # doctest: +SKIP
 'food'
@@ -85,9 +85,9 @@ class ItemStore:
     Parameters
     ----------
     sql
-        The SQL store (``memory.services.sql``); items live in its ``store_items`` table.
+        The SQL store (``memory.maintenance.database``); items live in its ``store_items`` table.
     embed
-        ``texts -> vectors`` (e.g. ``memory.services.embedder.embed``); enables ``query`` in
+        ``texts -> vectors`` (e.g. ``memory.maintenance.embed``); enables ``query`` in
         :meth:`search` (cosine over the JSON text of the candidates). Without it a query
         raises :class:`ValidationError`.
     """

@@ -18,6 +18,7 @@ from urllib.parse import urlparse
 import numpy as np
 
 from agentmem.errors import ConfigError, StorageError
+from agentmem.protocols import WriteObserver
 from agentmem.types import Scope
 
 __all__ = ["ChromaVectors", "open_chroma"]
@@ -99,9 +100,10 @@ def _where(scope: Scope) -> dict[str, Any]:
 class ChromaVectors:
     """Vectors of every kind (``turns``, ``episodes``, ``thoughts``, ...) for every scope."""
 
-    def __init__(self, client: Any, prefix: str = "agentmem") -> None:
+    def __init__(self, client: Any, prefix: str = "agentmem", *, observer: WriteObserver | None = None) -> None:
         self.client = client
         self.prefix = prefix
+        self._observer = observer  # its "store_chroma" stage spans every upsert
         self._collections: dict[str, Any] = {}
         self._log = _log_path(client)
         # An embedded Chroma's file is also written by _scrub_log: Chroma's own calls must not
@@ -131,6 +133,10 @@ class ChromaVectors:
         prefix = f"{self.prefix}_"
         return sorted({n[len(prefix):] for n in names if n.startswith(prefix)} | set(self._collections))
 
+    def heartbeat(self) -> None:
+        """Raise unless the vector store answers."""
+        self.client.heartbeat()
+
     def upsert(
         self,
         kind: str,
@@ -146,7 +152,8 @@ class ChromaVectors:
             for i in range(len(ids))
         ]
         col = self._col(kind)
-        with self._turns:
+        timed = self._observer.stage("store_chroma") if self._observer is not None else nullcontext()
+        with timed, self._turns:
             try:
                 for s in range(0, len(ids), _BATCH):
                     col.upsert(

@@ -122,7 +122,7 @@ class ThoughtComponent:
     def search(self, query: Query) -> list[Candidate]:
         """Live thoughts nearest the query (LSH candidates, exact cosine), best first.
 
-        The top ``config.recall_top`` count as recalled (``recall_count``, ``last_recalled_at``).
+        The top ``config.recall_top`` count as recalled (held in memory: :mod:`agentmem.mechanisms.thoughts.recalls`).
         Thoughts belong to no session, speaker or role, so a filter on those returns nothing;
         a time window keeps the thoughts that became valid inside it.
         """
@@ -146,7 +146,7 @@ class ThoughtComponent:
             out.append(Candidate(tid, "thought", score, self.name, text=text, timestamp=valid_from))
             if len(out) >= query.k:
                 break
-        self._mark_recalled(owner, [c.id for c in out[: self.config.recall_top]])
+        self.repo.record_recalls(owner, [c.id for c in out[: self.config.recall_top]], utcnow())
         return out
 
     # -- public operations ---------------------------------------------------------------
@@ -394,9 +394,6 @@ class ThoughtComponent:
             self._signature = self._new_index().signature
         return self._signature
 
-    def _mark_recalled(self, owner: Scope, ids: Sequence[str]) -> None:
-        # Recall statistics feed the capacity policy only; they do not change the index, so
-        # no version bump (other replicas' caches stay valid) and no history entry.
-        if not ids:
-            return
-        self.repo.mark_recalled(owner, ids, utcnow())
+    def flush(self) -> None:
+        """Write the recalls counted by searches and not written yet (``Memory.close``)."""
+        self.repo.flush_recalls()

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from agentmem._time import from_db, to_db
+from agentmem.mechanisms.thoughts.recalls import RecallTally
 from agentmem.store import schema as t
 from agentmem.store.sql import SqlStore, dumps, scoped
 from agentmem.types import Scope, Thought
@@ -78,11 +79,44 @@ class ThoughtRepository:
     def __init__(self, sql: SqlStore, name: str = "thought") -> None:
         self.sql = sql
         self.name = name  # the version counter bumped by writes
+        self._recalls = RecallTally()
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
-        with self.sql.begin() as conn:
-            yield conn
+        """A transaction; recalls it wrote (:meth:`_settle`) are pending again if it fails."""
+        taken: list[tuple[Scope, dict[str, tuple[int, datetime]]]] = []
+        try:
+            with self.sql.begin() as conn:
+                conn.info["agentmem.recalls"] = taken
+                yield conn
+        except BaseException:
+            for owner, recalls in taken:
+                self._recalls.restore(owner, recalls)
+            raise
+
+    # -- recall statistics (see agentmem.mechanisms.thoughts.recalls) -------------------------
+    def record_recalls(self, owner: Scope, ids: Sequence[str], now: datetime) -> None:
+        """Count one recall of each of ``ids`` (in memory; written by the next read of the user)."""
+        self._recalls.record(owner, ids, now)
+
+    def flush_recalls(self) -> None:
+        """Write every pending recall."""
+        for owner in self._recalls.owners():
+            with self.begin() as conn:
+                self._settle(conn, owner)
+
+    def _settle(self, conn: Connection, owner: Scope) -> None:
+        """Write ``owner``'s pending recalls in ``conn``'s transaction: per thought ``(n, at)``,
+        ``recall_count += n`` and ``last_recalled_at = at`` (not logged, no version bump)."""
+        recalls = self._recalls.take(owner)
+        if not recalls:
+            return
+        conn.info.setdefault("agentmem.recalls", []).append((owner, recalls))
+        for tid, (n, at) in recalls.items():
+            conn.execute(
+                sa.update(_TABLE).where(_scoped(owner), _TABLE.c.id == tid)
+                .values(recall_count=_TABLE.c.recall_count + n, last_recalled_at=to_db(at))
+            )
 
     def ensure_user(self, conn: Connection, owner: Scope) -> None:
         self.sql.ensure_user(conn, owner)
@@ -97,9 +131,11 @@ class ThoughtRepository:
     def get(self, owner: Scope, thought_id: str, conn: Connection | None = None) -> Thought | None:
         q = sa.select(_TABLE).where(_scoped(owner), _TABLE.c.id == thought_id)
         if conn is not None:
+            self._settle(conn, owner)
             row = conn.execute(q).first()
         else:
-            with self.sql.begin() as c:
+            with self.begin() as c:
+                self._settle(c, owner)
                 row = c.execute(q).first()
         return None if row is None else _thought(row)
 
@@ -108,14 +144,17 @@ class ThoughtRepository:
         q = sa.select(_TABLE).where(_scoped(owner))
         if not include_forgotten:
             q = q.where(_TABLE.c.valid_to.is_(None))
-        with self.sql.begin() as conn:
+        with self.begin() as conn:
+            self._settle(conn, owner)
             rows = conn.execute(q.order_by(_TABLE.c.created_at, _TABLE.c.id)).all()
         return [_thought(r) for r in rows]
 
     def all_thoughts(self, conn: Connection, owner: Scope) -> list[Thought]:
+        self._settle(conn, owner)
         return [_thought(r) for r in conn.execute(sa.select(_TABLE).where(_scoped(owner))).all()]
 
     def live(self, conn: Connection, owner: Scope) -> list[Thought]:
+        self._settle(conn, owner)
         rows = conn.execute(sa.select(_TABLE).where(_scoped(owner), _TABLE.c.valid_to.is_(None))).all()
         return [_thought(r) for r in rows]
 
@@ -135,6 +174,7 @@ class ThoughtRepository:
 
     def live_with(self, conn: Connection, owner: Scope, subject: str, relation: str) -> list[Thought]:
         """Live thoughts with this subject and relation (case-insensitive)."""
+        self._settle(conn, owner)
         rows = conn.execute(
             sa.select(_TABLE).where(
                 _scoped(owner), _TABLE.c.valid_to.is_(None),
@@ -187,14 +227,8 @@ class ThoughtRepository:
         after = replace(th, valid_to=now)
         self.sql.log(conn, owner, [(th.id, "thought", "FORGET", thought_json(th), thought_json(after))], meta=meta)
 
-    def mark_recalled(self, owner: Scope, ids: Sequence[str], now: datetime) -> None:
-        """Count a recall of ``ids`` (statistics for the capacity policy; not logged, no version bump)."""
-        with self.sql.begin() as conn:
-            conn.execute(
-                sa.update(_TABLE).where(_scoped(owner), _TABLE.c.id.in_(list(ids)))
-                .values(recall_count=_TABLE.c.recall_count + 1, last_recalled_at=to_db(now))
-            )
 
     def delete_user(self, owner: Scope) -> None:
+        self._recalls.drop(owner)
         with self.sql.begin() as conn:
             conn.execute(sa.delete(_TABLE).where(_scoped(owner)))

@@ -39,6 +39,11 @@ def context_text(turn: Turn, previous: Turn | None) -> str:
     return f"{previous.speaker}: {previous.content}\n{turn.render()}"
 
 
+def _passage_text(turn: Turn, part: str) -> str:
+    """The embedded text of one passage of a long turn: the turn's rendering with the passage."""
+    return f"[{turn.timestamp:%Y-%m-%d}] {turn.speaker}: {part}"
+
+
 def _linked(turn: Turn) -> bool:
     """Whether a turn has conversational neighbours: it is in a session and not a document."""
     return turn.scope.session_id is not None and turn.role != "document"
@@ -241,9 +246,7 @@ class TurnComponent:
     def _passage_vectors(self, scope: Scope, turns: Sequence[Turn], *, stored: bool) -> dict[int, np.ndarray]:
         """Passage vectors of the long ``turns`` (by position): the stored ones when
         ``stored``, embedding (and storing) the missing ones, all together."""
-        cfg = self.s.config
-        parts = long_turns([t.content for t in turns], longer_than=cfg.long_turn_chars, size=cfg.passage_chars,
-                           overlap=cfg.passage_overlap)
+        parts = self._parts(turns)
         if not parts:
             return {}
         ids = {k: passage_ids(turns[k].id, len(p)) for k, p in parts.items()}
@@ -253,7 +256,7 @@ class TurnComponent:
             have = dict(zip(got_ids, got, strict=True))
         todo = [(k, j) for k, p in parts.items() for j in range(len(p)) if ids[k][j] not in have]
         if todo:
-            texts = [f"[{turns[k].timestamp:%Y-%m-%d}] {turns[k].speaker}: {parts[k][j]}" for k, j in todo]
+            texts = [_passage_text(turns[k], parts[k][j]) for k, j in todo]
             new = self.s.embedder.embed(texts)
             new_ids = [ids[k][j] for k, j in todo]
             self.s.vectors.upsert(PASSAGE_KIND, scope.owner(), new_ids, new)
@@ -293,9 +296,17 @@ class TurnComponent:
             index.add(turns, plain, ctx, self._passage_vectors(scope, turns, stored=True))
         return index
 
-    def _context_vectors(self, scope: Scope, turns: Sequence[Turn], plain: np.ndarray) -> np.ndarray:
-        if not self.s.config.recall.context_view:
-            return plain
+    def _parts(self, turns: Sequence[Turn]) -> dict[int, list[str]]:
+        """The passages of the long ``turns``, by position."""
+        cfg = self.s.config
+        return long_turns([t.content for t in turns], longer_than=cfg.long_turn_chars, size=cfg.passage_chars,
+                          overlap=cfg.passage_overlap)
+
+    def _context_texts(self, scope: Scope, turns: Sequence[Turn]) -> tuple[list[str], list[int]]:
+        """The in-context views of new ``turns`` that differ from their rendering, with their positions.
+
+        A session's first turn of the batch follows the session's last stored turn before it.
+        """
         texts, rows = [], []
         last: dict[str | None, Turn | None] = {}
         for k, t in enumerate(turns):
@@ -309,6 +320,19 @@ class TurnComponent:
             if prev is not None:
                 texts.append(context_text(t, prev))
                 rows.append(k)
+        return texts, rows
+
+    def planned_texts(self, scope: Scope, turns: Sequence[Turn]) -> list[str]:
+        """Besides each turn's rendering, the texts :meth:`on_add` of ``turns`` embeds: their
+        in-context views and the passages of long turns (see
+        :class:`~agentmem.mechanisms.base.PlansEmbeddings`)."""
+        texts = self._context_texts(scope, turns)[0] if self.s.config.recall.context_view else []
+        return texts + [_passage_text(turns[k], part) for k, parts in self._parts(turns).items() for part in parts]
+
+    def _context_vectors(self, scope: Scope, turns: Sequence[Turn], plain: np.ndarray) -> np.ndarray:
+        if not self.s.config.recall.context_view:
+            return plain
+        texts, rows = self._context_texts(scope, turns)
         ctx = plain.copy()
         if texts:
             ctx[rows] = self.s.embedder.embed(texts)
@@ -324,9 +348,7 @@ class TurnComponent:
     def on_delete(self, scope: Scope, turns: Sequence[Turn], version: int) -> None:
         ids = [t.id for t in turns]
         self.s.vectors.delete(CONTEXT_KIND, scope, ids)
-        cfg = self.s.config
-        parts = long_turns([t.content for t in turns], longer_than=cfg.long_turn_chars, size=cfg.passage_chars,
-                           overlap=cfg.passage_overlap)
+        parts = self._parts(turns)
         gone = [i for k, p in parts.items() for i in passage_ids(turns[k].id, len(p))]
         if gone:
             self.s.vectors.delete(PASSAGE_KIND, scope.owner(), gone)
