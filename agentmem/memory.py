@@ -1,59 +1,46 @@
-"""The :class:`Memory` facade: validate, scope, delegate (writes to :mod:`agentmem.engine`,
-search to the components and :mod:`agentmem.recall`)."""
+"""The :class:`Memory` facade: validate, scope, delegate (input checks in
+:mod:`agentmem.scoping`, writes to :mod:`agentmem.engine`, searches to :mod:`agentmem.search`,
+packing to :mod:`agentmem.recall`)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
-from agentmem._time import as_utc, utcnow
 from agentmem.config import DEFAULT_TENANT, MemoryConfig
 from agentmem.config_file import load_settings
-from agentmem.embedding import embed_query
 from agentmem.engine import Engine
 from agentmem.errors import ConfigError, ValidationError
 from agentmem.export import read_records, write_turns
-from agentmem.kernels.threads import one_torch_thread
 from agentmem.maintenance import Maintenance
 from agentmem.mechanisms.base import (
     Candidate,
     EpisodeSource,
     MemoryComponent,
-    Query,
     Services,
     ThoughtKeeper,
-    TurnFilter,
 )
-from agentmem.mechanisms.turns.passages import long_turns
-from agentmem.normalize import call_groups
+from agentmem.normalize import call_groups, document_messages
 from agentmem.profile import check_profile
 from agentmem.protocols import ChatModel, Embedder, LogitsModel, TokenCounter, WriteObserver
 from agentmem.recall.filters import parse_filters, with_scopes
-from agentmem.recall.fusion import fuse_candidates
-from agentmem.recall.pack import episode_spans_of, pack_context
-from agentmem.recall.reader import default_reader, read
-from agentmem.recall.timeparse import parse_time_window
+from agentmem.recall.pack import pack_context
 from agentmem.resolve import build_components, build_services, settle_config
-from agentmem.storable import check_text, check_value
+from agentmem.scoping import (
+    check_content,
+    check_exchange,
+    check_id,
+    check_k,
+    check_query,
+    make_scope,
+)
+from agentmem.search import episode_context, search
 from agentmem.telemetry import traced
 from agentmem.types import ContextPack, Episode, Fact, HistoryEvent, Hit, Scope, Thought, Turn
 
 __all__ = ["Memory"]
-
-_MAX_ID = 255
-_MAX_K = 1000
-
-
-def _check_id(value: Any, what: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ValidationError(f"{what} must be a non-empty string")
-    if len(value) > _MAX_ID or "\x00" in value:
-        raise ValidationError(f"{what} must be at most {_MAX_ID} characters without NUL")
-    return check_text(value, what)
-
 
 class Memory:
     """Long-term memory for LLM applications.
@@ -130,12 +117,7 @@ class Memory:
 
     # -- helpers ---------------------------------------------------------------------------
     def _scope(self, tenant: str, user_id: str, session_id: str | None = None, agent_id: str | None = None) -> Scope:
-        return Scope(
-            _check_id(tenant, "tenant"),
-            _check_id(user_id, "user_id"),
-            None if agent_id is None else _check_id(agent_id, "agent_id"),
-            None if session_id is None else _check_id(session_id, "session_id"),
-        )
+        return make_scope(tenant, user_id, session_id, agent_id)
 
     def enabled(self, name: str) -> bool:
         """Whether the memory mechanism ``name`` (``"episode"``, ``"graph"``, ``"thought"``) is on."""
@@ -202,21 +184,7 @@ class Memory:
         ``triples`` / ``entities`` for the graph) go into the metadata too.
         """
         scope = self._scope(tenant, user_id)
-        messages = []
-        for i, d in enumerate(docs):
-            if not isinstance(d, Mapping) or "id" not in d or "text" not in d:
-                raise ValidationError(f"document {i}: needs 'id' and 'text'")
-            extra = {k: v for k, v in d.items() if k not in ("id", "text", "title", "timestamp", "metadata")}
-            messages.append(
-                {
-                    "role": "document",
-                    "speaker": str(d.get("title") or "document"),
-                    "content": d["text"],
-                    "id": f"doc:{d['id']}",
-                    "timestamp": d.get("timestamp"),
-                    "metadata": {**dict(d.get("metadata") or {}), **extra, "doc_id": str(d["id"])},
-                }
-            )
+        messages = document_messages(docs)
         if not messages:
             return []
         return self.add(messages, user_id=scope.user_id, tenant=scope.tenant)
@@ -232,19 +200,12 @@ class Memory:
     ) -> Turn:
         """Replace a memory's text (and optionally metadata); logged as UPDATE."""
         scope = self._scope(tenant, user_id)
-        if not isinstance(content, str) or not content.strip():
-            raise ValidationError("content must be a non-empty string")
-        if len(content) > self.config.message_chars:
-            raise ValidationError(f"content has {len(content)} characters (limit {self.config.message_chars})")
-        check_text(content, "content")
-        if metadata is not None and not isinstance(metadata, Mapping):
-            raise ValidationError("metadata must be a mapping")
-        check_value(metadata, "metadata")
-        return self.engine.update(scope, _check_id(memory_id, "memory_id"), content, metadata)
+        check_content(content, metadata, self.config)
+        return self.engine.update(scope, check_id(memory_id, "memory_id"), content, metadata)
 
     def delete(self, memory_id: str, *, user_id: str, tenant: str = DEFAULT_TENANT) -> None:
         """Delete one memory (and what only it supported); logged as DELETE."""
-        self.delete_many([_check_id(memory_id, "memory_id")], user_id=user_id, tenant=tenant, missing_ok=False)
+        self.delete_many([check_id(memory_id, "memory_id")], user_id=user_id, tenant=tenant, missing_ok=False)
 
     def delete_many(
         self, memory_ids: Sequence[str], *, user_id: str, tenant: str = DEFAULT_TENANT, missing_ok: bool = True
@@ -260,7 +221,7 @@ class Memory:
     # -- read ------------------------------------------------------------------------------
     def get(self, memory_id: str, *, user_id: str, tenant: str = DEFAULT_TENANT) -> Turn:
         """One memory by id (:class:`NotFoundError` if it is not in this scope)."""
-        return self.services.sql.get_turn(self._scope(tenant, user_id), _check_id(memory_id, "memory_id"))
+        return self.services.sql.get_turn(self._scope(tenant, user_id), check_id(memory_id, "memory_id"))
 
     def memories(
         self,
@@ -317,68 +278,10 @@ class Memory:
                 now: datetime | None, tenant: str) -> tuple[list[Hit], list[list[Candidate]]]:
         """:meth:`search`'s hits and every component's candidate lists."""
         scope = self._scope(tenant, user_id)
-        if not isinstance(query, str) or not query.strip():
-            raise ValidationError("query must be a non-empty string")
-        if len(query) > min(self.config.max_query_chars, self.config.message_chars):
-            raise ValidationError("query is too long")
-        check_text(query, "query")
-        if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= _MAX_K:
-            raise ValidationError(f"k must be an integer in [1, {_MAX_K}]")
+        check_query(query, self.config)
+        check_k(k)
         flt = parse_filters(filters)
-        s = self.services
-        if flt.where is not None:  # resolve to turn ids first, so every index masks exactly
-            allowed = s.sql.list_turns(scope, where=flt)
-            flt = replace(flt, allowed=frozenset(t.id for t in allowed))
-        with one_torch_thread():  # a single query's tensor work: see agentmem.kernels.threads
-            q = Query(
-                text=query,
-                vector=embed_query(s.embedder, query),
-                scope=scope,
-                k=max(k, self.config.recall.candidates),
-                versions=s.sql.versions(scope),
-                time_hint=parse_time_window(query, as_utc(now) if now else utcnow()),
-                filter=flt,
-            )
-            lists = [c.search(q) for c in self.components]
-        rc = self.config.recall
-        if rc.reader:
-            fused = read(lists, query_text=query, has_time_window=q.time_hint is not None,
-                         model=default_reader(), weights=rc.weights, rrf_k=rc.rrf_k)
-        else:
-            fused = fuse_candidates(
-                lists, weights=rc.weights, k=rc.rrf_k, primary=rc.primary, head=rc.head, lead=rc.lead
-            )
-        return self._hits(scope, fused, lists, flt, k), lists
-
-    def _hits(self, scope: Scope, fused: list[Any], lists: list[list[Candidate]], flt: TurnFilter, k: int) -> list[Hit]:
-        extra = {(c.kind, c.id): c for cands in lists for c in cands if c.kind != "turn"}
-        passage = {c.id: c.passage for cands in lists for c in cands if c.kind == "turn" and c.passage is not None}
-        want = [f for f in fused][: k * 4 if flt.structured() else k * 2]
-        turns = {t.id: t for t in self.services.sql.get_turns(scope, [f.key[1] for f in want if f.key[0] == "turn"])}
-        hits: list[Hit] = []
-        for f in want:
-            kind, rid = f.key
-            if kind == "turn":
-                t = turns.get(rid)
-                if t is None or not flt.accepts(t):  # deleted meanwhile, or filtered out
-                    continue
-                text, meta = t.content, {**t.metadata, "session_id": t.scope.session_id, "seq": t.seq}
-                if rid in passage:  # a long turn: the hit shows the passage that matched
-                    cfg = self.config
-                    parts = long_turns([t.content], longer_than=cfg.long_turn_chars, size=cfg.passage_chars,
-                                       overlap=cfg.passage_overlap).get(0, [])
-                    if passage[rid] < len(parts):
-                        text = parts[passage[rid]]
-                        meta.update(passage=passage[rid], passages=len(parts), chars=len(t.content))
-                hits.append(Hit(rid, "turn", text, f.score, scope, t.timestamp, dict(f.ranks), dict(f.raw),
-                                speaker=t.speaker, metadata=meta))
-            else:
-                c = extra[(kind, rid)]
-                hits.append(Hit(rid, c.kind, c.text or "", f.score, scope, c.timestamp, dict(f.ranks), dict(f.raw),
-                                metadata=dict(c.metadata), superseded_by=c.superseded_by, contradicts=c.contradicts))
-            if len(hits) == k:
-                break
-        return hits
+        return search(self.services, self.components, scope, query, k=k, flt=flt, now=now)
 
     @traced("recall")
     def recall(
@@ -408,14 +311,7 @@ class Memory:
         hits, lists = self._search(query, user_id=user_id, k=k, filters=filters, now=now, tenant=tenant)
         spans = None
         if episode_spans:
-            covering = episode_spans_of(hits, [c for cands in lists for c in cands if c.kind == "episode"])
-            if covering:
-                scope = self._scope(tenant, user_id)
-                flt = parse_filters(filters)
-                ids = list(dict.fromkeys(t for span in covering.values() for t in span))
-                turns = {t.id: t for t in self.services.sql.get_turns(scope, ids) if flt.accepts(t)}
-                spans = {hid: [_turn_hit(turns[t], 0.0, scope) for t in span if t in turns]
-                         for hid, span in covering.items()}
+            spans = episode_context(self.services, self._scope(tenant, user_id), hits, lists, parse_filters(filters))
         return pack_context(hits, token_budget=token_budget, counter=self.services.tokens, spans=spans)
 
     # -- episodes (EM-LLM) -------------------------------------------------------------------
@@ -431,7 +327,7 @@ class Memory:
         c = self.component("episode")
         assert isinstance(c, EpisodeSource)
         scope = self._scope(tenant, user_id)
-        return c.episodes(scope, session_id=None if session_id is None else _check_id(session_id, "session_id"),
+        return c.episodes(scope, session_id=None if session_id is None else check_id(session_id, "session_id"),
                           include_open=include_open)
 
     # -- thoughts (Think-in-Memory) --------------------------------------------------------
@@ -457,12 +353,7 @@ class Memory:
         without, thoughts are derived from the facts extracted from the exchange. Each new
         thought is inserted, merged into a near-duplicate, or ends a contradicted one.
         """
-        for what, text in (("query", query), ("response", response)):
-            if not isinstance(text, str) or not text.strip():
-                raise ValidationError(f"{what} must be a non-empty string")
-            check_text(text, what)
-        for sid in source_ids:
-            _check_id(sid, "source id")
+        check_exchange(query, response, source_ids)
         scope = self._scope(tenant, user_id)
         return self._thought_memory().think(
             scope, query, response, chat_model=chat_model, now=now, source_ids=tuple(source_ids)
@@ -476,7 +367,7 @@ class Memory:
 
     def forget_thought(self, thought_id: str, *, user_id: str, tenant: str = DEFAULT_TENANT) -> Thought:
         """End a thought's validity (it stays in history, no longer recalled)."""
-        return self._thought_memory().forget(self._scope(tenant, user_id), _check_id(thought_id, "thought_id"))
+        return self._thought_memory().forget(self._scope(tenant, user_id), check_id(thought_id, "thought_id"))
 
     # -- facts ---------------------------------------------------------------------------
     def facts(
@@ -489,7 +380,7 @@ class Memory:
         facts = getattr(c, "facts", None)
         if facts is None:
             raise ConfigError("the 'fact' component does not list facts")
-        subj = None if subject is None else _check_id(subject, "subject")
+        subj = None if subject is None else check_id(subject, "subject")
         result: list[Fact] = facts(self._scope(tenant, user_id), subject=subj, include_past=include_past)
         return result
 
@@ -511,9 +402,3 @@ class Memory:
     def close(self) -> None:
         self.engine.close()
 
-
-
-def _turn_hit(t: Turn, score: float, scope: Scope, ranks: Mapping[str, int] | None = None,
-              raw: Mapping[str, float] | None = None) -> Hit:
-    return Hit(t.id, "turn", t.content, score, scope, t.timestamp, dict(ranks or {}), dict(raw or {}),
-               speaker=t.speaker, metadata={**t.metadata, "session_id": t.scope.session_id, "seq": t.seq})

@@ -16,7 +16,7 @@ from agentmem.errors import ValidationError
 from agentmem.storable import check_text, check_value
 from agentmem.types import Message
 
-__all__ = ["call_groups", "content_hash", "normalize_messages", "parse_timestamp"]
+__all__ = ["call_groups", "content_hash", "document_messages", "normalize_messages", "parse_timestamp"]
 
 # LangChain message ``type`` → conventional role.
 _LC_ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool", "function": "tool"}
@@ -198,3 +198,31 @@ def call_groups(messages: Sequence[Mapping[str, Any]], *, most: int, chars: int)
         out[-1].append(m)
         size += n
     return [g for g in out if g]
+
+
+def document_messages(docs: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Documents (``{id, text, title?, timestamp?, metadata?, ...}``) as messages of role
+    ``document``: the id goes to ``metadata["doc_id"]`` (the message id is ``doc:<id>``), other
+    keys join the metadata.
+
+    Raises
+    ------
+    ValidationError
+        When a document is not a mapping with ``id`` and ``text``.
+    """
+    messages = []
+    for i, d in enumerate(docs):
+        if not isinstance(d, Mapping) or "id" not in d or "text" not in d:
+            raise ValidationError(f"document {i}: needs 'id' and 'text'")
+        extra = {k: v for k, v in d.items() if k not in ("id", "text", "title", "timestamp", "metadata")}
+        messages.append(
+            {
+                "role": "document",
+                "speaker": str(d.get("title") or "document"),
+                "content": d["text"],
+                "id": f"doc:{d['id']}",
+                "timestamp": d.get("timestamp"),
+                "metadata": {**dict(d.get("metadata") or {}), **extra, "doc_id": str(d["id"])},
+            }
+        )
+    return messages
