@@ -1,6 +1,6 @@
 """Resource limits of the sidecar: Host checking without auth, per-key rate limits, body timeouts.
 
-Each is a small ASGI middleware configured from :class:`~agentmem.server.app.ServerSettings`:
+Each is a small ASGI middleware configured from :class:`~agentmem.server.settings.ServerSettings`:
 
 * :class:`HostCheckMiddleware` — with auth off, only requests whose ``Host`` is loopback (or
   listed in ``AGENTMEM_ALLOWED_HOSTS``) are served: a web page the user visits cannot reach a
