@@ -14,8 +14,8 @@ from typing import Literal
 import numpy as np
 
 from agentmem.kernels.ppr import personalized_pagerank
-from agentmem.mechanisms.graph.component import personalization
 from agentmem.mechanisms.graph.index import GraphSnapshot
+from agentmem.mechanisms.graph.rank import personalization
 
 __all__ = ["ExplainedEdge", "ExplainedNode", "GraphExplanation", "explain_passage"]
 
