@@ -27,11 +27,9 @@ import threading
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import datetime
 
 import numpy as np
-from sqlalchemy.engine import Connection
 
 from agentmem._time import as_utc, utcnow
 from agentmem.config import ThoughtConfig
@@ -42,6 +40,14 @@ from agentmem.mechanisms.thoughts.center import embedding_center
 from agentmem.mechanisms.thoughts.extract import ThoughtDraft, derive_thoughts, post_think
 from agentmem.mechanisms.thoughts.lsh import LSHIndex
 from agentmem.mechanisms.thoughts.repository import ThoughtRepository
+from agentmem.mechanisms.thoughts.writes import (
+    evict,
+    forget_rows,
+    insert_row,
+    merge_row,
+    same_subject_relation,
+    term,
+)
 from agentmem.protocols import ChatModel
 from agentmem.store.cache import VersionedCache
 from agentmem.types import Scope, Thought, Turn
@@ -49,8 +55,6 @@ from agentmem.types import Scope, Thought, Turn
 __all__ = ["THOUGHT_KIND", "ThoughtComponent"]
 
 THOUGHT_KIND = "thoughts"
-def _term(value: str | None) -> str | None:
-    return " ".join(value.split()) or None if value is not None else None
 
 
 @dataclass(slots=True)
@@ -205,7 +209,7 @@ class ThoughtComponent:
         """
         if not isinstance(text, str) or not text.strip():
             raise ValidationError("a thought needs non-empty text")
-        triple = (_term(subject), _term(relation), _term(object))
+        triple = (term(subject), term(relation), term(object))
         if any(triple) and not all(triple):
             raise ValidationError("give subject, relation and object together, or none")
         draft = ThoughtDraft(" ".join(text.split()), *triple)
@@ -231,7 +235,7 @@ class ThoughtComponent:
                     raise NotFoundError(f"no thought {thought_id!r} for user {owner.user_id!r}")
                 if not th.live:
                     return th
-                self._forget_rows(conn, owner, [th], when, "explicit")
+                forget_rows(self.repo, conn, owner, [th], when, "explicit")
                 version = self.repo.bump_version(conn, owner)
             self._apply(owner, version, added=None, forgotten=[thought_id])
             return replace(th, valid_to=when)
@@ -294,7 +298,7 @@ class ThoughtComponent:
             new_id = uuid.uuid4().hex
             with repo.begin() as conn:
                 repo.ensure_user(conn, owner)
-                same_sr = self._same_subject_relation(conn, owner, draft)
+                same_sr = same_subject_relation(repo, conn, owner, draft)
                 forgotten = policy.contradicted(draft.subject, draft.relation, draft.object, same_sr)
                 target_id = policy.same_fact(draft.subject, draft.relation, draft.object, same_sr)
                 if target_id is None and len(state.index):
@@ -305,68 +309,18 @@ class ThoughtComponent:
                     )
                     target_id = policy.merge_target(near, self.config.merge_threshold, exclude=forgotten)
                 by_id = {th.id: th for th in same_sr}
-                self._forget_rows(conn, owner, [by_id[i] for i in forgotten], now, "contradicted", by=new_id)
+                forget_rows(repo, conn, owner, [by_id[i] for i in forgotten], now, "contradicted", by=new_id)
                 added: tuple[str, np.ndarray] | None = None
                 if target_id is not None:
-                    result = self._merge_row(conn, owner, target_id, new_id, source_ids, now)
+                    result = merge_row(repo, conn, owner, target_id, new_id, source_ids, now)
                 else:
-                    result = self._insert_row(conn, owner, new_id, draft, state.index.hash(vec)[0], source_ids, now)
+                    result = insert_row(repo, conn, owner, new_id, draft, state.index.hash(vec)[0],
+                                        self._new_index_signature(), source_ids, now)
                     added = (new_id, vec)
-                dropped = self._evict(conn, owner, now, protect=result.id)
+                dropped = evict(repo, conn, owner, now, self.config, protect=result.id)
                 version = repo.bump_version(conn, owner)
             self._apply(owner, version, added=added, forgotten=[*forgotten, *dropped], result=result)
             return result
-
-    def _same_subject_relation(self, conn: Connection, owner: Scope, draft: ThoughtDraft) -> list[Thought]:
-        if draft.triple() is None:
-            return []
-        return self.repo.live_with(conn, owner, draft.subject or "", draft.relation or "")
-
-    def _insert_row(
-        self, conn: Connection, owner: Scope, new_id: str, draft: ThoughtDraft, codes: np.ndarray,
-        source_ids: tuple[str, ...], now: datetime,
-    ) -> Thought:
-        th = Thought(
-            id=new_id, scope=owner, text=draft.text, subject=draft.subject, relation=draft.relation,
-            object=draft.object, source_ids=tuple(dict.fromkeys(source_ids)), created_at=now,
-            updated_at=now, valid_from=now,
-        )
-        lsh_codes = {"sig": self._new_index_signature(), "codes": [int(c) for c in codes]}
-        self.repo.insert(conn, owner, th, lsh_codes, now)
-        return th
-
-    def _merge_row(
-        self, conn: Connection, owner: Scope, target_id: str, new_id: str, source_ids: tuple[str, ...],
-        now: datetime,
-    ) -> Thought:
-        before = self.repo.get(owner, target_id, conn)
-        if before is None:
-            raise NotFoundError(f"no thought {target_id!r} to merge into")
-        after = policy.merged(before, new_id, source_ids, now)
-        self.repo.merge(conn, owner, before, after, new_id, now)
-        return after
-
-    def _forget_rows(
-        self, conn: Connection, owner: Scope, victims: Sequence[Thought], now: datetime, reason: str,
-        by: str | None = None,
-    ) -> None:
-        for th in victims:
-            meta: dict[str, Any] = {"reason": reason} | ({"by": by} if by else {})
-            self.repo.end(conn, owner, th, now, meta)
-
-    def _evict(self, conn: Connection, owner: Scope, now: datetime, *, protect: str) -> list[str]:
-        """Apply the capacity and decay policies; returns the ids forgotten."""
-        live_n = self.repo.count_live(conn, owner)
-        ttl = timedelta(days=self.config.ttl_days) if self.config.ttl_days else None
-        if live_n <= self.config.capacity and ttl is None:
-            return []
-        live = self.repo.live(conn, owner)
-        decayed = policy.stale(live, now, ttl, protect=[protect])
-        self._forget_rows(conn, owner, [th for th in live if th.id in set(decayed)], now, "decay")
-        rest = [th for th in live if th.id not in set(decayed)]
-        over = policy.capacity_victims(rest, self.config.capacity, protect=[protect])
-        self._forget_rows(conn, owner, [th for th in rest if th.id in set(over)], now, "capacity")
-        return [*decayed, *over]
 
     def _apply(
         self, owner: Scope, version: int, *, added: tuple[str, np.ndarray] | None, forgotten: Sequence[str],
