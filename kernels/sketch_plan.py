@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 
 from agentmem.kernels import scan as _scan
-from agentmem.kernels.topk_projected import Sketch, _sketch_rows, fit_basis
+from agentmem.kernels.sketch import Sketch, fit_basis, sketch_rows
 
 __all__ = ["MAX_SHARE", "choose_split", "plan_sketch"]
 
@@ -113,7 +113,7 @@ def plan_sketch(corpus: torch.Tensor, rank: int = 128, *, k: int = 10, sample: i
     rows = corpus[::step].to(torch.float32)
     basis = fit_basis(rows, rank)
     if rank < 2:
-        return _sketch_rows(corpus, basis.to(corpus.device), codes=codes)
+        return sketch_rows(corpus, basis.to(corpus.device), codes=codes)
     row_bytes = corpus.shape[1] * corpus.element_size()
     r1, r2, cost = choose_split(rows, basis, corpus.shape[0], k=k, row_bytes=row_bytes, codes=codes)
     # the plain scan it competes with: float32's bytes whatever the storage (a single-query CPU
@@ -121,5 +121,5 @@ def plan_sketch(corpus: torch.Tensor, rank: int = 128, *, k: int = 10, sample: i
     if max_share is not None and cost > max_share * corpus.shape[0] * corpus.shape[1] * 4:
         return None
     basis = basis.to(corpus.device)
-    return _sketch_rows(corpus, basis[:, :r1].contiguous(), basis[:, r1 : r1 + r2].contiguous() if r2 else None,
+    return sketch_rows(corpus, basis[:, :r1].contiguous(), basis[:, r1 : r1 + r2].contiguous() if r2 else None,
                         codes=codes)
