@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from agentmem.cli.args import add_mechanism_arguments, memory_config
-from agentmem.errors import AgentMemError
+from agentmem.errors import AgentMemError, ConfigError
 
 __all__ = ["main"]
 
@@ -152,6 +152,27 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+BENCH_ABSENT = (
+    "the benchmarks are not part of the installed package; run `agentmem bench` from a source "
+    "checkout of agentmem (`pip install -e .` in the clone, then `agentmem bench --help`)"
+)
+
+
+def cmd_bench_absent(args: argparse.Namespace) -> int:
+    raise ConfigError(BENCH_ABSENT)
+
+
+def _has_benches() -> bool:
+    """Whether ``agentmem.bench`` is importable (a checkout; the wheel leaves it out, see pyproject)."""
+    try:
+        importlib.import_module("agentmem.bench")
+    except ModuleNotFoundError as exc:
+        if exc.name != "agentmem.bench":
+            raise
+        return False
+    return True
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="agentmem", description="Memory middleware for LLM applications.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -208,6 +229,10 @@ def build_parser() -> argparse.ArgumentParser:
         add_server_commands(sub)  # serve, keys, mcp
 
     p = sub.add_parser("bench", help="benchmarks (JSON on stdout)")
+    if not _has_benches():
+        p.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+        p.set_defaults(func=cmd_bench_absent)
+        return parser
     bench = p.add_subparsers(dest="bench", required=True)
     for name, module in BENCHES.items():
         try:
