@@ -75,8 +75,7 @@ class RecallConfig:
     context_view: bool = True  # also embed each turn after the previous one (max of both views)
     # Rank candidates with the learned reader (agentmem.recall.reader) instead of RRF; it
     # reads every signal, so components compute the ones RRF would skip (``bridge``). Opt-in:
-    # cross-validated on LoCoMo dev it is above RRF but short of the bar set for making it the
-    # default, and it is not yet measured on documents (docs/benchmarks.md, issue 25).
+    # how it compares with RRF, and why it is not the default: docs/benchmarks.md (the reader).
     reader: bool = False
 
     def __post_init__(self) -> None:

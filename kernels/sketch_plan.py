@@ -16,10 +16,9 @@ __all__ = ["MAX_SHARE", "choose_split", "plan_sketch"]
 
 _SPLITS = (1 / 8, 3 / 16, 1 / 4, 3 / 8, 1 / 2, 3 / 4)  # first-level shares of the axes that plan_sketch weighs
 _LINE = 64  # bytes per cache line: a gathered row costs whole lines
-# What gathering one row at random costs beyond its bytes, in bytes of a streamed scan: on 2 Zen 4
-# vCPUs the first level streams ~60 bytes/ns and a second-level row costs ~0.12 µs (100k MiniLM
-# turns: with this term the plan picks 24 or 32 first-level axes, 0.5-0.8 ms a query; without it,
-# 16, 1.0 ms).
+# What gathering one row at random costs beyond its bytes, in bytes of a streamed scan: a
+# second-level row is a cache miss, not a stream (the measurement behind the value is in
+# docs/benchmarks.md).
 _GATHER = 8192
 
 
@@ -49,8 +48,7 @@ def choose_split(sample: torch.Tensor, basis: torch.Tensor, n_rows: int, *, k: i
     With ``codes`` the first level is read as int8 codes (``r1`` rounded up to whole 32-code
     steps) and three float32 terms per row, and only one level is planned: a wider int8 first
     level costs less than a second level's gathers, and one level is what the fused C search
-    runs (100k MiniLM turns: 32 + 0, 0.45 ms a query in the fused kernel, where the 32 + 96
-    planned without this rule took 1.3 ms through numpy's second level).
+    runs.
     """
     r = int(basis.shape[1])
     if r < 2 or len(sample) < 2:
@@ -92,9 +90,8 @@ def choose_split(sample: torch.Tensor, basis: torch.Tensor, n_rows: int, *, k: i
     return best[0], best[1], best_cost
 
 
-# plan_sketch gives up above this estimated share of a full scan's bytes. Measured on 2 Zen 4
-# vCPUs (time of the sketch / time of a plain BLAS scan): share 0.10, 100k MiniLM turns: 0.07;
-# 0.38, the 100k-row mixture of the search bench: 0.49; 7.5, its 1M-row mixture: 9.
+# plan_sketch gives up above this estimated share of a full scan's bytes: past it the sketch's
+# search took as long as a plain BLAS scan (the measured shares are in docs/benchmarks.md).
 MAX_SHARE = 0.5
 
 
@@ -117,7 +114,7 @@ def plan_sketch(corpus: torch.Tensor, rank: int = 128, *, k: int = 10, sample: i
     row_bytes = corpus.shape[1] * corpus.element_size()
     r1, r2, cost = choose_split(rows, basis, corpus.shape[0], k=k, row_bytes=row_bytes, codes=codes)
     # the plain scan it competes with: float32's bytes whatever the storage (a single-query CPU
-    # scan of bf16 rows is no faster: 100k x 384, torch's bf16 GEMV 14 ms, BLAS float32 7 ms)
+    # scan of bf16 rows is no faster than BLAS over float32)
     if max_share is not None and cost > max_share * corpus.shape[0] * corpus.shape[1] * 4:
         return None
     basis = basis.to(corpus.device)

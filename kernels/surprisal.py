@@ -32,9 +32,7 @@ __all__ = ["linear_surprisal", "token_surprisal", "token_surprisal_reference"]
 
 DEFAULT_CHUNK = 16_384
 # Vocabulary rows per step of linear_surprisal: a [T, 4096] float32 block of a 512-token page
-# (8 MiB) stays in cache between the matmul and the log-sum-exp; measured on one Zen 4 core,
-# Gemma 3's 262,144-row output layer over 512 tokens took 1.1 s in bf16 (2.1 s with 16,384-row
-# blocks and out-of-place exp) and 2.3 s in fp32 (3.4 s).
+# (8 MiB) stays in cache between the matmul and the log-sum-exp (timings: docs/benchmarks.md).
 LINEAR_CHUNK = 4_096
 
 

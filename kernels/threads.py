@@ -1,12 +1,10 @@
 """One torch intra-op thread for the small tensor work of a single query.
 
-A search embeds one short query (a 10-token encoder pass: 8.9 ms on one thread, 9.1 on two)
-and runs small tensor ops; a second intra-op thread gains nothing there. It costs, though,
-where cores are few: numpy's OpenBLAS (the exact search's matrix-vector products) keeps its
-workers spinning after a product, and torch's pool then waits for a core. On 2 vCPUs with
-both pools at 2 threads, a search over 10k turns took 25.6–40.0 ms at the median and 108–120
-at the 95th percentile; with torch on one thread for the search, 15.6–19.5 and 21.1–21.5
-(OpenBLAS keeps its two, which the large scans use).
+A search embeds one short query and runs small tensor ops; a second intra-op thread gains
+nothing there. It costs, though, where cores are few: numpy's OpenBLAS (the exact search's
+matrix-vector products) keeps its workers spinning after a product, and torch's pool then
+waits for a core, which shows in the tail latency (docs/benchmarks.md). OpenBLAS keeps its
+threads, which the large scans use.
 
 :func:`one_torch_thread` is process-wide, as torch's thread count is: concurrent searches
 share one window (counted; the first one in saves the count, the last one out restores it),

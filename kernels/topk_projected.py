@@ -1,7 +1,7 @@
 """Exact top-k that reads a low-dimensional sketch of the corpus, with certified bounds.
 
-Sentence embeddings concentrate in a few directions: on 20k–35k MiniLM vectors the best 128 of
-384 principal axes leave residuals of norm 0.3–0.45. Writing each stored row ``x`` as
+Sentence embeddings concentrate in a few directions: a small share of the principal axes
+leaves residuals well below the rows' norm. Writing each stored row ``x`` as
 
     ``x = B c~ + B δ + ρ``,  ``c~ = fp32(Bᵀx)``, ``δ = Bᵀx − c~``, ``ρ = x − B Bᵀx ⟂ B``
 
@@ -11,7 +11,7 @@ Sentence embeddings concentrate in a few directions: on 20k–35k MiniLM vectors
     ``|q·x − p·c~| ≤ ||q⊥|| ||ρ|| + ||p|| ||δ||``      (Cauchy–Schwarz, twice).
 
 The sketch's table holds ``[c~, ||ρ||]`` per row, so one matrix-vector product with
-``[p, ||q⊥||]`` (numpy's BLAS: torch's CPU GEMV is 2–3x slower here) gives every row an upper
+``[p, ||q⊥||]`` (numpy's BLAS, faster here than torch's CPU GEMV) gives every row an upper
 bound of its exact score, up to a per-query constant: ``||p|| max ||δ||`` and the float32
 roundings (:class:`_QueryTerms`). The rows with the largest bounds are rescored exactly (fp32
 over the stored rows); their k-th exact score ``τ`` is a lower bound of the true k-th score, so
@@ -22,8 +22,7 @@ The result is :func:`agentmem.kernels.topk.topk_reference`'s.
 the coordinates are also kept as int8 codes with a scale per row, a quarter of the table's
 bytes, and the first level is their scan (its bounds widened by the quantization errors, which
 are bounded per row and per query). Without a mask or second level the whole search of one
-query is one C call (:func:`agentmem.kernels.scan.fused_topk`): 100k rows of the search
-bench's mixture, 96 axes, ~1.0 ms instead of ~2.2 with the float32 table through BLAS.
+query is one C call (:func:`agentmem.kernels.scan.fused_topk`).
 
 How much is pruned depends on the data, never the answer: a basis that fits the data badly
 (rows appended after it was fitted, another embedder) only widens the intervals.
@@ -33,8 +32,7 @@ residuals, so ``[B, B2]`` is orthonormal) get bfloat16 coordinates ``c2~`` too. 
 first bound keeps are few (a percent or less on MiniLM turns), so only their sketch rows are
 gathered, ``[c~, c2~]`` is multiplied by ``[p, p2]`` in fp32 and bounded by ``||q⊥⊥|| ||ρ2||``
 (the residual after ``r + r2`` axes) plus the roundings; only rows that still reach ``τ`` are
-rescored from the full-width corpus. On 100k MiniLM turns (24 + 104 axes) that is ~680 rows
-gathered from the second level and ~13 full rows rescored per query.
+rescored from the full-width corpus.
 
 >>> torch.manual_seed(0) and None
 >>> corpus = torch.nn.functional.normalize(torch.randn(500, 16), dim=1)
@@ -180,8 +178,7 @@ def _below(x: float) -> np.float32:
 def _exact_scorer(corpus: torch.Tensor) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
     """``score(rows, q)``: fp32 inner products of ``q`` with the given corpus rows, in numpy or
     the C gather (:func:`agentmem.kernels.scan.gather_dot`)
-    (torch's gathers and casts wake its thread pool: with 2 threads on a 2-vCPU VM a bf16
-    query took 8 ms instead of 0.3)."""
+    (torch's gathers and casts would wake its thread pool, which stalls on few cores)."""
     if corpus.dtype == torch.float32:
         mat = corpus.numpy()
         return lambda rows, q: _scan.gather_dot(mat, rows, q)
