@@ -23,11 +23,10 @@ from agentmem.mechanisms.base import (
     ThoughtKeeper,
 )
 from agentmem.normalize import call_groups, document_messages
-from agentmem.profile import check_profile
 from agentmem.protocols import ChatModel, Embedder, LogitsModel, TokenCounter, WriteObserver
 from agentmem.recall.filters import parse_filters, with_scopes
 from agentmem.recall.pack import pack_context
-from agentmem.resolve import build_components, build_services, settle_config
+from agentmem.resolve import build_components, build_services, record_profile, settle_config
 from agentmem.scoping import (
     check_content,
     check_exchange,
@@ -91,20 +90,11 @@ class Memory:
         self.maintenance = Maintenance(self.services, self.engine, self._scope)
         """Operations for the server and the batch indexer (:class:`~agentmem.maintenance.Maintenance`)."""
         self._dimension_checked = False
-        self._record_profile({
+        record_profile(self.services.sql, {
             "embedder": getattr(self.services.embedder, "name", None),
             "graph": True if self.enabled("graph") else None,
             "episodes": self.config.episodes.segmenter if self.enabled("episode") else None,
         })
-
-    def _record_profile(self, current: Mapping[str, Any]) -> None:
-        """Check this Memory against how its store was built (:mod:`agentmem.profile`; a
-        conflict is a :class:`ConfigError`) and record its embedder and dimension. Mechanisms
-        are recorded where they are chosen by options (:func:`agentmem.resolve.settle_config`):
-        a ``MemoryConfig`` passed in is used as given."""
-        sql = self.services.sql
-        new = check_profile(sql.settings(), current)
-        sql.save_settings({k: v for k, v in new.items() if k in ("embedder", "dimension")})
 
     @property
     def components(self) -> list[MemoryComponent]:
@@ -171,7 +161,7 @@ class Memory:
         session_id = session_id if run_id is None else run_id
         scope = self._scope(tenant, user_id, session_id, agent_id)
         if not self._dimension_checked:  # here, not at start-up: the model loads on first use
-            self._record_profile({"dimension": int(self.services.embedder.dim)})
+            record_profile(self.services.sql, {"dimension": int(self.services.embedder.dim)})
             self._dimension_checked = True
         return self.engine.add(scope, messages, timestamp=timestamp, metadata=metadata, vectors=vectors)
 

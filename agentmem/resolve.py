@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from agentmem.config import MemoryConfig
 from agentmem.embedding import SentenceTransformerEmbedder
 from agentmem.kernels.device import resolve_device
 from agentmem.mechanisms.base import MemoryComponent, Services
-from agentmem.profile import settle_mechanisms
+from agentmem.profile import check_profile, settle_mechanisms
 from agentmem.recall.tokens import TiktokenCounter
 from agentmem.store.sql import SqlStore, create_engine
 from agentmem.store.vectors import ChromaVectors, open_chroma
@@ -17,7 +18,7 @@ from agentmem.write_embedder import WriteEmbedder
 if TYPE_CHECKING:
     from agentmem.protocols import ChatModel, Embedder, LogitsModel, TokenCounter, WriteObserver
 
-__all__ = ["build_components", "build_services", "settle_config"]
+__all__ = ["build_components", "build_services", "record_profile", "settle_config"]
 
 
 def build_services(
@@ -97,3 +98,12 @@ def settle_config(
     finally:
         engine.dispose()
     return config.with_mechanisms(graph=chosen.graph, episodes=chosen.episodes, fusion=chosen.fusion)
+
+
+def record_profile(sql: SqlStore, current: Mapping[str, Any]) -> None:
+    """Check a Memory against how its store was built (:mod:`agentmem.profile`; a conflict is
+    a :class:`~agentmem.errors.ConfigError`) and record its embedder and dimension. Mechanisms
+    are recorded where they are chosen by options (:func:`settle_config`): a ``MemoryConfig``
+    passed in is used as given."""
+    new = check_profile(sql.settings(), current)
+    sql.save_settings({k: v for k, v in new.items() if k in ("embedder", "dimension")})
