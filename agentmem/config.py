@@ -303,12 +303,14 @@ class MemoryConfig:
     embedder: str = "all-MiniLM-L6-v2"
     device: Device = "auto"
     embed_batch_size: int = 128
-    # Storage dtype of the in-memory search matrices. "bfloat16" halves their memory and is
-    # exact for the stored (rounded) vectors, so its answers can differ from float32's;
-    # float32 keeps the embedder's answers. Whether bf16 is faster depends on the CPU (native
-    # bf16: AVX512-BF16/AMX); figures in docs/benchmarks.md. Single queries over >= 10k rows
-    # use the planned sketch either way (agentmem.store.dense).
-    vector_dtype: Literal["bfloat16", "float32"] = "float32"
+    # Storage dtype of the in-memory search matrices. "auto": float32 on the CPU; on CUDA
+    # bfloat16 rows scanned on the device with a float32 host copy that rescores a certified
+    # candidate set, so the answers are float32's (agentmem.kernels.topk_rescore). "bfloat16"
+    # halves their memory and is exact for the stored (rounded) vectors, so its answers can
+    # differ from float32's; float32 keeps the embedder's answers. Whether bf16 is faster on
+    # a CPU depends on it (native bf16: AVX512-BF16/AMX); figures in docs/benchmarks.md.
+    # Single queries over >= 10k rows on the CPU use the planned sketch (agentmem.store.dense).
+    vector_dtype: Literal["auto", "bfloat16", "float32"] = "auto"
     # Size limits of one add: its messages' characters together (a message may be a whole
     # pasted file or log), and how many messages; max_message_chars optionally limits each
     # message too (None: only the request limit). A search query is limited separately (and
@@ -342,8 +344,8 @@ class MemoryConfig:
             raise ConfigError("size limits must be positive")
         if self.long_turn_chars < 1 or self.passage_chars < 2 or not 0 <= self.passage_overlap < self.passage_chars // 2:
             raise ConfigError("need passage_chars >= 2 and 0 <= passage_overlap < passage_chars / 2")
-        if self.vector_dtype not in ("bfloat16", "float32"):
-            raise ConfigError(f"vector_dtype must be 'bfloat16' or 'float32', not {self.vector_dtype!r}")
+        if self.vector_dtype not in ("auto", "bfloat16", "float32"):
+            raise ConfigError(f"vector_dtype must be 'auto', 'bfloat16' or 'float32', not {self.vector_dtype!r}")
         if self.embed_batch_size < 1:
             raise ConfigError("embed_batch_size must be >= 1")
 

@@ -1,11 +1,20 @@
-"""Sentence-transformers embeddings, bundled all-MiniLM-L6-v2 by default (loads offline)."""
+"""Sentence-transformers embeddings, bundled all-MiniLM-L6-v2 by default (loads offline).
+
+On CUDA the model runs in float16 by default, kept only if it passes a check at load: a
+probe of varied texts embedded in float32 and in half precision must agree to cosine
+``min_cosine`` (0.999) per vector, else the model stays float32. Vectors come out float32
+and unit-length either way. :meth:`SentenceTransformerEmbedder.tokenize` and
+:meth:`~SentenceTransformerEmbedder.embed_tokens` split a batch into its CPU half and its device
+half, for pipelines that tokenise the next batch while the device runs this one
+(:mod:`agentmem.batch.feed`).
+"""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -17,6 +26,18 @@ __all__ = ["BUNDLED_MODEL", "SentenceTransformerEmbedder", "bundled_model_path",
 
 BUNDLED_MODEL = "all-MiniLM-L6-v2"
 _BUNDLED_ALIASES = {BUNDLED_MODEL, f"sentence-transformers/{BUNDLED_MODEL}"}
+Precision = Literal["auto", "float32", "float16", "bfloat16"]
+# the half-precision check at load: short and long, plain and odd texts
+_PROBE_TEXTS = (
+    "Did Ada book the hiking trip to Sintra for next week?",
+    "ok",
+    "[2023-05-07] Caroline: I went to the LGBTQ support group yesterday and it was so powerful.",
+    "SELECT id, created_at FROM turns WHERE user_id = 'u-42' ORDER BY created_at DESC LIMIT 10;",
+    "Je voudrais réserver une table pour deux personnes demain soir à vingt heures.",
+    "🙂🙂 thanks!!! see you at 7:30pm @ the café (bring the 3 tickets)",
+    " ".join(["The quarterly report covers revenue, churn, hiring plans and the migration to the new region."] * 6),
+    "user: what did I say about my sister's wedding\nassistant: you said it is in June, in Porto",
+)
 
 
 def bundled_model_path() -> Path:
@@ -40,14 +61,26 @@ class SentenceTransformerEmbedder:
         A torch device string, already resolved (``"cpu"``, ``"cuda"``).
     batch_size
         Texts per forward pass.
+    precision
+        The model's dtype; ``"auto"`` is float16 on CUDA, float32 elsewhere. A half precision
+        is kept only if every probe vector has cosine >= ``min_cosine`` with its float32 twin
+        (:attr:`half_cosine` holds the smallest); else the model runs float32.
 
     The model loads on first use, so constructing one is cheap.
     """
 
-    def __init__(self, model: str = BUNDLED_MODEL, *, device: str = "cpu", batch_size: int = 128) -> None:
+    def __init__(self, model: str = BUNDLED_MODEL, *, device: str = "cpu", batch_size: int = 128,
+                 precision: Precision = "auto", min_cosine: float = 0.999) -> None:
+        if precision not in ("auto", "float32", "float16", "bfloat16"):
+            raise ConfigError(f"precision must be auto/float32/float16/bfloat16, not {precision!r}")
         self.name = model
         self.device = device
         self.batch_size = batch_size
+        if precision == "auto":
+            precision = "float16" if str(device).startswith("cuda") else "float32"
+        self.precision: str = precision
+        self.min_cosine = min_cosine
+        self.half_cosine: float | None = None
         self._model: Any = None
         self._compact: Any = None  # agentmem._bert.CompactBert for the query path, when it applies
         self._dim: int | None = None
@@ -71,8 +104,27 @@ class SentenceTransformerEmbedder:
                 getter = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
                 dim = getter()
                 self._dim = int(dim) if dim else int(self._model.encode(["x"]).shape[1])
-                self._compact = self._checked_compact(self._model)
+                if self.precision != "float32":
+                    self._model = self._half_or_full(self._model)
+                if self.precision == "float32":  # the compact query path reproduces float32 only
+                    self._compact = self._checked_compact(self._model)
         return self._model
+
+    def _half_or_full(self, model: Any) -> Any:
+        """``model`` in :attr:`precision` if that matches float32 on the probe texts, else ``model``."""
+        import copy
+
+        import torch
+
+        probe = list(_PROBE_TEXTS)
+        want = self._embed_few(model, probe)
+        half = copy.deepcopy(model).to(getattr(torch, self.precision))
+        got = self._embed_few(half, probe)
+        self.half_cosine = float((got * want).sum(axis=1).min())
+        if self.half_cosine >= self.min_cosine:
+            return half
+        self.precision = "float32"
+        return model
 
     _CHECK_TEXT = "Did Ada book the hiking trip to Sintra for next week?"
 
@@ -109,9 +161,32 @@ class SentenceTransformerEmbedder:
 
         features = self._features(model, texts)
         with torch.inference_mode():
-            emb = model.forward(features)["sentence_embedding"]
+            emb = model.forward(features)["sentence_embedding"].float()
             emb = torch.nn.functional.normalize(emb, p=2, dim=1)
-        return np.ascontiguousarray(emb.float().cpu().numpy(), dtype=np.float32)
+        return np.ascontiguousarray(emb.cpu().numpy(), dtype=np.float32)
+
+    def tokenize(self, texts: Sequence[str]) -> dict[str, Any]:
+        """The model's inputs for ``texts`` as CPU tensors (pinned when the device is CUDA, so
+        :meth:`embed_tokens` copies them asynchronously); thread-safe, no device work."""
+        model = self._load()
+        prep = getattr(model, "preprocess", None) or model.tokenize
+        feats = prep(list(texts))
+        if str(self.device).startswith("cuda"):
+            feats = {k: (v.pin_memory() if hasattr(v, "pin_memory") else v) for k, v in feats.items()}
+        return dict(feats)
+
+    def embed_tokens(self, features: dict[str, Any]) -> np.ndarray:
+        """``[n, D]`` unit float32 vectors of :meth:`tokenize`'s output: what :meth:`embed`
+        returns for the same texts in one batch."""
+        import torch
+
+        model = self._load()
+        on_device = {k: (v.to(model.device, non_blocking=True) if hasattr(v, "to") else v)
+                     for k, v in features.items()}
+        with torch.inference_mode():
+            emb = model.forward(on_device)["sentence_embedding"].float()
+            emb = torch.nn.functional.normalize(emb, p=2, dim=1)
+        return np.ascontiguousarray(emb.cpu().numpy(), dtype=np.float32)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         model = self._load()
@@ -126,7 +201,10 @@ class SentenceTransformerEmbedder:
             convert_to_numpy=True,
             show_progress_bar=False,
         )
-        return np.ascontiguousarray(out, dtype=np.float32)
+        out = np.ascontiguousarray(out, dtype=np.float32)
+        if self.precision != "float32":  # normalised in half precision: again in float32
+            out /= np.linalg.norm(out, axis=1, keepdims=True)
+        return out
 
     @property
     def query_path(self) -> str:

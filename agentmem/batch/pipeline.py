@@ -39,6 +39,7 @@ from typing import Any, Literal
 import numpy as np
 
 from agentmem.batch.dedupe import plan_chunk, user_of
+from agentmem.batch.feed import embed_batches
 from agentmem.batch.job import JobState, job_id
 from agentmem.batch.progress import Display, StageClock
 from agentmem.batch.readers import (
@@ -293,7 +294,7 @@ def _run_local(opts: IndexOptions, config: MemoryConfig, *, embedder: Embedder |
         with clock.stage("dedupe"):
             fresh, texts = plan_chunk(mem, convs, user=opts.user, tenant=opts.tenant)
         with clock.stage("embed"):
-            vectors = model.embed(texts)
+            vectors = embed_batches(model, texts)  # tokenising ahead of the device
         scored: tuple[list[Window], list[str]] = ([], [])
         if lm is not None:
             new = [call_groups(c.messages, most=config.max_messages_per_call, chars=config.max_request_chars)

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from agentmem.batch.feed import embed_batches
 from agentmem.batch.pipeline import (
     Chunk,
     IndexOptions,
@@ -63,6 +64,22 @@ def _decode(text: str) -> Conversation:
                         d["position"], d["title"], d["empty"])
 
 
+def embed_pool(cluster_gpus: int, device: str, workers: int) -> tuple[int, int]:
+    """``(actors, GPUs per actor)`` of the embedding pool: one actor per GPU of the cluster
+    unless the device is ``"cpu"``, else ``workers`` CPU actors.
+
+    Raises
+    ------
+    ConfigError
+        ``device="cuda"`` on a cluster without a GPU.
+    """
+    if cluster_gpus >= 1 and device != "cpu":
+        return cluster_gpus, 1
+    if device.startswith("cuda"):
+        raise ConfigError("device 'cuda' was asked for but the Ray cluster has no GPU")
+    return workers, 0
+
+
 class _Embed:
     """Ray actor: embeds the texts ``Memory.add`` will ask for, as the driver planned them (one batch per call)."""
 
@@ -78,7 +95,7 @@ class _Embed:
         t0 = time.perf_counter()
         per_row = [json.loads(t) for t in batch["texts"]]
         flat = list(dict.fromkeys(t for texts in per_row for t in texts))
-        vecs = self.embedder.embed(flat)
+        vecs = embed_batches(self.embedder, flat)  # tokenising ahead of the device
         row = {t: k for k, t in enumerate(flat)}
         batch["vectors"] = [vecs[[row[t] for t in texts]].astype(np.float32).tobytes() for texts in per_row]
         batch["embed_s"] = [time.perf_counter() - t0] + [0.0] * (len(per_row) - 1)
@@ -149,7 +166,7 @@ def run_ray(opts: IndexOptions, config: MemoryConfig, *,
     progress = ReadProgress()
     display = Display(sum(p.stat().st_size for p in files), enabled=opts.progress)
     in_doubt: set[str] = set()
-    gpus = 1 if mem.maintenance.device.startswith("cuda") else 0
+    pool, gpus = embed_pool(int(ray.cluster_resources().get("GPU", 0)), config.device, opts.workers)
     block_turns = opts.chunk_turns * opts.workers * 4
     records = read_paths(list(files), opts.fmt, progress=progress)  # type: ignore[arg-type]
     try:
@@ -168,7 +185,7 @@ def run_ray(opts: IndexOptions, config: MemoryConfig, *,
                 per_batch = max(1, len(rows) // (opts.workers * 2) or 1)
                 ds: Any = ray.data.from_items(rows, override_num_blocks=max(1, min(len(rows), opts.workers * 2)))
                 ds = ds.map_batches(_Embed, fn_constructor_kwargs={"config": config}, batch_size=per_batch,
-                                    compute=ActorPoolStrategy(size=opts.workers), num_gpus=gpus,
+                                    compute=ActorPoolStrategy(size=pool), num_gpus=gpus,
                                     batch_format="pandas")
                 ds = ds.map_batches(_Store, fn_constructor_kwargs={"config": work, "opts": opts},
                                     batch_size=per_batch, compute=ActorPoolStrategy(size=opts.workers),

@@ -8,9 +8,14 @@ rows, 1 / 64 / 1,024 queries, through :func:`agentmem.bench.search.run_search_be
 ``ppr`` (one and 64 personalization vectors, float64 and float32), ``lsh``, ``lm`` (the surprise
 LM with Gemma 3 270M's architecture and random weights: one window per call against
 :meth:`~agentmem.mechanisms.episodes.segment.lm.CausalLM.surprisal_batch` over 64 windows, with their parity) and
-``embed`` (a MiniLM-L6-shaped BERT in fp32 and fp16: texts/s and the per-vector cosine).
+``embed`` (a MiniLM-L6-shaped BERT in fp32 and fp16: texts/s and the per-vector cosine),
+``rescore`` (bf16 storage + certified fp32 rescoring, :mod:`agentmem.kernels.topk_rescore`,
+the CUDA default of ``ExactIndex``: 1M and 8M rows × 1 / 64 / 1,024 queries, its share of the
+roofline and its agreement with fp32 exact search) and ``feed`` (the indexer's embedding pass,
+:func:`agentmem.batch.feed.embed_batches`, over that BERT with a word-level tokenizer: texts/s
+pipelined and plain, fp32 and fp16, and the smallest fp16/fp32 cosine).
 
-Only leaf modules are imported (kernels, ``store.dense``, the episode segmenter's ``lm``, ``bench.search``), so it
+Only leaf modules are imported (kernels, ``store.dense``, ``batch.feed``, the episode segmenter's ``lm``, ``bench.search``), so it
 runs on a GPU image with torch, Triton and transformers but without the storage stack
 (chromadb, SQLAlchemy). ``--small`` runs every section on the CPU with small sizes, to check
 the command before spending GPU time (a test does, with the storage stack blocked).
@@ -34,7 +39,7 @@ import torch
 
 __all__ = ["SECTIONS", "add_arguments", "run"]
 
-SECTIONS = ("ceil", "tests", "search", "index", "ppr", "lsh", "lm", "embed")
+SECTIONS = ("ceil", "tests", "search", "index", "ppr", "lsh", "lm", "embed", "rescore", "feed")
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -48,6 +53,7 @@ class _Run:
         self.small = small
         self.dev = "cpu" if small else "cuda"
         self.peak_gbps: float | None = None
+        self.peak_tflops: float | None = None
 
     def sync(self) -> None:
         if self.dev == "cuda":
@@ -84,7 +90,7 @@ def _ceil(r: _Run) -> dict[str, Any]:
     s = 256 if r.small else 8192
     m = torch.randn(s, s, device=r.dev, dtype=torch.bfloat16)
     out["bf16_tflops"] = round(2 * s**3 / r.timeit(lambda: m @ m, reps=10) / 1e12, 2)
-    r.peak_gbps = out["copy_gbps_rw"]
+    r.peak_gbps, r.peak_tflops = out["copy_gbps_rw"], out["bf16_tflops"]
     return out
 
 
@@ -113,8 +119,10 @@ def _index(r: _Run) -> dict[str, Any]:
     out: dict[str, Any] = {}
     g = torch.Generator().manual_seed(0)
     for n in [5_000] if r.small else [1_000_000, 8_000_000]:
-        for dt in (torch.float32, torch.bfloat16):
-            idx = ExactIndex(384, device=r.dev, dtype=dt)
+        for dt in (torch.float32, torch.bfloat16, None):  # None: the device default (CUDA: bf16 + rescoring)
+            # the default on CUDA; on the CPU (--small) the same bf16 + rescoring path, asked for
+            idx = ExactIndex(384, device=r.dev, dtype=dt if dt or r.dev == "cuda" else torch.bfloat16,
+                             rescore=True if dt is None else None)
             for s in range(0, n, 500_000):
                 v = torch.randn(min(500_000, n - s), 384, generator=g)
                 idx.add([str(i) for i in range(s, s + len(v))], (v / v.norm(dim=1, keepdim=True)).numpy())
@@ -122,7 +130,7 @@ def _index(r: _Run) -> dict[str, Any]:
             q = (q / q.norm(dim=1, keepdim=True)).numpy()
             one = r.timeit(functools.partial(idx.search, q[:1], 10), reps=30)
             many = r.timeit(functools.partial(idx.search, q, 10), reps=10)
-            out[f"{n}/{str(dt).split('.')[-1]}"] = {"q1_ms": round(one * 1e3, 3), "q64_ms": round(many * 1e3, 3)}
+            out[f"{n}/{str(dt).split('.')[-1] if dt else 'default_rescored'}"] = {"q1_ms": round(one * 1e3, 3), "q64_ms": round(many * 1e3, 3)}
             del idx
     return out
 
@@ -241,9 +249,21 @@ def _embed(r: _Run) -> dict[str, Any]:
     return out
 
 
+def _rescore(r: _Run) -> dict[str, Any]:
+    from agentmem.bench.gpu_extra import rescore_section
+
+    return rescore_section(r)
+
+
+def _feed(r: _Run) -> dict[str, Any]:
+    from agentmem.bench.gpu_extra import feed_section
+
+    return feed_section(r)
+
+
 _FNS: dict[str, Callable[[_Run], dict[str, Any]]] = {
     "ceil": _ceil, "tests": _tests, "search": _search, "index": _index, "ppr": _ppr, "lsh": _lsh, "lm": _lm,
-    "embed": _embed,
+    "embed": _embed, "rescore": _rescore, "feed": _feed,
 }
 
 

@@ -7,6 +7,11 @@ certified bounds (:mod:`agentmem.kernels.topk_projected`): the same answer for a
 memory traffic (timings: docs/benchmarks.md). The sketch is planned lazily (or not, where it would not pay),
 extended as rows are appended, and planned again when the index has grown 4×.
 :meth:`ExactIndex.search_rows` answers one query as row arrays, for callers that work on rows.
+
+On CUDA the default storage is bfloat16 with exact rescoring: the device holds the rows in
+bf16 (half the bytes a scan reads), the host keeps their float32 copy, and each search
+rescores a certified candidate superset in fp32 (:mod:`agentmem.kernels.topk_rescore`), so
+the answer is float32 exact search's. On the CPU the default stays float32.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import torch
 from agentmem.kernels.sketch_plan import MAX_SHARE, plan_sketch
 from agentmem.kernels.topk import topk
 from agentmem.kernels.topk_projected import Sketch, extend_sketch, topk_projected
+from agentmem.kernels.topk_rescore import rescoring_bound, topk_rescored
 
 __all__ = ["ExactIndex"]
 
@@ -33,7 +39,12 @@ class ExactIndex:
     device
         Resolved torch device the matrix lives on.
     dtype
-        Storage dtype; scores are accumulated in float32 whatever it is.
+        Storage dtype; scores are accumulated in float32 whatever it is. ``None``: bfloat16 with
+        exact rescoring on CUDA, float32 elsewhere.
+    rescore
+        Keep a float32 host copy of the rows and answer as float32 search does, the stored
+        bf16/fp16 rows only nominating candidates. ``None``: on when ``dtype`` is ``None`` and
+        the device is CUDA. Moot for float32 storage.
     sketch_rank, sketch_max_share, sketch_min_rows
         The bounded-sketch search path (CPU only; up to ``sketch_rank`` principal axes in one
         or two levels, :func:`agentmem.kernels.sketch_plan.plan_sketch`, which skips it where
@@ -53,14 +64,21 @@ class ExactIndex:
         dim: int,
         *,
         device: str = "cpu",
-        dtype: torch.dtype = torch.float32,
+        dtype: torch.dtype | None = None,
+        rescore: bool | None = None,
         sketch_rank: int = SKETCH_RANK,
         sketch_max_share: float | None = MAX_SHARE,
         sketch_min_rows: int = 10_000,
     ) -> None:
         self.dim = dim
         self.device = torch.device(device)
+        cuda = self.device.type == "cuda"
+        if rescore is None:
+            rescore = dtype is None and cuda
+        if dtype is None:
+            dtype = torch.bfloat16 if cuda else torch.float32
         self.dtype = dtype
+        self.rescore = bool(rescore) and dtype != torch.float32
         self.sketch_rank = min(sketch_rank, dim)
         self.sketch_min_rows = sketch_min_rows
         self.sketch_max_share = sketch_max_share
@@ -68,6 +86,9 @@ class ExactIndex:
         self._sketch_fitted_on = 0  # rows when the sketch was last planned (no sketch then: planned off)
         self._mat = torch.empty((0, dim), dtype=dtype, device=self.device)
         self._alive = torch.zeros(0, dtype=torch.bool, device=self.device)
+        # rescore: the float32 rows on the host, and rescoring_bound over every row ever added
+        self._exact: torch.Tensor | None = torch.empty((0, dim)) if self.rescore else None
+        self._bound = 0.0
         self._ids: list[str] = []
         self._row: dict[str, int] = {}
 
@@ -88,9 +109,10 @@ class ExactIndex:
         """Append rows (an existing id is replaced); returns the rows assigned."""
         if len(ids) == 0:
             return []
-        vecs = torch.as_tensor(np.asarray(vectors, dtype=np.float32)).to(self.device, self.dtype)
-        if vecs.ndim != 2 or vecs.shape != (len(ids), self.dim):
-            raise ValueError(f"expected vectors of shape ({len(ids)}, {self.dim}), got {tuple(vecs.shape)}")
+        vecs32 = torch.as_tensor(np.asarray(vectors, dtype=np.float32))
+        if vecs32.ndim != 2 or vecs32.shape != (len(ids), self.dim):
+            raise ValueError(f"expected vectors of shape ({len(ids)}, {self.dim}), got {tuple(vecs32.shape)}")
+        vecs = vecs32.to(self.device, self.dtype)
         self.remove([i for i in ids if i in self._row])
         start, need = len(self._ids), len(self._ids) + len(ids)
         if need > self._mat.shape[0]:
@@ -100,7 +122,14 @@ class ExactIndex:
             alive = torch.zeros(cap, dtype=torch.bool, device=self.device)
             alive[:start] = self._alive[:start]
             self._mat, self._alive = mat, alive
+            if self._exact is not None:
+                exact = torch.from_numpy(np.empty((cap, self.dim), dtype=np.float32))
+                exact[:start] = self._exact[:start]
+                self._exact = exact
         self._mat[start:need] = vecs
+        if self._exact is not None:
+            self._exact[start:need] = vecs32
+            self._bound = max(self._bound, rescoring_bound(vecs32, vecs.cpu()))
         self._alive[start:need] = True
         rows = list(range(start, need))
         for i, r in zip(ids, rows, strict=True):
@@ -165,6 +194,8 @@ class ExactIndex:
             live = self._alive[:n] & valid[:n]
             if not bool(live.any()):
                 return None
+        if self._exact is not None:
+            return topk_rescored(q, self._mat[:n], self._exact[:n], k, bound=self._bound, valid=live)
         sketch = self._current_sketch(n) if q.shape[0] <= self.SKETCH_MAX_QUERIES else None
         if sketch is not None:
             return topk_projected(q, self._mat[:n], sketch, k, valid=live)
@@ -191,5 +222,7 @@ class ExactIndex:
         return self._sketch
 
     def rows_vectors(self, rows: np.ndarray) -> np.ndarray:
-        """float32 copies of the given rows."""
+        """float32 copies of the given rows (the rows as added, with ``rescore``)."""
+        if self._exact is not None:
+            return self._exact[torch.as_tensor(rows, dtype=torch.long)].numpy().copy()
         return self._mat[torch.as_tensor(rows, dtype=torch.long, device=self.device)].float().cpu().numpy()

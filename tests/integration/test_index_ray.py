@@ -114,3 +114,16 @@ def test_ray_resume_after_a_crash_inside_the_episode_component(tmp_path: Path, e
     assert a == b
     for got, want in floats:
         np.testing.assert_allclose(got, want, atol=1e-4)
+
+
+def test_embedding_pool_is_one_actor_per_gpu() -> None:
+    from agentmem.batch.ray_engine import embed_pool
+    from agentmem.errors import ConfigError
+
+    assert embed_pool(4, "auto", workers=2) == (4, 1)  # one actor per GPU of the cluster
+    assert embed_pool(4, "cuda", workers=2) == (4, 1)
+    assert embed_pool(4, "cpu", workers=2) == (2, 0)  # device cpu: CPU actors even with GPUs
+    assert embed_pool(0, "auto", workers=3) == (3, 0)
+    with pytest.raises(ConfigError):
+        embed_pool(0, "cuda", workers=1)
+

@@ -239,7 +239,7 @@ class TurnComponent:
 
     def _new_index(self) -> TurnIndex:
         dim, dev = self.s.embedder.dim, self.s.device
-        dtype = torch.bfloat16 if self.s.config.vector_dtype == "bfloat16" else torch.float32
+        dtype = {"bfloat16": torch.bfloat16, "float32": torch.float32}.get(self.s.config.vector_dtype)  # auto: None
         return TurnIndex(ExactIndex(dim, device=dev, dtype=dtype), ExactIndex(dim, device=dev, dtype=dtype),
                          PassageIndex(dim, device=dev, dtype=dtype))
 

@@ -82,7 +82,7 @@ class PassageIndex:
     """Passage vectors of one user's long turns, each row owned by a turn row of the
     :class:`~agentmem.mechanisms.turns.component.TurnIndex` (rows never renumber)."""
 
-    def __init__(self, dim: int, *, device: str, dtype: torch.dtype) -> None:
+    def __init__(self, dim: int, *, device: str, dtype: torch.dtype | None) -> None:
         self.index = ExactIndex(dim, device=device, dtype=dtype)
         self.owner: list[int] = []  # passage row -> turn row
         self._of_turn: dict[int, list[int]] = {}  # turn row -> its passage rows
