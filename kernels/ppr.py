@@ -55,6 +55,7 @@ class Transition:
     pt: sp.csr_matrix
     dangling: np.ndarray
     _torch: dict[str, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict, repr=False)
+    _host: dict[str, tuple[np.ndarray, ...]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_adjacency(cls, adj: Any) -> Transition:
@@ -95,6 +96,18 @@ class Transition:
             mask = torch.from_numpy(self.dangling).to(device=device, dtype=dtype)
             got = (mat, mask)
             self._torch[key] = got
+        return got
+
+
+    def host_operands(self, dtype: np.dtype[Any]) -> tuple[np.ndarray, ...]:
+        """``(indptr int64, indices int32, data, dangling node ids int64)`` for the C kernel, cached."""
+        key = np.dtype(dtype).name
+        got = self._host.get(key)
+        if got is None:
+            pt = self.pt
+            got = (np.ascontiguousarray(pt.indptr, dtype=np.int64), np.ascontiguousarray(pt.indices, dtype=np.int32),
+                   np.ascontiguousarray(pt.data, dtype=dtype), np.flatnonzero(self.dangling).astype(np.int64))
+            self._host[key] = got
         return got
 
 
@@ -185,34 +198,39 @@ def personalized_pagerank_torch(
     device: str | torch.device = "auto",
     dtype: torch.dtype = torch.float64,
     check_every: int | None = None,
+    threads: int | None = None,
 ) -> torch.Tensor:
-    """Personalized PageRank for a batch of reset vectors with torch sparse matmul.
+    """Personalized PageRank for a batch of reset vectors (C kernel on the CPU, torch sparse on a GPU).
 
-    Same fixed point and stopping rule as :func:`personalized_pagerank`, solved for all
-    columns at once (``X <- d (P^T X + 1_dangling^T X * R) + (1 - d) R``, ``X`` row-major
-    ``[n, b]``); the loop ends when every column has converged. On the CPU in float64 the
-    sparse product is the C kernel ``kernels/_spmm.c`` (when built), so ``b`` vectors cost a
-    few times one; elsewhere it is ``torch.sparse.mm``.
+    Same fixed point and stopping rule as :func:`personalized_pagerank`, for every reset vector.
+    On the CPU (float32 or float64) the C kernel ``kernels/_spmm.c`` solves the vectors in
+    tiles of a few columns stored side by side, each vector stopping at the iteration the
+    reference would stop at; elsewhere the loop is ``torch.sparse.mm`` over ``[n, b]``
+    (``X <- d (P^T X + 1_dangling^T X * R) + (1 - d) R``), until every column has converged.
 
     Parameters
     ----------
     adj
-        As in :func:`personalized_pagerank` (a :class:`Transition` caches its torch copy).
+        As in :func:`personalized_pagerank` (a :class:`Transition` caches its operands).
     reset
         ``[n]`` or ``[b, n]`` personalization weights (each row normalized here).
     device
         ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"`` (an error without a GPU).
     dtype
-        Floating dtype of the iteration (float64 by default; float32 is faster on GPU).
+        ``torch.float64`` (default) or ``torch.float32`` (half the memory traffic; the
+        tolerance must then stay above float32 rounding, about ``1e-7`` of the scores' sum).
     check_every
-        Test convergence (on a GPU a host sync) every this many iterations only; the result
-        may then be up to ``check_every - 1`` iterations past the stopping point (closer to the
-        fixed point). Default: 8 on a GPU, 1 on the CPU (the C path always tests every one).
+        On the torch path, test convergence (on a GPU a host sync) every this many iterations
+        only; the result may then be up to ``check_every - 1`` iterations past the stopping
+        point (closer to the fixed point). Default: 8 on a GPU, 1 on the CPU. The C kernel
+        tests every vector at every iteration without a sync.
+    threads
+        Threads of the C kernel (default: ``torch.get_num_threads()``); each takes whole tiles.
 
     Returns
     -------
     torch.Tensor
-        ``[n]`` or ``[b, n]`` scores (rows sum to 1) on ``device``.
+        ``[n]`` or ``[b, n]`` scores (rows sum to 1) on ``device``, of ``dtype``.
 
     Raises
     ------
@@ -224,15 +242,17 @@ def personalized_pagerank_torch(
     _check(damping, tol, max_iter)
     if check_every is not None and check_every < 1:
         raise ValidationError(f"check_every must be >= 1, got {check_every}")
+    if threads is not None and threads < 1:
+        raise ValidationError(f"threads must be >= 1, got {threads}")
     dev = device if isinstance(device, torch.device) else resolve_device(device)
     tr = _as_transition(adj)
     r_np = reset.detach().cpu().numpy() if isinstance(reset, torch.Tensor) else np.asarray(reset)
     single = r_np.ndim == 1
-    r_host = _normalized_reset(np.atleast_2d(r_np), tr.n).T.copy()  # [n, b], row-major
-    if dev.type == "cpu" and dtype == torch.float64 and _spmm is not None:
-        out = torch.from_numpy(_iterate_host(tr, r_host, damping, tr.n * tol, max_iter).T.copy())
+    r_rows = _normalized_reset(np.atleast_2d(r_np), tr.n)  # [b, n]
+    if dev.type == "cpu" and dtype in (torch.float32, torch.float64) and _spmm is not None:
+        out = torch.from_numpy(_solve_host(tr, r_rows, damping, tr.n * tol, max_iter, dtype, threads))
         return out[0] if single else out
-    r = torch.from_numpy(r_host).to(device=dev, dtype=dtype)
+    r = torch.from_numpy(r_rows.T.copy()).to(device=dev, dtype=dtype)  # [n, b]
     pt, dangling = tr.torch_operands(dev, dtype)
     x = r.clone()
     err = torch.full((r.shape[1],), float("inf"), dtype=dtype, device=dev)
@@ -251,21 +271,26 @@ def personalized_pagerank_torch(
     raise ConvergenceError("personalized_pagerank_torch", max_iter, float(err.max()))
 
 
-def _iterate_host(tr: Transition, r: np.ndarray, damping: float, limit: float, max_iter: int) -> np.ndarray:
-    """The power iteration of :func:`personalized_pagerank_torch` on the CPU, ``[n, b]`` float64,
-    one fused C step per iteration (``kernels/_spmm.c``)."""
+def _tile_width(b: int, dtype: torch.dtype) -> int:
+    """Columns per tile of the C kernel: two cache lines of each stored entry's row (32 float32 or
+    16 float64 values), fewer when there are fewer vectors."""
+    widest = 32 if dtype == torch.float32 else 16
+    return next(t for t in (1, 4, 8, 16, 32) if t >= min(b, widest))
+
+
+def _solve_host(tr: Transition, r: np.ndarray, damping: float, limit: float, max_iter: int,
+                dtype: torch.dtype, threads: int | None) -> np.ndarray:
+    """:func:`personalized_pagerank_torch` on the CPU: ``[b, n]`` resets to ``[b, n]`` scores (C kernel)."""
     assert _spmm is not None
-    pt = tr.pt
-    indptr = np.ascontiguousarray(pt.indptr, dtype=np.int64)
-    indices = np.ascontiguousarray(pt.indices, dtype=np.int64)
-    data = np.ascontiguousarray(pt.data, dtype=np.float64)
-    dangling = np.ascontiguousarray(tr.dangling, dtype=np.uint8)
-    n, b = r.shape
-    x, new = r.copy(), np.empty_like(r)
-    err = np.empty(b)
-    for _ in range(max_iter):
-        _spmm.step(indptr, indices, data, dangling, x, r, damping, new, err, n, b)
-        x, new = new, x
-        if bool((err < limit).all()):
-            return x
-    raise ConvergenceError("personalized_pagerank_torch", max_iter, float(err.max()))
+    np_dtype = np.dtype(np.float32 if dtype == torch.float32 else np.float64)
+    indptr, indices, data, dangling = tr.host_operands(np_dtype)
+    b, n = r.shape
+    rows = np.ascontiguousarray(r, dtype=np_dtype)
+    out = np.empty_like(rows)
+    converged, _, worst = _spmm.solve(
+        indptr, indices, data, dangling, rows, out, n, b, damping, limit, max_iter,
+        _tile_width(b, dtype), threads or torch.get_num_threads(), np_dtype == np.float64,
+    )
+    if not converged:
+        raise ConvergenceError("personalized_pagerank_torch", max_iter, float(worst))
+    return out

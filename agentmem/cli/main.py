@@ -32,6 +32,7 @@ BENCHES = {
     "ablation": "ablation",
     "updates": "updates",
     "gpu": "gpu",
+    "ppr": "ppr",
 }
 
 

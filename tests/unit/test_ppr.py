@@ -129,27 +129,82 @@ def test_validation(adj: np.ndarray, reset: np.ndarray, kwargs: dict) -> None:
         personalized_pagerank(adj, reset, **kwargs)
 
 
-@pytest.mark.skipif(ppr_module._spmm is None, reason="kernels/_spmm.c not built (no C compiler)")
-@pytest.mark.parametrize("b", [1, 40])  # 40 > the kernel's column block of 32
-def test_c_step_batch_matches_reference_per_column(b: int) -> None:
+needs_c = pytest.mark.skipif(ppr_module._spmm is None, reason="kernels/_spmm.c not built (no C compiler)")
+
+
+@needs_c
+@pytest.mark.parametrize("weighted", [True, False])
+@pytest.mark.parametrize("b", [1, 3, 40, 64])  # 40: a last tile padded with copies of its last column
+def test_c_kernel_float64_matches_reference_per_column(b: int, weighted: bool) -> None:
     a = random_graph(5, 80, directed=True)  # directed, with a dangling node
+    if not weighted:
+        a = (a > 0).astype(float)
     resets = np.stack([random_reset(11 + i, 80) for i in range(b)])
     tr = Transition.from_adjacency(a)
     got = personalized_pagerank_torch(tr, resets, damping=0.5, device="cpu", tol=1e-13)
     assert got.dtype == torch.float64 and got.shape == (b, 80)
     for i in range(b):
         np.testing.assert_allclose(got[i].numpy(), personalized_pagerank(tr, resets[i], damping=0.5, tol=1e-13),
-                                   atol=1e-12)
+                                   rtol=0, atol=1e-12)
+        # each vector stops where it would alone: the batch does not change a column's result
+        alone = personalized_pagerank_torch(tr, resets[i], damping=0.5, device="cpu", tol=1e-13)
+        np.testing.assert_allclose(got[i].numpy(), alone.numpy(), rtol=1e-13, atol=0)
 
 
-@pytest.mark.skipif(ppr_module._spmm is None, reason="kernels/_spmm.c not built (no C compiler)")
-def test_c_step_rejects_inconsistent_buffers() -> None:
-    ip, ix, d = np.array([0, 1], dtype=np.int64), np.array([5], dtype=np.int64), np.ones(1)
-    x, out, err = np.ones((1, 2)), np.empty((1, 2)), np.empty(2)
+@needs_c
+@pytest.mark.parametrize("b", [1, 64])
+def test_c_kernel_float32_close_to_reference(b: int) -> None:
+    a = random_graph(6, 300, directed=False, density=0.03)
+    resets = np.stack([random_reset(20 + i, 300) for i in range(b)])
+    tr = Transition.from_adjacency(a)
+    got = personalized_pagerank_torch(tr, resets, damping=0.5, device="cpu", dtype=torch.float32, tol=1e-8)
+    assert got.dtype == torch.float32 and got.shape == (b, 300)
+    ref = np.stack([personalized_pagerank(tr, r, damping=0.5) for r in resets])
+    np.testing.assert_allclose(got.numpy(), ref, rtol=0, atol=2e-6)
+    np.testing.assert_allclose(got.numpy().sum(axis=1), 1.0, atol=1e-5)
+
+
+@needs_c
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_c_kernel_threads_split_tiles_without_changing_results(dtype: torch.dtype) -> None:
+    a = random_graph(8, 120, directed=False)
+    resets = np.stack([random_reset(30 + i, 120) for i in range(70)])
+    tr = Transition.from_adjacency(a)
+    one = personalized_pagerank_torch(tr, resets, device="cpu", dtype=dtype, tol=1e-9, threads=1)
+    two = personalized_pagerank_torch(tr, resets, device="cpu", dtype=dtype, tol=1e-9, threads=2)
+    np.testing.assert_array_equal(one.numpy(), two.numpy())
+    with pytest.raises(ValidationError):
+        personalized_pagerank_torch(tr, resets, device="cpu", threads=0)
+
+
+@needs_c
+def test_c_kernel_non_convergence_raises_named_error_in_float32() -> None:
+    a = random_graph(0, 30, directed=False)
+    with pytest.raises(ConvergenceError) as info:
+        personalized_pagerank_torch(a, random_reset(0, 30), damping=0.99, tol=1e-15, max_iter=3, device="cpu",
+                                    dtype=torch.float32)
+    assert info.value.max_iter == 3 and info.value.residual > 0
+
+
+@needs_c
+def test_c_solve_rejects_inconsistent_buffers() -> None:
+    solve = ppr_module._spmm.solve
+    ip, ix, d = np.array([0, 1], dtype=np.int64), np.array([5], dtype=np.int32), np.ones(1)
+    none = np.zeros(0, dtype=np.int64)
+    r, out = np.full((2, 1), 1.0), np.empty((2, 1))
     with pytest.raises(ValueError, match="out of range"):
-        ppr_module._spmm.step(ip, ix, d, np.zeros(1, dtype=np.uint8), x, x, 0.5, out, err, 1, 2)
+        solve(ip, ix, d, none, r, out, 1, 2, 0.5, 1e-9, 10, 1, 1, True)
     with pytest.raises(ValueError, match="sizes"):
-        ppr_module._spmm.step(ip, ix, d, np.zeros(1, dtype=np.uint8), x, x, 0.5, out, err, 1, 3)
+        solve(ip, ix, d, none, r, out, 1, 3, 0.5, 1e-9, 10, 1, 1, True)
+    with pytest.raises(ValueError, match="sizes"):  # float64 buffers announced as float32
+        solve(ip, ix, d, none, r, out, 1, 2, 0.5, 1e-9, 10, 1, 1, False)
+    with pytest.raises(ValueError, match="indptr"):
+        solve(np.array([0, 2], dtype=np.int64), ix, d, none, r, out, 1, 2, 0.5, 1e-9, 10, 1, 1, True)
+    with pytest.raises(ValueError, match="dangling"):
+        solve(ip, np.array([0], dtype=np.int32), d, np.array([3], dtype=np.int64), r, out, 1, 2, 0.5, 1e-9, 10, 1,
+              1, True)
+    with pytest.raises(ValueError, match="tile"):
+        solve(ip, np.array([0], dtype=np.int32), d, none, r, out, 1, 2, 0.5, 1e-9, 10, 3, 1, True)
 
 
 @pytest.mark.parametrize("every", [1, 4])
