@@ -171,8 +171,9 @@ static PyObject *solve(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "solve: buffer sizes disagree with n, b and the dtype");
         goto done;
     }
-    if (!(tile == 1 || tile == 4 || tile == 8 || tile == 16 || tile == 32 || tile == 64) || threads < 1 || p.max_iter < 1) {
-        PyErr_SetString(PyExc_ValueError, "solve: tile must be 1, 4, 8, 16 or 32; threads and max_iter >= 1");
+    if (!(tile == 1 || tile == 4 || tile == 8 || tile == 16 || tile == 32 || tile == 64) || threads < 1 ||
+        p.max_iter < 1) {
+        PyErr_SetString(PyExc_ValueError, "solve: tile must be 1, 4, 8, 16, 32 or 64; threads and max_iter >= 1");
         goto done;
     }
     p.indptr = indptr.buf;

@@ -22,8 +22,9 @@ typedef F VEC __attribute__((vector_size(32)));
 typedef FINT IVEC __attribute__((vector_size(32)));
 #define ABS_MASK ((IVEC){0} + (FINT)(~(uint64_t)0 >> (65 - 8 * sizeof(F)))) /* all bits but the sign */
 
-static inline __attribute__((always_inline)) int TILE_FN(const Problem *p, const F *restrict rt, F *restrict x, F *restrict y, F *const *outs,
-                          Py_ssize_t w, const int T, int *iters, double *errs) {
+static inline __attribute__((always_inline)) int TILE_FN(const Problem *p, const F *restrict rt, F *restrict x,
+                                                         F *restrict y, F *const *outs, Py_ssize_t w, const int T,
+                                                         int *iters, double *errs) {
     const Py_ssize_t n = p->n;
     const int64_t *restrict indptr = p->indptr;
     const int32_t *restrict indices = p->indices;

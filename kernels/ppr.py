@@ -1,4 +1,4 @@
-"""Personalized PageRank: a readable scipy reference and a batched torch path (CUDA when present).
+"""Personalized PageRank: a readable scipy reference and a batched path (C on the CPU, torch on CUDA).
 
 Both solve, for a weighted undirected (or directed) graph with adjacency ``A`` and a reset
 (personalization) distribution ``r``, the fixed point
@@ -217,8 +217,8 @@ def personalized_pagerank_torch(
     device
         ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"`` (an error without a GPU).
     dtype
-        ``torch.float64`` (default) or ``torch.float32`` (half the memory traffic; the
-        tolerance must then stay above float32 rounding, about ``1e-7`` of the scores' sum).
+        ``torch.float64`` (default) or ``torch.float32`` (half the memory traffic; the L1
+        limit ``n * tol`` must then stay above float32 rounding, about ``1e-7``).
     check_every
         On the torch path, test convergence (on a GPU a host sync) every this many iterations
         only; the result may then be up to ``check_every - 1`` iterations past the stopping
