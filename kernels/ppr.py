@@ -100,7 +100,8 @@ class Transition:
 
 
     def host_operands(self, dtype: np.dtype[Any]) -> tuple[np.ndarray, ...]:
-        """``(indptr int64, indices int32, data, dangling node ids int64)`` for the C kernel, cached."""
+        """``(indptr int64, indices int32, data, dangling node ids int64)`` for the C kernel, cached
+        (the kernel is used for fewer than 2**31 nodes)."""
         key = np.dtype(dtype).name
         got = self._host.get(key)
         if got is None:
@@ -249,7 +250,7 @@ def personalized_pagerank_torch(
     r_np = reset.detach().cpu().numpy() if isinstance(reset, torch.Tensor) else np.asarray(reset)
     single = r_np.ndim == 1
     r_rows = _normalized_reset(np.atleast_2d(r_np), tr.n)  # [b, n]
-    if dev.type == "cpu" and dtype in (torch.float32, torch.float64) and _spmm is not None:
+    if dev.type == "cpu" and dtype in (torch.float32, torch.float64) and _spmm is not None and tr.n < 2**31:
         out = torch.from_numpy(_solve_host(tr, r_rows, damping, tr.n * tol, max_iter, dtype, threads))
         return out[0] if single else out
     r = torch.from_numpy(r_rows.T.copy()).to(device=dev, dtype=dtype)  # [n, b]
