@@ -1,6 +1,7 @@
 """``agentmem bench ppr``: batched personalized PageRank on the CPU against one query.
 
-For each random undirected graph (``nodes:edges``; every edge stored both ways, uniform weights)
+For each undirected graph (``nodes:edges``; every edge stored both ways, uniform random weights;
+random endpoints, or ``--shape ring`` for local gathers)
 and ``--batch`` reset vectors of five random seeds each, it times, interleaved over
 ``--repeats`` rounds (best round reported, wall clock and process CPU time):
 
@@ -35,15 +36,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch", type=int, default=64, help="reset vectors solved together")
     p.add_argument("--threads", default="1,2", help="comma-separated thread counts for the batch")
     p.add_argument("--repeats", type=int, default=7, help="interleaved rounds; the best is reported")
+    p.add_argument("--shape", choices=["random", "ring"], default="random",
+                   help="random edges, or a ring (node i linked to the next edges/nodes ones: local gathers)")
 
 
-def random_graph(n: int, m: int, b: int, seed: int = 0) -> tuple[Any, np.ndarray]:
-    """A :class:`~agentmem.kernels.ppr.Transition` of ``m`` random undirected edges over ``n``
-    nodes and ``[b, n]`` resets of five random seeds each."""
+def random_graph(n: int, m: int, b: int, seed: int = 0, *, shape: str = "random") -> tuple[Any, np.ndarray]:
+    """A :class:`~agentmem.kernels.ppr.Transition` of ``m`` undirected edges over ``n`` nodes
+    (random endpoints, or for ``shape="ring"`` node ``i`` linked to the next ``m // n`` nodes) with
+    random weights, and ``[b, n]`` resets of five random seeds each."""
     from agentmem.kernels.ppr import Transition
 
     rng = np.random.default_rng(seed)
-    src, dst, w = rng.integers(0, n, m), rng.integers(0, n, m), rng.random(m)
+    if shape == "ring":
+        k = max(1, m // n)
+        src = np.repeat(np.arange(n), k)
+        dst = (src + np.tile(np.arange(1, k + 1), n)) % n
+    else:
+        src, dst = rng.integers(0, n, m), rng.integers(0, n, m)
+    w = rng.random(len(src))
     adj = sp.coo_matrix((np.r_[w, w], (np.r_[src, dst], np.r_[dst, src])), shape=(n, n))
     resets = np.zeros((b, n))
     for i in range(b):
@@ -65,10 +75,10 @@ def _best(fns: dict[str, Callable[[], Any]], repeats: int) -> dict[str, tuple[fl
     return best
 
 
-def _graph_row(n: int, m: int, b: int, threads: list[int], repeats: int) -> dict[str, Any]:
+def _graph_row(n: int, m: int, b: int, threads: list[int], repeats: int, shape: str) -> dict[str, Any]:
     from agentmem.kernels.ppr import personalized_pagerank, personalized_pagerank_torch
 
-    tr, resets = random_graph(n, m, b)
+    tr, resets = random_graph(n, m, b, shape=shape)
     fns: dict[str, Callable[[], Any]] = {"scipy_1": functools.partial(personalized_pagerank, tr, resets[0])}
     for name, dt in (("f64", torch.float64), ("f32", torch.float32)):
         solve = functools.partial(personalized_pagerank_torch, tr, device="cpu", dtype=dt)
@@ -78,7 +88,7 @@ def _graph_row(n: int, m: int, b: int, threads: list[int], repeats: int) -> dict
     best = _best(fns, repeats)
     one_wall = min(best["scipy_1"][0], best["c_f64_1"][0])
     one_cpu = min(best["scipy_1"][1], best["c_f64_1"][1])
-    row: dict[str, Any] = {"nodes": n, "stored_entries": int(tr.pt.nnz), "batch": b}
+    row: dict[str, Any] = {"shape": shape, "nodes": n, "stored_entries": int(tr.pt.nnz), "batch": b}
     for k, (w, c) in best.items():
         row[f"{k}_ms"] = round(w * 1e3, 2)
         row[f"{k}_cpu_ms"] = round(c * 1e3, 2)
@@ -99,5 +109,5 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     rows = []
     for spec in str(args.graphs).split(","):
         n, m = (int(v) for v in spec.split(":"))
-        rows.append(_graph_row(n, m, int(args.batch), threads, int(args.repeats)))
+        rows.append(_graph_row(n, m, int(args.batch), threads, int(args.repeats), str(args.shape)))
     return {"benchmark": "ppr", "cpus": os.cpu_count(), "repeats": int(args.repeats), "rows": rows}

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 
+import numpy as np
+
 from agentmem.bench import ppr as bench_ppr
 
 
 def test_bench_ppr_reports_ratios_and_parity() -> None:
-    args = argparse.Namespace(graphs="600:2000", batch=8, threads="1,2", repeats=1)
+    args = argparse.Namespace(graphs="600:2000", batch=8, threads="1,2", repeats=1, shape="random")
     out = bench_ppr.run(args)
     (row,) = out["rows"]
     assert row["nodes"] == 600 and row["batch"] == 8 and row["stored_entries"] > 3000
@@ -25,3 +27,10 @@ def test_random_graph_is_symmetric_with_five_seeds_per_reset() -> None:
     assert ((resets > 0).sum(axis=1) <= 5).all()
     pattern = (tr.pt != 0).astype(int)
     assert (pattern != pattern.T).nnz == 0
+
+
+def test_ring_shape_links_each_node_to_its_next_neighbours() -> None:
+    tr, _ = bench_ppr.random_graph(50, 100, 2, shape="ring")
+    rows, cols = tr.pt.nonzero()
+    gap = np.abs(rows - cols)
+    assert tr.pt.nnz == 200 and set(np.minimum(gap, 50 - gap).tolist()) == {1, 2}
