@@ -72,7 +72,8 @@ typedef struct {
 
 typedef struct {
     const Problem *p;
-    const char *r; /* [b, n] row-major */
+    const double *r;     /* [b, n] row-major, unnormalized */
+    const double *scale; /* [b]: 1 / sum of each row of r */
     char *out;     /* [b, n] row-major */
     Py_ssize_t b;
     int tile, first, stride, is_double;
@@ -104,13 +105,21 @@ static void *run_job(void *arg) {
         void *outs[MAX_TILE];
         int iters[MAX_TILE];
         double errs[MAX_TILE];
-        const char *src[MAX_TILE];
+        const double *src[MAX_TILE];
+        double scale[MAX_TILE];
         for (Py_ssize_t k = 0; k < T; k++) {
-            src[k] = job->r + (size_t)(c0 + (k < w ? k : w - 1)) * n * es; /* padding repeats the last column */
+            const Py_ssize_t col = c0 + (k < w ? k : w - 1); /* padding repeats the last column */
+            src[k] = job->r + (size_t)col * n;
+            scale[k] = job->scale[col];
             outs[k] = k < w ? job->out + (size_t)(c0 + k) * n * es : NULL;
         }
-        for (Py_ssize_t i = 0; i < n; i++) /* node-major: row i of the tile holds node i of its T columns */
-            for (Py_ssize_t k = 0; k < T; k++) memcpy(rt + (size_t)(i * T + k) * es, src[k] + (size_t)i * es, es);
+        /* node-major: row i of the tile holds node i of its T columns, normalized */
+        for (Py_ssize_t i = 0; i < n; i++) {
+            if (job->is_double)
+                for (Py_ssize_t k = 0; k < T; k++) ((double *)rt)[i * T + k] = src[k][i] * scale[k];
+            else
+                for (Py_ssize_t k = 0; k < T; k++) ((float *)rt)[i * T + k] = (float)(src[k][i] * scale[k]);
+        }
         const int st = job->is_double
                            ? solve_tile_f64(p, (const double *)rt, (double *)x, (double *)y, (double *const *)outs,
                                             w, (int)T, iters, errs)
@@ -155,19 +164,19 @@ static int check_graph(const Problem *p, Py_ssize_t nnz) {
 
 static PyObject *solve(PyObject *self, PyObject *args) {
     (void)self;
-    Py_buffer indptr, indices, data, dangling, r, out;
+    Py_buffer indptr, indices, data, dangling, r, scale, out;
     Problem p;
     Py_ssize_t b;
     int tile, threads, is_double;
-    if (!PyArg_ParseTuple(args, "y*y*y*y*y*w*nnddiiip", &indptr, &indices, &data, &dangling, &r, &out, &p.n, &b,
-                          &p.damping, &p.limit, &p.max_iter, &tile, &threads, &is_double))
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*w*nnddiiip", &indptr, &indices, &data, &dangling, &r, &scale, &out, &p.n,
+                          &b, &p.damping, &p.limit, &p.max_iter, &tile, &threads, &is_double))
         return NULL;
     PyObject *result = NULL;
     int *iters = NULL;
     double *errs = NULL;
     const Py_ssize_t es = is_double ? 8 : 4, nnz = indices.len / 4;
     if (p.n < 1 || b < 1 || indptr.len != (p.n + 1) * 8 || indices.len % 4 || data.len != nnz * es ||
-        dangling.len % 8 || r.len != p.n * b * es || out.len != p.n * b * es) {
+        dangling.len % 8 || r.len != p.n * b * 8 || scale.len != b * 8 || out.len != p.n * b * es) {
         PyErr_SetString(PyExc_ValueError, "solve: buffer sizes disagree with n, b and the dtype");
         goto done;
     }
@@ -195,7 +204,7 @@ static PyObject *solve(PyObject *self, PyObject *args) {
     int started[MAX_THREADS];
     Py_BEGIN_ALLOW_THREADS
     for (int t = 0; t < nth; t++) {
-        jobs[t] = (Job){&p, r.buf, out.buf, b, tile, t, nth, is_double, iters, errs, 0};
+        jobs[t] = (Job){&p, r.buf, scale.buf, out.buf, b, tile, t, nth, is_double, iters, errs, 0};
         started[t] = t > 0 && pthread_create(&ids[t], NULL, run_job, &jobs[t]) == 0;
     }
     run_job(&jobs[0]);
@@ -227,15 +236,17 @@ done:
     PyBuffer_Release(&data);
     PyBuffer_Release(&dangling);
     PyBuffer_Release(&r);
+    PyBuffer_Release(&scale);
     PyBuffer_Release(&out);
     return result;
 }
 
 static PyMethodDef methods[] = {
     {"solve", solve, METH_VARARGS,
-     "solve(indptr, indices, data, dangling, r, out, n, b, damping, limit, max_iter, tile, threads, is_double) "
-     "-> (converged, iterations, worst_change): personalized PageRank of the b rows of r ([b, n], normalized) "
-     "into out ([b, n]); int64 indptr, int32 indices, int64 dangling node ids, float64 or float32 data/r/out"},
+     "solve(indptr, indices, data, dangling, r, scale, out, n, b, damping, limit, max_iter, tile, threads, "
+     "is_double) -> (converged, iterations, worst_change): personalized PageRank of the b rows of r ([b, n] "
+     "float64, row k normalized by scale[k]) into out ([b, n]); int64 indptr, int32 indices, int64 dangling node "
+     "ids, float64 or float32 data and out"},
     {NULL, NULL, 0, NULL},
 };
 

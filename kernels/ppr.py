@@ -125,15 +125,21 @@ def _check(damping: float, tol: float, max_iter: int) -> None:
         raise ValidationError(f"max_iter must be >= 1, got {max_iter}")
 
 
-def _normalized_reset(reset: np.ndarray, n: int) -> np.ndarray:
+def _reset_totals(reset: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``reset`` as float64 and the sum of each vector, validated (non-negative, not all zero)."""
     r = np.asarray(reset, dtype=np.float64)
     if r.shape[-1] != n:
         raise ValidationError(f"reset has {r.shape[-1]} entries, graph has {n} nodes")
-    if (r < 0).any():
+    if r.size and r.min() < 0:
         raise ValidationError("reset weights must be non-negative")
     total = r.sum(axis=-1, keepdims=True)
     if (total <= 0).any():
         raise ValidationError("reset weights must not be all zero")
+    return r, total
+
+
+def _normalized_reset(reset: np.ndarray, n: int) -> np.ndarray:
+    r, total = _reset_totals(reset, n)
     return r / total
 
 
@@ -249,11 +255,11 @@ def personalized_pagerank_torch(
     tr = _as_transition(adj)
     r_np = reset.detach().cpu().numpy() if isinstance(reset, torch.Tensor) else np.asarray(reset)
     single = r_np.ndim == 1
-    r_rows = _normalized_reset(np.atleast_2d(r_np), tr.n)  # [b, n]
+    raw, total = _reset_totals(np.atleast_2d(r_np), tr.n)  # [b, n], [b, 1]
     if dev.type == "cpu" and dtype in (torch.float32, torch.float64) and _spmm is not None and tr.n < 2**31:
-        out = torch.from_numpy(_solve_host(tr, r_rows, damping, tr.n * tol, max_iter, dtype, threads))
+        out = torch.from_numpy(_solve_host(tr, raw, 1.0 / total[:, 0], damping, tr.n * tol, max_iter, dtype, threads))
         return out[0] if single else out
-    r = torch.from_numpy(r_rows.T.copy()).to(device=dev, dtype=dtype)  # [n, b]
+    r = torch.from_numpy((raw / total).T.copy()).to(device=dev, dtype=dtype)  # [n, b]
     pt, dangling = tr.torch_operands(dev, dtype)
     x = r.clone()
     err = torch.full((r.shape[1],), float("inf"), dtype=dtype, device=dev)
@@ -279,18 +285,18 @@ def _tile_width(b: int, dtype: torch.dtype) -> int:
     return next(t for t in (1, 4, 8, 16, 32) if t >= min(b, widest))
 
 
-def _solve_host(tr: Transition, r: np.ndarray, damping: float, limit: float, max_iter: int,
+def _solve_host(tr: Transition, r: np.ndarray, scale: np.ndarray, damping: float, limit: float, max_iter: int,
                 dtype: torch.dtype, threads: int | None) -> np.ndarray:
-    """:func:`personalized_pagerank_torch` on the CPU: ``[b, n]`` resets to ``[b, n]`` scores (C kernel)."""
+    """:func:`personalized_pagerank_torch` on the CPU (C kernel): ``[b, n]`` float64 resets, row ``k``
+    normalized by ``scale[k]`` as it is copied into the kernel's tiles, to ``[b, n]`` scores."""
     assert _spmm is not None
     np_dtype = np.dtype(np.float32 if dtype == torch.float32 else np.float64)
     indptr, indices, data, dangling = tr.host_operands(np_dtype)
     b, n = r.shape
-    rows = np.ascontiguousarray(r, dtype=np_dtype)
-    out = np.empty_like(rows)
+    out = np.empty((b, n), dtype=np_dtype)
     converged, _, worst = _spmm.solve(
-        indptr, indices, data, dangling, rows, out, n, b, damping, limit, max_iter,
-        _tile_width(b, dtype), threads or torch.get_num_threads(), np_dtype == np.float64,
+        indptr, indices, data, dangling, np.ascontiguousarray(r), np.ascontiguousarray(scale), out, n, b,
+        damping, limit, max_iter, _tile_width(b, dtype), threads or torch.get_num_threads(), np_dtype == np.float64,
     )
     if not converged:
         raise ConvergenceError("personalized_pagerank_torch", max_iter, float(worst))

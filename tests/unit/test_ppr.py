@@ -190,21 +190,23 @@ def test_c_kernel_non_convergence_raises_named_error_in_float32() -> None:
 def test_c_solve_rejects_inconsistent_buffers() -> None:
     solve = ppr_module._spmm.solve
     ip, ix, d = np.array([0, 1], dtype=np.int64), np.array([5], dtype=np.int32), np.ones(1)
-    none = np.zeros(0, dtype=np.int64)
+    none, scale = np.zeros(0, dtype=np.int64), np.ones(2)
     r, out = np.full((2, 1), 1.0), np.empty((2, 1))
     with pytest.raises(ValueError, match="out of range"):
-        solve(ip, ix, d, none, r, out, 1, 2, 0.5, 1e-9, 10, 1, 1, True)
+        solve(ip, ix, d, none, r, scale, out, 1, 2, 0.5, 1e-9, 10, 1, 1, True)
     with pytest.raises(ValueError, match="sizes"):
-        solve(ip, ix, d, none, r, out, 1, 3, 0.5, 1e-9, 10, 1, 1, True)
+        solve(ip, ix, d, none, r, scale, out, 1, 3, 0.5, 1e-9, 10, 1, 1, True)
+    with pytest.raises(ValueError, match="sizes"):  # one scale for two vectors
+        solve(ip, ix, d, none, r, scale[:1], out, 1, 2, 0.5, 1e-9, 10, 1, 1, True)
     with pytest.raises(ValueError, match="sizes"):  # float64 buffers announced as float32
-        solve(ip, ix, d, none, r, out, 1, 2, 0.5, 1e-9, 10, 1, 1, False)
+        solve(ip, ix, d, none, r, scale, out, 1, 2, 0.5, 1e-9, 10, 1, 1, False)
     with pytest.raises(ValueError, match="indptr"):
-        solve(np.array([0, 2], dtype=np.int64), ix, d, none, r, out, 1, 2, 0.5, 1e-9, 10, 1, 1, True)
+        solve(np.array([0, 2], dtype=np.int64), ix, d, none, r, scale, out, 1, 2, 0.5, 1e-9, 10, 1, 1, True)
     with pytest.raises(ValueError, match="dangling"):
-        solve(ip, np.array([0], dtype=np.int32), d, np.array([3], dtype=np.int64), r, out, 1, 2, 0.5, 1e-9, 10, 1,
-              1, True)
+        solve(ip, np.array([0], dtype=np.int32), d, np.array([3], dtype=np.int64), r, scale, out, 1, 2, 0.5, 1e-9,
+              10, 1, 1, True)
     with pytest.raises(ValueError, match="tile"):
-        solve(ip, np.array([0], dtype=np.int32), d, none, r, out, 1, 2, 0.5, 1e-9, 10, 3, 1, True)
+        solve(ip, np.array([0], dtype=np.int32), d, none, r, scale, out, 1, 2, 0.5, 1e-9, 10, 3, 1, True)
 
 
 @pytest.mark.parametrize("every", [1, 4])
