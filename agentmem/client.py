@@ -17,13 +17,16 @@ A user the server does not know reads as an empty memory, exactly as with :class
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
 from agentmem._client_api import Api
 from agentmem._client_wire import Ops
 from agentmem.errors import StorageError
+
+if TYPE_CHECKING:
+    from agentmem.items.http import HttpItemStore
 
 __all__ = ["AsyncMemoryClient", "MemoryClient"]
 
@@ -60,6 +63,13 @@ class MemoryClient(Api):
                 req = ops.send(resp)
         except StopIteration as done:
             return done.value  # type: ignore[no-any-return]
+
+    @property
+    def items(self) -> HttpItemStore:
+        """The sidecar's item store (LangGraph-style JSON items): see :mod:`agentmem.items`."""
+        from agentmem.items.http import HttpItemStore
+
+        return HttpItemStore(self)
 
     def close(self) -> None:
         self._http.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 from typing import IO, Any
 
@@ -14,6 +15,7 @@ from agentmem.config_file import load_settings
 from agentmem.engine import Engine
 from agentmem.errors import ConfigError, ValidationError
 from agentmem.export import read_records, write_turns
+from agentmem.items import ItemStore
 from agentmem.maintenance import Maintenance
 from agentmem.mechanisms.base import (
     Candidate,
@@ -36,6 +38,7 @@ from agentmem.scoping import (
     make_scope,
 )
 from agentmem.search import episode_context, search
+from agentmem.store.item_rows import ItemRows
 from agentmem.telemetry import traced
 from agentmem.types import ContextPack, Episode, Fact, HistoryEvent, Hit, Scope, Thought, Turn
 
@@ -388,6 +391,12 @@ class Memory:
             for group in call_groups(recs, most=cfg.max_messages_per_call, chars=cfg.max_request_chars):
                 added += len(self.add(group, user_id=user_id, session_id=session_id, tenant=tenant))
         return added
+
+    @cached_property
+    def items(self) -> ItemStore:
+        """LangGraph-style JSON items by namespace and key, kept as this memory's turns
+        (:mod:`agentmem.items`; the LangGraph adapter and the sidecar's ``/store`` use it)."""
+        return ItemStore(self, ItemRows(self.services.sql))
 
     def close(self) -> None:
         self.engine.close()

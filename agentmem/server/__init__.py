@@ -15,8 +15,7 @@ __all__ = ["ServerSettings", "create_app"]
 
 
 def __getattr__(name: str) -> Any:
-    # Imported lazily so that `import agentmem.server.store_items` (used by the LangGraph
-    # adapter) does not need FastAPI.
+    # Imported lazily so that importing a submodule does not need FastAPI.
     if name in __all__:
         try:
             from agentmem.server import app

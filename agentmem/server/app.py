@@ -44,7 +44,6 @@ from agentmem.server.metrics import Metrics, MetricsMiddleware
 from agentmem.server.safety import SafeJSONResponse
 from agentmem.server.schemas import ErrorOut, Status
 from agentmem.server.settings import ServerSettings
-from agentmem.server.store_items import ItemStore
 
 __all__ = ["ServerSettings", "create_app", "create_app_from_env", "error_response"]
 
@@ -98,7 +97,6 @@ def create_app(settings: ServerSettings | None = None, *, memory: Any = None) ->
         mem = await run_in_threadpool(_memory_from, settings) if owned else memory
         app.state.memory = mem
         app.state.keys = KeyStore(mem.maintenance.database.engine)
-        app.state.items = ItemStore(mem.maintenance.database, embed=mem.maintenance.embed)
         if settings.auth and not settings.admin_key:
             log.warning("AGENTMEM_ADMIN_KEY is not set: keys can be managed only with `agentmem keys`")
         try:

@@ -1,21 +1,27 @@
-"""The LangGraph-store surface: what ``langgraph_sdk``'s ``client.store`` calls.
+"""The LangGraph-store surface: what ``langgraph_sdk``'s ``client.store`` calls, and more.
 
 ``PUT/GET/DELETE /store/items``, ``POST /store/items/search`` and ``POST /store/namespaces``
-with LangGraph's payloads, over :class:`~agentmem.server.store_items.ItemStore`, scoped by
-the caller's tenant. ``langgraph_sdk`` sends its key as ``X-Api-Key``, which is accepted as
-well as ``Authorization: Bearer``.
+with LangGraph's payloads, plus ``POST /store/items/batch`` and ``POST /store/items/sweep``
+(used by ``MemoryClient.items``), all run on the memory's item store
+(:class:`agentmem.items.ItemStore`, ``Memory.items``) scoped by the caller's tenant. Every
+body takes an optional ``user_id`` (the items' owner; default the namespace's first label).
+``langgraph_sdk`` sends its key as ``X-Api-Key``, which is accepted as well as
+``Authorization: Bearer``.
 """
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Query, Request, Response
 
 from agentmem.errors import NotFoundError
+from agentmem.items import Item, ItemPut, ItemStore
+from agentmem.items.http import DELETED_HEADER
 from agentmem.server import schemas as s
-from agentmem.server.routes import Tenant
-from agentmem.server.store_items import Item, ItemStore
+from agentmem.server.routes import Tenant, _admit
 
 __all__ = ["router"]
 
@@ -26,7 +32,7 @@ router = APIRouter(
 
 
 def _items(request: Request) -> ItemStore:
-    store: ItemStore = request.app.state.items
+    store: ItemStore = request.app.state.memory.items
     return store
 
 
@@ -36,10 +42,30 @@ def _out(i: Item) -> dict[str, Any]:
     return out.model_dump(mode="json", exclude_none=True)
 
 
+def _put(p: s.PutItemRequest | s.BatchPut) -> ItemPut:
+    return ItemPut(tuple(p.namespace), p.key, p.value, p.index, p.ttl, p.user_id)
+
+
+def _admit_puts(request: Request, tenant: str, puts: list[ItemPut]) -> None:
+    """The write cost cap and quota of :func:`agentmem.server.routes._admit`, per stored value."""
+    _admit(request, tenant, [json.dumps(p.value) for p in puts if p.value is not None])
+
+
 @router.put("/items", status_code=204)
 def put_item(body: s.PutItemRequest, request: Request, tenant: str = Tenant) -> Response:
-    """Store or replace an item (``ttl`` in minutes)."""
-    _items(request).put(tenant, body.namespace, body.key, body.value, ttl=body.ttl)
+    """Store or replace an item (``ttl`` in minutes; ``index``: the JSON paths a query ranks by)."""
+    puts = [_put(body)]
+    _admit_puts(request, tenant, puts)
+    _items(request).put_many(puts, tenant=tenant, now=body.now)
+    return Response(status_code=204)
+
+
+@router.post("/items/batch", status_code=204)
+def put_items(body: s.BatchPutRequest, request: Request, tenant: str = Tenant) -> Response:
+    """Puts and deletes (``value: null``) in order; new items are embedded together."""
+    puts = [_put(p) for p in body.puts]
+    _admit_puts(request, tenant, puts)
+    _items(request).put_many(puts, tenant=tenant, now=body.now)
     return Response(status_code=204)
 
 
@@ -50,11 +76,13 @@ def get_item(
     namespace: str = Query(default="", max_length=1024, pattern=r"^[^\x00]*$",
                            description="labels joined by '.'"),
     refresh_ttl: bool = True,
+    user_id: str | None = Query(default=None, min_length=1, max_length=255, pattern=r"^[^\x00]+$"),
+    now: datetime | None = None,
     tenant: str = Tenant,
 ) -> dict[str, Any]:
     """One item (404 when absent or expired)."""
     labels = namespace.split(".") if namespace else []
-    item = _items(request).get(tenant, labels, key, refresh_ttl=refresh_ttl)
+    item = _items(request).get(labels, key, user_id=user_id, refresh_ttl=refresh_ttl, tenant=tenant, now=now)
     if item is None:
         raise NotFoundError(f"no item {key!r} in namespace {namespace!r}")
     return _out(item)
@@ -62,26 +90,32 @@ def get_item(
 
 @router.delete("/items", status_code=204)
 def delete_item(body: s.DeleteItemRequest, request: Request, tenant: str = Tenant) -> Response:
-    """Remove an item (absent items are fine)."""
-    _items(request).delete(tenant, body.namespace, body.key)
-    return Response(status_code=204)
+    """Remove an item (absent items are fine; the response header says whether one was there)."""
+    found = _items(request).delete(body.namespace, body.key, user_id=body.user_id, tenant=tenant)
+    return Response(status_code=204, headers={DELETED_HEADER: "1" if found else "0"})
+
+
+@router.post("/items/sweep", response_model=s.CountOut)
+def sweep_items(body: s.SweepItemsRequest, request: Request, tenant: str = Tenant) -> s.CountOut:
+    """Delete expired items (of one user, or of the whole tenant)."""
+    return s.CountOut(deleted=_items(request).sweep_expired(user_id=body.user_id, tenant=tenant, now=body.now))
 
 
 @router.post("/items/search", response_model=s.SearchItemsResponse)
 def search_items(body: s.SearchItemsRequest, request: Request, tenant: str = Tenant) -> dict[str, Any]:
     """Items under a namespace prefix: filtered, paged, and ranked by ``query`` when given."""
     found = _items(request).search(
-        tenant, body.namespace_prefix, filter=body.filter, query=body.query, limit=body.limit,
-        offset=body.offset, refresh_ttl=body.refresh_ttl is not False,
+        body.namespace_prefix, user_id=body.user_id, filter=body.filter, query=body.query, limit=body.limit,
+        offset=body.offset, refresh_ttl=body.refresh_ttl is not False, tenant=tenant, now=body.now,
     )
     return {"items": [_out(i) for i in found]}
 
 
 @router.post("/namespaces", response_model=s.NamespacesResponse)
 def list_namespaces(body: s.ListNamespacesRequest, request: Request, tenant: str = Tenant) -> s.NamespacesResponse:
-    """Distinct namespaces, filtered by prefix / suffix and truncated to ``max_depth``."""
+    """Distinct namespaces, filtered by prefix / suffix (``*``: any label), truncated to ``max_depth``."""
     found = _items(request).list_namespaces(
-        tenant, prefix=body.prefix, suffix=body.suffix, max_depth=body.max_depth, limit=body.limit,
-        offset=body.offset,
+        user_id=body.user_id, prefix=body.prefix, suffix=body.suffix, max_depth=body.max_depth,
+        limit=body.limit, offset=body.offset, tenant=tenant, now=body.now,
     )
     return s.NamespacesResponse(namespaces=[list(ns) for ns in found])
