@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from agentmem.errors import NotFoundError
-from agentmem.items.model import Item, ItemPut
+from agentmem.items.model import Item, ItemPut, check_value
 
 if TYPE_CHECKING:
     import httpx
@@ -37,8 +37,9 @@ def _item(d: Mapping[str, Any]) -> Item:
 
 
 def _put_json(p: ItemPut) -> dict[str, Any]:
+    # values are checked here too: a value JSON cannot carry (NaN) must fail as on the server
     out: dict[str, Any] = {"namespace": list(p.namespace), "key": p.key,
-                           "value": None if p.value is None else dict(p.value)}
+                           "value": None if p.value is None else check_value(p.value)}
     if p.index is not None:
         out["index"] = False if p.index is False else list(p.index)
     if p.ttl is not None:

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from agentmem._time import as_utc, utcnow
 from agentmem.config import DEFAULT_TENANT
 from agentmem.errors import ValidationError
+from agentmem.items.legacy import Entry, legacy_entries
 from agentmem.items.model import (
     META,
     SPEAKER,
@@ -38,7 +39,7 @@ from agentmem.items.model import (
 )
 from agentmem.items.text import index_text
 from agentmem.recall.filter_dialect import compile_filter, matches
-from agentmem.store.item_rows import ItemRows, LegacyItem
+from agentmem.store.item_rows import ItemRows
 from agentmem.types import Hit, Turn
 
 __all__ = ["ItemStore", "MemoryWrites"]
@@ -229,6 +230,11 @@ class ItemStore:
             found = {ns[:max_depth] for ns in found}
         return sorted(found)[offset : offset + limit]
 
+    def count(self) -> int:
+        """Stored items across tenants, expired ones not yet deleted included (for metrics)."""
+        self._adopt_legacy()
+        return self.rows.count(role=ROLE, speaker=SPEAKER)
+
     # -- legacy rows -------------------------------------------------------------------------
     def import_legacy(self, *, batch: int = _LEGACY_BATCH) -> int:
         """Move the rows of the ``store_items`` table into items; returns rows consumed.
@@ -238,18 +244,14 @@ class ItemStore:
         """
         consumed = 0
         while rows := self.rows.legacy(batch):
-            at = self._clock()
-            for (tenant, owner), group in _by_scope(r for r in rows if r.expires_at is None or r.expires_at > at):
+            for (tenant, owner), entries in legacy_entries(rows, self._clock()).items():
                 new = []
-                for r in group:
-                    text, indexed = index_text(r.value, ["$"])
-                    meta = item_meta(r.namespace, r.key, r.value, indexed=indexed, ttl=r.ttl,
-                                     expires_at=r.expires_at, created_at=r.created_at, updated_at=r.updated_at)
-                    existing = self._lookup(tenant, owner, r.namespace, r.key)
+                for entry in entries:
+                    existing = self._lookup(tenant, owner, entry[0], entry[1])
                     if not existing:
-                        new.append((r.namespace, r.key, text, meta, r.updated_at))
-                    elif existing[-1].updated_at < r.updated_at:
-                        self._update(tenant, existing[-1], text, meta)
+                        new.append(entry)
+                    elif existing[-1].updated_at < entry[4]:
+                        self._update(tenant, existing[-1], entry[2], entry[3])
                 self._add(tenant, owner, new)
             self.rows.drop_legacy(rows)
             consumed += len(rows)
@@ -314,7 +316,7 @@ class ItemStore:
 
     def _write(self, tenant: str, group: list[_Put], at: datetime) -> None:
         """Puts of distinct keys: deletes and updates one by one, new items added per owner."""
-        new: dict[str, list[tuple[tuple[str, ...], str, str, dict[str, Any], datetime]]] = defaultdict(list)
+        new: dict[str, list[Entry]] = defaultdict(list)
         for p in group:
             existing = self._lookup(tenant, p.owner, p.namespace, p.key)
             if p.value is None:
@@ -333,8 +335,7 @@ class ItemStore:
         for owner, entries in new.items():
             self._add(tenant, owner, entries)
 
-    def _add(self, tenant: str, owner: str,
-             entries: list[tuple[tuple[str, ...], str, str, dict[str, Any], datetime]]) -> None:
+    def _add(self, tenant: str, owner: str, entries: list[Entry]) -> None:
         if not entries:
             return
         added = self.memory.add(
@@ -388,9 +389,3 @@ class ItemStore:
         ranked.sort(key=lambda pair: -(pair[1] or 0.0))
         return ranked + [(r, None) for r in records if r.turn.id in rest]
 
-
-def _by_scope(rows: Iterable[LegacyItem]) -> list[tuple[tuple[str, str], list[LegacyItem]]]:
-    groups: dict[tuple[str, str], list[LegacyItem]] = defaultdict(list)
-    for r in rows:
-        groups[(r.tenant, r.user_id)].append(r)
-    return list(groups.items())

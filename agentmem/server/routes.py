@@ -50,6 +50,7 @@ def require_user(memory: Any, tenant: str, user_id: str) -> None:
 def store_counts(memory: Any) -> dict[str, int]:
     """Rows in the store across tenants (for ``/metrics``)."""
     counts: dict[str, int] = memory.maintenance.row_counts()
+    counts["store_items"] = memory.items.count()  # items are turns (agentmem.items)
     return counts
 
 

@@ -59,6 +59,13 @@ class ItemRows:
         with self.sql.begin() as conn:
             return [_turn(r) for r in conn.execute(q.order_by(c.seq))]
 
+    def count(self, *, role: str, speaker: str) -> int:
+        """Turns with this role and speaker across tenants."""
+        c = t.turns.c
+        q = sa.select(sa.func.count()).select_from(t.turns).where(c.role == role, c.speaker == speaker)
+        with self.sql.begin() as conn:
+            return int(conn.execute(q).scalar() or 0)
+
     def legacy(self, limit: int) -> list[LegacyItem]:
         """Up to ``limit`` rows of ``store_items``."""
         c = t.store_items.c

@@ -286,10 +286,10 @@ episode_streams = Table(
     PrimaryKeyConstraint("tenant", "user_id", "stream", name="pk_episode_streams"),
 )
 
-# JSON documents by (namespace, key): the LangGraph-store surface of the sidecar and the
-# LangGraph store adapter (agentmem.server.store_items). ``namespace`` is the labels joined by
-# "." (LangGraph forbids "." inside a label); ``user_id`` is the first label, so deleting a user
-# deletes the items under their namespace too.
+# Legacy: where the sidecar's /store routes kept JSON items before items became turns
+# (agentmem.items). No code writes it; the item store moves the rows it finds into items on
+# first use and deletes them (agentmem.store.item_rows). ``namespace`` is the labels joined by
+# "."; ``user_id`` is the first label.
 store_items = Table(
     "store_items",
     metadata,

@@ -74,6 +74,7 @@ def _operations(user: str, mid: str, tid: str) -> dict[tuple[str, str], Op]:
         ("POST", "/store/items/search"): Op("/store/items/search", {"namespace_prefix": [user]}, expect=(200,),
                                             check=_no_items),
         ("POST", "/store/namespaces"): Op("/store/namespaces", {}, expect=(200,), check=_no_namespaces),
+        ("POST", "/store/items/sweep"): Op("/store/items/sweep", {}, expect=(200,)),
         # writes: B gets its own user / item of the same name, never A's
         ("POST", "/v1/users/{user_id}/memories"): Op(
             f"{u}/memories", {"messages": [{"role": "user", "content": "B's own memory", "id": "m0"}]},
@@ -86,6 +87,8 @@ def _operations(user: str, mid: str, tid: str) -> dict[tuple[str, str], Op]:
             f"{u}/import", {"records": [{"role": "user", "content": "B's import"}]}, expect=(200,), writes=True),
         ("PUT", "/store/items"): Op("/store/items", {**ns, "value": {"likes": "B's value"}}, expect=(204,),
                                     writes=True),
+        ("POST", "/store/items/batch"): Op("/store/items/batch", {"puts": [{**ns, "value": {"likes": "B's batch"}}]},
+                                          expect=(204,), writes=True),
     }
 
 
