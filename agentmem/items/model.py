@@ -201,7 +201,13 @@ def item_meta(
 
 
 def expiry(ttl: float | None, now: datetime) -> datetime | None:
-    return None if ttl is None else now + timedelta(minutes=ttl)
+    """When an item with this TTL (minutes) written or read at ``now`` expires."""
+    if ttl is None:
+        return None
+    try:
+        return now + timedelta(minutes=ttl)
+    except OverflowError as exc:
+        raise ValidationError(f"a ttl of {ttl} minutes from {now.isoformat()} is past year 9999") from exc
 
 
 def record(turn: Turn) -> Record | None:

@@ -72,6 +72,7 @@ class _Put:
     value: dict[str, Any] | None
     fields: list[str] | None
     ttl: float | None
+    fresh: bool = False  # replaces the item instead of updating it (a delete came first)
 
 
 def _owner(user_id: Any) -> str:
@@ -122,18 +123,16 @@ class ItemStore:
     def put_many(self, puts: Iterable[ItemPut], *, tenant: str = DEFAULT_TENANT, now: datetime | None = None) -> None:
         """Apply puts (and deletes: ``value=None``) in order; new items are embedded together.
 
-        Every put is validated before anything is written. A key that comes back within
-        ``puts`` starts a new group, so a later put of a key always wins.
+        Every put is validated before anything is written. Only the last put of a key is
+        applied (what the sequence leaves behind); a delete before it makes it a new item.
         """
-        checked = [self._check_put(p) for p in puts]
-        at = self._at(now)
-        group: list[_Put] = []
-        for p in checked:
-            if any((g.owner, g.namespace, g.key) == (p.owner, p.namespace, p.key) for g in group):
-                self._write(tenant, group, at)
-                group = []
-            group.append(p)
-        self._write(tenant, group, at)
+        last: dict[tuple[str, tuple[str, ...], str], _Put] = {}
+        for p in map(self._check_put, puts):
+            prev = last.pop((p.owner, p.namespace, p.key), None)
+            if prev is not None and (prev.value is None or prev.fresh):
+                p = replace(p, fresh=True)
+            last[(p.owner, p.namespace, p.key)] = p
+        self._write(tenant, list(last.values()), self._at(now))
 
     def delete(self, namespace: Sequence[str], key: str, *, user_id: str | None = None,
                tenant: str = DEFAULT_TENANT) -> bool:
@@ -319,9 +318,11 @@ class ItemStore:
         new: dict[str, list[Entry]] = defaultdict(list)
         for p in group:
             existing = self._lookup(tenant, p.owner, p.namespace, p.key)
-            if p.value is None:
+            if p.value is None or p.fresh:
                 self._delete(tenant, existing)
-                continue
+                if p.value is None:
+                    continue
+                existing = []
             text, indexed = index_text(p.value, p.fields)
             current = existing[-1] if existing else None
             created = current.created_at if current is not None and not current.expired(at) else at

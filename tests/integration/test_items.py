@@ -66,6 +66,13 @@ def test_batch_applies_in_order_and_validates_first(entry: Any, tenant: str) -> 
     entry.put_many([ItemPut(ns, "a", {"v": 1}), ItemPut(ns, "a", {"v": 2}), ItemPut(ns, "b", {"v": 3}),
                     ItemPut(ns, "b", None)], tenant=tenant, now=NOW)
     assert [(i.key, i.value) for i in entry.search(ns, tenant=tenant)] == [("a", {"v": 2})]
+    # a key repeated within a batch: only its last put is applied (in place) ...
+    entry.put_many([ItemPut(ns, "a", {"v": i}) for i in range(500)], tenant=tenant, now=NOW + timedelta(minutes=1))
+    got = entry.get(ns, "a", tenant=tenant)
+    assert got.value == {"v": 499} and got.created_at == NOW and got.updated_at == NOW + timedelta(minutes=1)
+    # ... unless a delete came before it: then it is a new item
+    entry.put_many([ItemPut(ns, "a", None), ItemPut(ns, "a", {"v": 0})], tenant=tenant, now=NOW + timedelta(minutes=2))
+    assert entry.get(ns, "a", tenant=tenant).created_at == NOW + timedelta(minutes=2)
     bad = [ItemPut(ns, "c", {"v": 4}), ItemPut(ns, "d", {"v": float("nan")})]
     with pytest.raises(ValidationError):
         entry.put_many(bad, tenant=tenant, now=NOW)
