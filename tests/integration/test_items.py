@@ -162,7 +162,7 @@ def test_legacy_store_items_rows_move_into_items(make_memory: Any) -> None:
     from agentmem.store import schema
 
     mem = make_memory()
-    with mem.services.sql.begin() as conn:
+    with mem.maintenance.database.begin() as conn:
         conn.execute(sa.insert(schema.store_items), [
             {"tenant": "acme", "user_id": "ada", "namespace": "ada.prefs", "key": "food",
              "value": {"likes": "ramen"}, "created_at": NOW.replace(tzinfo=None),
@@ -175,6 +175,6 @@ def test_legacy_store_items_rows_move_into_items(make_memory: Any) -> None:
     assert got is not None and got.value == {"likes": "ramen"} and got.created_at == NOW
     assert mem.items.list_namespaces(tenant="acme") == [("ada", "prefs")]  # the expired row is dropped
     assert [t.metadata["langgraph_store"]["key"] for t in mem.memories(user_id="ada", tenant="acme")] == ["food"]
-    with mem.services.sql.begin() as conn:
+    with mem.maintenance.database.begin() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(schema.store_items)).scalar() == 0
     assert mem.items.search(("ada",), query="ramen", tenant="acme")[0].score is not None
