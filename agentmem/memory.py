@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from functools import cached_property
 from pathlib import Path
 from typing import IO, Any
 
@@ -92,6 +91,8 @@ class Memory:
         )
         self.maintenance = Maintenance(self.services, self.engine, self._scope)
         """Operations for the server and the batch indexer (:class:`~agentmem.maintenance.Maintenance`)."""
+        self.items = ItemStore(self, ItemRows(self.services.sql))
+        """LangGraph-style JSON items kept as this memory's turns (:mod:`agentmem.items`)."""
         self._dimension_checked = False
         record_profile(self.services.sql, {
             "embedder": getattr(self.services.embedder, "name", None),
@@ -391,12 +392,6 @@ class Memory:
             for group in call_groups(recs, most=cfg.max_messages_per_call, chars=cfg.max_request_chars):
                 added += len(self.add(group, user_id=user_id, session_id=session_id, tenant=tenant))
         return added
-
-    @cached_property
-    def items(self) -> ItemStore:
-        """LangGraph-style JSON items by namespace and key, kept as this memory's turns
-        (:mod:`agentmem.items`; the LangGraph adapter and the sidecar's ``/store`` use it)."""
-        return ItemStore(self, ItemRows(self.services.sql))
 
     def close(self) -> None:
         self.engine.close()

@@ -18,7 +18,8 @@ import sqlalchemy as sa
 
 from agentmem._time import from_db
 from agentmem.store import schema as t
-from agentmem.store.sql import SqlStore, _turn
+from agentmem.store.sql import SqlStore
+from agentmem.store.turn_log import _turn
 from agentmem.types import Turn
 
 __all__ = ["ItemRows", "LegacyItem"]

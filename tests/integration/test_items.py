@@ -122,8 +122,8 @@ def test_sdk_client_and_adapter_share_the_sidecars_items(sidecar_url: str, sidec
                                                          tenant: str) -> None:
     langgraph_sdk = pytest.importorskip("langgraph_sdk")
     pytest.importorskip("langgraph.store.base")
+    from agentmem._client_wire import TENANT_HEADER
     from agentmem.adapters import AgentMemStore
-    from agentmem.client import TENANT_HEADER
 
     sdk = langgraph_sdk.get_sync_client(url=sidecar_url, api_key=None, headers={TENANT_HEADER: tenant}).store
     adapter = AgentMemStore(sidecar_memory, user_position=0, tenant=tenant)
