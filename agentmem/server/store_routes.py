@@ -21,6 +21,7 @@ from agentmem.errors import NotFoundError
 from agentmem.items import Item, ItemPut, ItemStore
 from agentmem.items.http import DELETED_HEADER
 from agentmem.server import schemas as s
+from agentmem.server import store_schemas as ss
 from agentmem.server.routes import Tenant, _admit
 
 __all__ = ["router"]
@@ -37,12 +38,12 @@ def _items(request: Request) -> ItemStore:
 
 
 def _out(i: Item) -> dict[str, Any]:
-    out = s.SearchItemOut(namespace=list(i.namespace), key=i.key, value=i.value, created_at=i.created_at,
+    out = ss.SearchItemOut(namespace=list(i.namespace), key=i.key, value=i.value, created_at=i.created_at,
                           updated_at=i.updated_at, score=i.score)
     return out.model_dump(mode="json", exclude_none=True)
 
 
-def _put(p: s.PutItemRequest | s.BatchPut) -> ItemPut:
+def _put(p: ss.PutItemRequest | ss.BatchPut) -> ItemPut:
     return ItemPut(tuple(p.namespace), p.key, p.value, p.index, p.ttl, p.user_id)
 
 
@@ -52,7 +53,7 @@ def _admit_puts(request: Request, tenant: str, puts: list[ItemPut]) -> None:
 
 
 @router.put("/items", status_code=204)
-def put_item(body: s.PutItemRequest, request: Request, tenant: str = Tenant) -> Response:
+def put_item(body: ss.PutItemRequest, request: Request, tenant: str = Tenant) -> Response:
     """Store or replace an item (``ttl`` in minutes; ``index``: the JSON paths a query ranks by)."""
     puts = [_put(body)]
     _admit_puts(request, tenant, puts)
@@ -61,7 +62,7 @@ def put_item(body: s.PutItemRequest, request: Request, tenant: str = Tenant) -> 
 
 
 @router.post("/items/batch", status_code=204)
-def put_items(body: s.BatchPutRequest, request: Request, tenant: str = Tenant) -> Response:
+def put_items(body: ss.BatchPutRequest, request: Request, tenant: str = Tenant) -> Response:
     """Puts and deletes (``value: null``) in order; new items are embedded together."""
     puts = [_put(p) for p in body.puts]
     _admit_puts(request, tenant, puts)
@@ -69,7 +70,7 @@ def put_items(body: s.BatchPutRequest, request: Request, tenant: str = Tenant) -
     return Response(status_code=204)
 
 
-@router.get("/items", response_model=s.ItemOut)
+@router.get("/items", response_model=ss.ItemOut)
 def get_item(
     request: Request,
     key: str = Query(min_length=1, max_length=255, pattern=r"^[^\x00]+$"),
@@ -89,20 +90,20 @@ def get_item(
 
 
 @router.delete("/items", status_code=204)
-def delete_item(body: s.DeleteItemRequest, request: Request, tenant: str = Tenant) -> Response:
+def delete_item(body: ss.DeleteItemRequest, request: Request, tenant: str = Tenant) -> Response:
     """Remove an item (absent items are fine; the response header says whether one was there)."""
     found = _items(request).delete(body.namespace, body.key, user_id=body.user_id, tenant=tenant)
     return Response(status_code=204, headers={DELETED_HEADER: "1" if found else "0"})
 
 
 @router.post("/items/sweep", response_model=s.CountOut)
-def sweep_items(body: s.SweepItemsRequest, request: Request, tenant: str = Tenant) -> s.CountOut:
+def sweep_items(body: ss.SweepItemsRequest, request: Request, tenant: str = Tenant) -> s.CountOut:
     """Delete expired items (of one user, or of the whole tenant)."""
     return s.CountOut(deleted=_items(request).sweep_expired(user_id=body.user_id, tenant=tenant, now=body.now))
 
 
-@router.post("/items/search", response_model=s.SearchItemsResponse)
-def search_items(body: s.SearchItemsRequest, request: Request, tenant: str = Tenant) -> dict[str, Any]:
+@router.post("/items/search", response_model=ss.SearchItemsResponse)
+def search_items(body: ss.SearchItemsRequest, request: Request, tenant: str = Tenant) -> dict[str, Any]:
     """Items under a namespace prefix: filtered, paged, and ranked by ``query`` when given."""
     found = _items(request).search(
         body.namespace_prefix, user_id=body.user_id, filter=body.filter, query=body.query, limit=body.limit,
@@ -111,11 +112,11 @@ def search_items(body: s.SearchItemsRequest, request: Request, tenant: str = Ten
     return {"items": [_out(i) for i in found]}
 
 
-@router.post("/namespaces", response_model=s.NamespacesResponse)
-def list_namespaces(body: s.ListNamespacesRequest, request: Request, tenant: str = Tenant) -> s.NamespacesResponse:
+@router.post("/namespaces", response_model=ss.NamespacesResponse)
+def list_namespaces(body: ss.ListNamespacesRequest, request: Request, tenant: str = Tenant) -> ss.NamespacesResponse:
     """Distinct namespaces, filtered by prefix / suffix (``*``: any label), truncated to ``max_depth``."""
     found = _items(request).list_namespaces(
         user_id=body.user_id, prefix=body.prefix, suffix=body.suffix, max_depth=body.max_depth,
         limit=body.limit, offset=body.offset, tenant=tenant, now=body.now,
     )
-    return s.NamespacesResponse(namespaces=[list(ns) for ns in found])
+    return ss.NamespacesResponse(namespaces=[list(ns) for ns in found])
