@@ -264,17 +264,22 @@ class ThoughtConfig:
 class FactConfig:
     """Fact memory (:mod:`agentmem.mechanisms.facts`): facts with validity derived from every turn.
 
-    ``enabled``: extract statements from each added turn (offline, a few regular expressions a
-    sentence) and keep facts with supersession and contradiction. ``candidates``: at most this
-    many facts proposed to a search (each with the turns that state it).
+    ``enabled``: extract statements from each added turn and keep facts with supersession and
+    contradiction. ``extractor``: ``"offline"`` (a few regular expressions a sentence), ``"llm"``
+    (the configured chat model, one call a turn; a failed call or a malformed reply falls back
+    to the offline statements for that turn) or ``"auto"`` (the chat model when there is one).
+    ``candidates``: at most this many facts proposed to a search (each with the turns that state it).
     """
 
     enabled: bool = True
+    extractor: Literal["auto", "offline", "llm"] = "auto"
     candidates: int = 3
 
     def __post_init__(self) -> None:
         if self.candidates < 1:
             raise ConfigError("facts.candidates must be >= 1")
+        if self.extractor not in ("auto", "offline", "llm"):
+            raise ConfigError(f"facts.extractor must be auto, offline or llm, not {self.extractor!r}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,7 +38,9 @@ from typing import Literal
 from agentmem.statements import Statement, render_statement
 from agentmem.types import Fact, Scope
 
-__all__ = ["Intent", "Mention", "derive_facts", "query_intent", "query_relations", "render_fact", "score_fact"]
+__all__ = [
+    "Intent", "Mention", "derive_facts", "names_object", "query_intent", "query_relations", "render_fact", "score_fact",
+]
 
 Intent = Literal["now", "before", "change"]
 
@@ -216,7 +218,9 @@ _CUES: dict[str, tuple[str, ...]] = {
     "lives in": ("live", "lives", "lived", "living", "home", "city", "town", "country", "move", "moved", "based", "reside", "where"),
     "works at": ("work", "works", "worked", "working", "job", "employer", "company", "employed", "firm"),
     "is called": ("name", "called", "call"),
-    "role": ("role", "job", "occupation", "profession", "title", "career", "do for a living", "work as"),
+    "role": ("role", "job", "occupation", "profession", "title", "career", "do for a living", "do for work", "work as"),
+    "runs": ("business", "company", "store", "shop", "studio", "run", "runs", "running", "owner", "job", "career",
+             "do for a living", "do for work"),
     "status": ("married", "single", "engaged", "divorced", "relationship", "status", "retired", "vegetarian", "vegan"),
     "age": ("age", "old"),
     "studies at": ("study", "studies", "studying", "school", "university", "college"),
@@ -250,6 +254,13 @@ def query_relations(query: str) -> set[str]:
     if m:
         out.update({f"favourite {m.group(1)}", f"favourite {m.group(1).split()[0]}"})
     return out
+
+
+def names_object(fact: Fact, query: str) -> bool:
+    """Whether ``query`` names every word of the fact's object ("Does John still work at the
+    mechanical engineering company?" names the object of "John worked at mechanical engineering company")."""
+    words = set(_TOKEN.findall(fact.object.lower()))
+    return bool(words) and words <= set(_TOKEN.findall(query.lower()))
 
 
 def score_fact(fact: Fact, query: str, relations: set[str], *, about_user: bool) -> float:

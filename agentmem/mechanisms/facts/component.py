@@ -1,7 +1,10 @@
 """Fact memory as a memory component: statements in, facts with validity out.
 
-On ``add`` every turn that is not the assistant's is read for statements
-(:func:`agentmem.statements.extract_statements`, offline); the statements are stored as
+On ``add`` every turn that is not the assistant's is read for statements (by the configured
+chat model, :func:`~agentmem.mechanisms.facts.chat.chat_statements`, when ``FactConfig.extractor``
+allows it; offline by :func:`agentmem.statements.extract_statements` otherwise, and for a turn
+whose chat-model reply failed or did not parse, with a warning naming the turn id and the
+failure, not the text); the statements are stored as
 *mentions* (with the turn id and time) and the facts of each subject they touch are re-derived
 from that subject's mentions (:func:`~agentmem.mechanisms.facts.algorithms.derive_facts`),
 in one transaction with a bump of the ``"fact"`` version. Deleting turns deletes their
@@ -9,7 +12,8 @@ mentions and re-derives the same way, so a fact lives exactly as long as a turn 
 deleting the user drops both tables' rows.
 
 Search reads the query's relations and intent (now / before / what changed): a "now" question
-gets the current facts that match, a "before" question the superseded ones first, a "what
+gets the current facts that match (and an ended one whose value it names: "does John still
+work at X?"), a "before" question the superseded ones first, a "what
 changed" question the current fact then the ones it replaced. Each fact is proposed as a
 ``kind="fact"`` candidate (its sentence says since when and what came before) followed by the
 turns that state it, which the fusion credits with the same rank.
@@ -17,6 +21,7 @@ turns that state it, which the fusion credits with the same rank.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -24,20 +29,25 @@ import numpy as np
 from sqlalchemy.engine import Connection
 
 from agentmem.config import FactConfig
+from agentmem.errors import ConfigError, ExtractionError
 from agentmem.mechanisms.base import Candidate, Query, Services, TimeWindow
 from agentmem.mechanisms.facts.algorithms import (
     Mention,
     derive_facts,
+    names_object,
     query_intent,
     query_relations,
     score_fact,
 )
+from agentmem.mechanisms.facts.chat import chat_statements
 from agentmem.mechanisms.facts.repository import FactRepository, subject_key
-from agentmem.statements import extract_statements
+from agentmem.statements import Statement, extract_statements
 from agentmem.store.cache import VersionedCache
 from agentmem.types import Fact, Scope, Turn
 
 __all__ = ["FactComponent"]
+
+log = logging.getLogger("agentmem.facts")
 
 _SKIPPED_ROLES = frozenset({"assistant", "system", "tool"})  # they echo, they do not state the user's facts
 
@@ -56,6 +66,9 @@ class FactComponent:
     def __init__(self, services: Services, *, config: FactConfig | None = None) -> None:
         self.services = services
         self.config = config or services.config.facts
+        if self.config.extractor == "llm" and services.chat_model is None:
+            raise ConfigError("facts.extractor='llm' needs a chat_model")
+        self.chat_model = services.chat_model if self.config.extractor != "offline" else None
         self.repo = FactRepository(services.sql.engine)
         self._cache: VersionedCache[_UserFacts] = VersionedCache(self._build)
 
@@ -66,7 +79,7 @@ class FactComponent:
         for turn in turns:
             if turn.role in _SKIPPED_ROLES:
                 continue
-            for s in extract_statements(turn.content, speaker=turn.speaker if turn.role != "document" else None):
+            for s in self._statements(turn):
                 mentions.append(Mention(turn.id, turn.timestamp, turn.seq, s))
                 firsts.append(s.first_person and turn.role != "document")
         if not mentions:
@@ -105,30 +118,35 @@ class FactComponent:
         intent = query_intent(query.text)
         scored = []
         for f in state.facts:
-            if intent == "now" and not f.current:
+            # "now": the current facts, and a value that ended without a successor when the
+            # query names it ("Does John still work at X?" -> "John worked at X (until ...)")
+            ended_named = not f.current and f.superseded_by is None and names_object(f, query.text)
+            if intent == "now" and not f.current and not ended_named:
                 continue
             score = score_fact(f, query.text, relations, about_user=f.id in state.about_user)
             if score <= 0 or (flt.window is not None and not _in_window(f, flt.window)):
                 continue
-            first = (not f.current) if intent == "before" else f.current
+            first = (not f.current) if intent == "before" else (f.current or ended_named)
             at = f.valid_from or f.valid_to
-            scored.append((not first, -score, -at.timestamp() if at is not None else 0.0, f))
+            # an ending answers "still?": the turn that ended it (the last source), not the first telling
+            turns = f.source_ids[-1:] if intent == "now" and ended_named else f.source_ids
+            scored.append((not first, -score, -at.timestamp() if at is not None else 0.0, f, turns))
         if not scored and intent == "change":
             # "when did that change?" names nothing: the latest changes (facts that replaced one)
             replaced = {f.superseded_by for f in state.facts if f.superseded_by}
             for f in state.facts:
                 if f.id in replaced and f.current and f.valid_from is not None:
-                    scored.append((False, -1.0, -f.valid_from.timestamp(), f))
+                    scored.append((False, -1.0, -f.valid_from.timestamp(), f, f.source_ids))
         scored.sort(key=lambda x: x[:3])
         out: list[Candidate] = []
-        for _, neg_score, _, f in scored[: self.config.candidates]:
+        for _, neg_score, _, f, turns in scored[: self.config.candidates]:
             meta = {"relation": f.relation, "subject": f.subject, "object": f.object, "current": f.current,
                     "negated": f.negated, "source_ids": list(f.source_ids),
                     "valid_from": f.valid_from.isoformat() if f.valid_from else None,
                     "valid_to": f.valid_to.isoformat() if f.valid_to else None}
             out.append(Candidate(f.id, "fact", -neg_score, self.name, text=f.text, timestamp=f.valid_from or f.valid_to,
                                  superseded_by=f.superseded_by, contradicts=f.contradicts, metadata=meta))
-            out.extend(Candidate(tid, "turn", -neg_score, self.name) for tid in f.source_ids)
+            out.extend(Candidate(tid, "turn", -neg_score, self.name) for tid in turns)
         return out
 
     # -- public operations ---------------------------------------------------------------
@@ -139,6 +157,17 @@ class FactComponent:
         return [f for f, _ in rows if include_past or f.current]
 
     # -- internals -----------------------------------------------------------------------
+    def _statements(self, turn: Turn) -> list[Statement]:
+        """The turn's statements: by the chat model when there is one, else (or when it fails) offline."""
+        speaker = turn.speaker if turn.role != "document" else None
+        if self.chat_model is not None:
+            try:
+                return chat_statements(self.chat_model, turn.content, speaker=speaker, today=turn.timestamp.date())
+            except ExtractionError as exc:  # the message names the failure, never the turn's text
+                log.warning("fact extraction by the chat model failed for turn %s: %s; using the offline "
+                            "statements", turn.id, exc)
+        return extract_statements(turn.content, speaker=speaker)
+
     def _rederive(self, conn: Connection, owner: Scope, keys: set[str]) -> None:
         mentions, first_person = self.repo.mentions(conn, owner, keys)
         facts = derive_facts(mentions, owner)
