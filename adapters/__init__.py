@@ -1,5 +1,5 @@
 """Framework adapters: agentmem as a LangGraph store, LangChain retriever / chat history /
-agent middleware, and a LlamaIndex memory.
+agent middleware / facts tool, and a LlamaIndex memory.
 
 Importing this package imports no framework; each name below is loaded on first use from its
 module, which raises :class:`agentmem.BackendUnavailableError` (naming the pip extra,
@@ -14,6 +14,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .langchain_facts import remembered_facts_tool
     from .langchain_history import AgentMemChatMessageHistory
     from .langchain_middleware import AgentMemMiddleware
     from .langchain_retriever import AgentMemRetriever
@@ -26,6 +27,7 @@ __all__ = [
     "AgentMemMiddleware",
     "AgentMemRetriever",
     "AgentMemStore",
+    "remembered_facts_tool",
 ]
 
 _MODULES = {
@@ -34,6 +36,7 @@ _MODULES = {
     "AgentMemChatMessageHistory": "langchain_history",
     "AgentMemMiddleware": "langchain_middleware",
     "AgentMemLlamaMemory": "llamaindex_memory",
+    "remembered_facts_tool": "langchain_facts",
 }
 
 

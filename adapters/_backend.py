@@ -117,9 +117,12 @@ def hit_metadata(hit: Hit) -> dict[str, Any]:
 
     The memory's own metadata comes first; agentmem's provenance keys (``id``, ``kind``,
     ``score``, ``signals``, ``signal_scores``, ``timestamp``, ``speaker``, ``user_id``,
-    ``tenant``, ``source``) override same-named keys in it.
+    ``tenant``, ``source``) override same-named keys in it. A fact hit also carries its
+    provenance: ``superseded_by`` (the fact that replaced it) and ``contradicts`` (fact ids).
     """
     extra = {k: v for k, v in hit.metadata.items() if k not in ("triples", "entities")}
+    if hit.kind == "fact":
+        extra.update(superseded_by=hit.superseded_by, contradicts=list(hit.contradicts))
     return {
         **extra,
         "id": hit.id,

@@ -9,6 +9,8 @@
   unchecked-pointed state.
 * ``wrap_model_call`` — appends that text to the system message of the model call only, so
   recalled memories never enter the conversation's message history.
+* ``facts_tool=True`` — the model also gets the ``remembered_facts`` tool (the user's facts,
+  current or past, with their dates).
 * ``after_agent`` — stores the exchange (the latest user message and the agent's final
   answer) with ``Memory.add`` in the session named by the thread id, then calls
   ``Memory.think(question, answer)`` (Think-in-Memory post-thinking).
@@ -26,6 +28,7 @@ from typing import Annotated, Any, NotRequired
 from agentmem import BackendUnavailableError, ValidationError
 
 from ._backend import MemoryBackend, check_backend, tenant_kwargs
+from .langchain_facts import remembered_facts_tool
 from .langchain_history import message_dict
 
 try:
@@ -75,6 +78,10 @@ class AgentMemMiddleware(AgentMiddleware[AgentMemState, Any, Any]):
         Store the exchange after the agent finishes.
     think
         Post-think the exchange (``Memory.think``) after storing it.
+    facts_tool
+        Also give the model the ``remembered_facts`` tool
+        (:func:`~agentmem.adapters.remembered_facts_tool`): the user's dated facts, current or
+        past, on demand (the model must support tool calling).
     """
 
     state_schema = AgentMemState
@@ -90,6 +97,7 @@ class AgentMemMiddleware(AgentMiddleware[AgentMemState, Any, Any]):
         header: str = DEFAULT_HEADER,
         remember: bool = True,
         think: bool = True,
+        facts_tool: bool = False,
     ) -> None:
         super().__init__()
         self.memory = check_backend(memory)
@@ -100,6 +108,8 @@ class AgentMemMiddleware(AgentMiddleware[AgentMemState, Any, Any]):
         self.header = header
         self.remember = remember
         self.think = think
+        if facts_tool:
+            self.tools = [remembered_facts_tool(self.memory, user_id=user_id, tenant=tenant)]
 
     # -- who -------------------------------------------------------------------------------
     def _user(self, runtime: Runtime[Any] | None) -> str:

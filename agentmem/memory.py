@@ -26,7 +26,7 @@ from agentmem.mechanisms.base import (
 from agentmem.normalize import call_groups, document_messages
 from agentmem.protocols import ChatModel, Embedder, LogitsModel, TokenCounter, WriteObserver
 from agentmem.recall.filters import parse_filters, with_scopes
-from agentmem.recall.pack import pack_context
+from agentmem.recall.pack import facts_first, pack_context
 from agentmem.resolve import build_components, build_services, record_profile, settle_config
 from agentmem.scoping import (
     check_content,
@@ -294,6 +294,9 @@ class Memory:
     ) -> ContextPack:
         """Search, then pack the hits chronologically into ``token_budget`` tokens with citations.
 
+        The facts fact memory proposes for the query lead the pack, under their own header,
+        even when they rank below ``k`` (:func:`~agentmem.recall.pack.facts_first`).
+
         With episodic memory on, a turn hit whose recalled episode fits the remaining budget
         brings the episode's other turns along (:func:`~agentmem.recall.pack.pack_context`'s
         ``spans``), so the context holds the exchange around it; ``episode_spans=False`` packs
@@ -303,6 +306,7 @@ class Memory:
             raise ValidationError("token_budget must be a positive integer")
         filters = with_scopes(filters, agent_id=agent_id, run_id=run_id)
         hits, lists = self._search(query, user_id=user_id, k=k, filters=filters, now=now, tenant=tenant)
+        hits = facts_first(hits, [c for cands in lists for c in cands], scope=self._scope(tenant, user_id))
         spans = None
         if episode_spans:
             spans = episode_context(self.services, self._scope(tenant, user_id), hits, lists, parse_filters(filters))

@@ -7,10 +7,14 @@ announces a change (``changed``: "now", "moved", "started", "new"), and an expli
 value when the sentence names one (``previous``: "I moved from Lisbon to Porto").
 
 Relations are normalised to :data:`RELATIONS`; the *functional* ones (one value at a time:
-lives in, works at, is called, role, relationship status, age, favourites, preference) are what
-supersession works on. Subjects are the speaker for the first person ("I", "we"), a name for the
-third person ("Ada lives in Porto"), or a relative ("my sister" → "Ada's sister"); second person
-and bare pronouns are skipped (no coreference offline).
+lives in, works at, runs (a business of one's own: "I'm starting a dance studio", "my clothing
+store"), is called, role, relationship status, age, favourites, preference) are what
+supersession works on. Subjects are the speaker for the first person ("I", "we", "my own
+bakery"), a name for the third person ("Ada lives in Porto"), the clause's subject for an
+infinitive ("I quit Acme to start a bakery"), or a relative ("my sister" → "Ada's sister");
+second person and bare pronouns are skipped (no coreference offline), and so is what a clause
+only plans or wishes ("I'm gonna start my own business"). The patterns and word lists are in
+:mod:`agentmem._statement_vocab`.
 
 >>> [s.triple() for s in extract_statements("I moved from Lisbon to Porto last week.", speaker="Ada")]
 [('Ada', 'lives in', 'Porto')]
@@ -22,16 +26,41 @@ and bare pronouns are skipped (no coreference offline).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
+from agentmem._statement_vocab import (
+    _ABBREV,
+    _AUX,
+    _BAD_OBJ,
+    _BAD_ROLE,
+    _CHANGE,
+    _CLAUSE,
+    _DET,
+    _ENDED,
+    _FIRST,
+    _GENERIC,
+    _GENERIC_BIZ,
+    _HATE,
+    _INFINITIVE,
+    _KIN,
+    _NAME,
+    _NEG,
+    _OPENERS,
+    _OWN,
+    _PAST_OPENERS,
+    _PATTERNS,
+    _PLAN,
+    _SENTENCE,
+    _SKIP_SUBJ,
+    _STOP_OBJ,
+    _WORD,
+    HOMELAND,
+)
+
 __all__ = [
-    "RELATIONS", "Relation", "Statement", "extract_statements", "render_statement", "self_subject", "split_sentences",
+    "HOMELAND", "RELATIONS", "Relation", "Statement", "extract_statements", "generic_value", "render_statement", "same_value",
+    "self_subject", "split_sentences",
 ]
-
-
-def _words(text: str) -> list[str]:
-    return text.split()
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +88,7 @@ RELATIONS: dict[str, Relation] = {
         _rel("status", True, "is", "was", "is not"),
         _rel("age", True, "is", "was", "is not"),
         _rel("studies at", True, "studies at", "studied at", "has never studied at"),
+        _rel("runs", True, "runs", "ran", "does not run"),
         _rel("prefers", True, "prefers", "preferred", "does not prefer"),
         _rel("likes", False, "likes", "liked", "does not like"),
         _rel("uses", False, "uses", "used", "has never used"),
@@ -92,86 +122,6 @@ class Statement:
         return spec.functional if spec is not None else self.relation.startswith("favourite ")
 
 
-_OBJ = r"(?P<obj>[^,;:!?()\"]+)"
-_PREV = r"(?P<prev>[^,;:!?()\"]+?)"
-# (pattern, relation, ended): each pattern runs over the lowercased sentence; named groups
-# ``obj`` / ``prev`` / ``kind`` are cut from the original text at the same spans.
-_PATTERNS: list[tuple[re.Pattern[str], str, bool]] = [
-    (re.compile(rf"\b(?:moved|relocated|moving|relocating) (?:back )?to {_OBJ} from {_PREV}(?=$|[\s,.;!?])"), "lives in", False),
-    (re.compile(rf"\b(?:moved|relocated|moving|relocating) (?:away )?from {_PREV} (?:back )?to {_OBJ}"), "lives in", False),
-    (re.compile(rf"\b(?:moved|relocated|moving|relocating) (?:back |over )?to {_OBJ}"), "lives in", False),
-    (re.compile(rf"\b(?:moved|relocated) (?:away )?(?:out )?(?:of|from) {_OBJ}"), "lives in", True),
-    (re.compile(rf"\b(?:live|lives|lived|living|reside|resides|resided|based|settled|staying) in {_OBJ}"), "lives in", False),
-    (re.compile(rf"\bhome is(?: now)? in {_OBJ}"), "lives in", False),
-    (re.compile(rf"\b(?:left|quit) {_PREV} (?:to join|for|and joined|to work at|to start at) {_OBJ}"), "works at", False),
-    (re.compile(rf"\b(?:work|works|worked|working|employed) (?:as an? [a-z-]+(?: [a-z-]+)? )?(?:at|for|by) {_OBJ}"), "works at", False),
-    (re.compile(rf"\b(?:joined|got hired (?:at|by)|was hired (?:at|by)|got a job at|got a new job at|"
-                rf"started (?:a new job |my new job |working |a job )?at|took a job at|landed a job at) {_OBJ}"), "works at", False),
-    (re.compile(rf"\b(?:left|quit|was laid off from|got laid off from|lost my job at|resigned from) (?:my job at )?{_OBJ}"), "works at", True),
-    (re.compile(rf"\b(?:my name is|call me|am called|'m called|go by|changed my name to|name is now) {_OBJ}"), "is called", False),
-    (re.compile(rf"\b(?:lost my job as|retired as|stopped being|quit my job as) (?:an? )?{_OBJ}"), "role", True),
-    (re.compile(rf"\b(?:work|works|worked|working|started|start|job) as (?:an? )?{_OBJ}"), "role", False),
-    (re.compile(r"\b(?:am|'m|is|are|was|became|become|becoming|got promoted to|promoted to|trained as|qualified as) "
-                r"(?:now |finally |officially |also |still )?(?:an? )(?P<obj>[a-z-]+(?: [a-z-]+)?)"), "role", False),
-    (re.compile(r"\b(?:am|'m|is|are|got|getting|became|was) (?:now |finally |officially |still |happily )?"
-                r"(?P<obj>single|married|engaged|divorced|separated|widowed|retired|unemployed|pregnant|"
-                r"vegetarian|vegan|in a relationship)\b"), "status", False),
-    (re.compile(r"\b(?:am|'m|is|turned|just turned|will be) (?P<obj>\d{1,3})(?: years old| this year)?(?=$|[\s,.;!?])"), "age", False),
-    (re.compile(rf"\b(?:study|studies|studying|studied|enrolled|student) at {_OBJ}"), "studies at", False),
-    (re.compile(rf"\bfav(?:ou)?rite (?P<kind>[a-z]+(?: [a-z]+)?) (?:is|was|has become|became) (?:now |still )?{_OBJ}"), "favourite", False),
-    (re.compile(rf"\b(?:prefer|prefers|preferred|switched to|changed to) {_OBJ}"), "prefers", False),
-    (re.compile(rf"\b(?:like|likes|love|loves|enjoy|enjoys|liked|loved|enjoyed|into|hate|hates|dislike|dislikes) {_OBJ}"), "likes", False),
-    (re.compile(rf"\b(?:use|uses|used|using|worked with|work with|coded in|code in|program in|written in) (?!to\b){_OBJ}"), "uses", False),
-    (re.compile(r"\b(?:wrote|built|deployed|shipped|implemented|coded|set up|maintain|maintained|debugged|fixed) "
-                r"(?:the |a |an |our |my |some |this |that )?(?P<obj>[A-Z][\w.+#-]*)(?= [a-z])"), "uses", False),
-    (re.compile(rf"\b(?:visited|been to|went to|traveled to|travelled to|trip to) {_OBJ}"), "has visited", False),
-    (re.compile(rf"(?<!my )(?<!our )(?<!his )(?<!her )(?<!their )\b(?:own|owns|owned|bought|adopted) (?:an? |my own )?{_OBJ}"), "owns", False),
-    (re.compile(rf"\b(?:am|'m|is|are|come) from {_OBJ}"), "is from", False),
-]
-_PAST_OPENERS = frozenset(_words("my call got left quit lost became been went wrote built bought moved joined started"))
-_HATE = re.compile(r"\b(?:hate|hates|dislike|dislikes)\b")
-_NEG = re.compile(r"\b(?:never|not|no|n't|don't|doesn't|didn't|haven't|hasn't|isn't|aren't|wasn't|won't|cannot|can't)\b|n't\b")
-_ENDED = re.compile(r"\b(?:no longer|not anymore|anymore|any more|used to|formerly|previously)\b")
-_CHANGE = re.compile(
-    r"\b(?:now|nowadays|these days|anymore|any more|no longer|started|start|began|begin|switched|switch|moved|"
-    r"changed|recently|finally|since|just|became|joined|got|lately|at last|decided|"
-    r"new (?:job|home|house|flat|apartment|place|city|town|country|role|position|company|employer|name))\b"
-)
-_STOP_OBJ = re.compile(
-    r"\s+(?:because|and|but|since|when|while|with|last|this|next|for|after|before|until|so|as|now|anymore|"
-    r"any more|again|too|recently|these days|at the moment|right now|yesterday|today|ago|then|though|"
-    r"which|who|where|that|if|or|to|from|at|instead|nowadays|lately|anyway|already|every|each|in \d{4}|in the|"
-    r"in (?:january|february|march|april|may|june|july|august|september|october|november|december)|"
-    r"on \w+day|near|around|i|we|he|she|they|it|you)\b.*$",
-    re.IGNORECASE,
-)
-_DET = re.compile(r"^(?:the|a|an|my|our|his|her|their|some|this|that)\s+", re.IGNORECASE)
-_AUX = frozenset(
-    _words("""have has had am is are was were be been do does did don't doesn't didn't never not no longer just also
-    recently finally now still really actually already currently officially haven't hasn't used to will would
-    ever even both since then eventually 've 'm 're 'd 'll i've i'm i'd i'll we've we're all mostly always
-    basically totally kind of sort of gonna going wanna want wanted hope hoping plan planning can could""")
-)
-_FIRST = frozenset(_words("i i'm i've i'd i'll im ive we we've we're we'd"))
-_SKIP_SUBJ = frozenset(_words("you you've you're he she they it this that there who which what someone"))
-_KIN = frozenset(
-    _words("""sister brother mom mum mother dad father wife husband partner son daughter friend boss cousin aunt uncle
-    grandma grandmother grandpa grandfather girlfriend boyfriend roommate colleague coworker neighbour neighbor
-    kid kids parents family""")
-)
-_OPENERS = frozenset(_words("so well oh yes yeah hey hi hello and but also now btw wow ok okay thanks sorry"))
-_NAME = re.compile(r"^[A-Z][\w'-]*$")
-_GENERIC = frozenset(_words("user human me you assistant ai system document speaker"))
-_BAD_ROLE = frozenset(
-    _words("""lot bit fan little big huge great good bad new few couple kind sort part person guy girl fan lover
-    long hard way time day week year month fun mess joke thing lucky blessing must""")
-)
-_BAD_OBJ = frozenset(_words("it that this them there here one something anything everything nothing home"))
-_WORD = re.compile(r"[A-Za-z][\w'’-]*")
-
-
-_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[\"“(\[]?[A-Z0-9])|\n+")
-_ABBREV = re.compile(r"\b(?:[A-Z]|Mr|Mrs|Ms|Dr|St|Jr|Sr|Prof|Mt|No|vs|U\.S|U\.K|Inc|Ltd|Co)\.$")
 
 
 def split_sentences(text: str) -> list[str]:
@@ -199,9 +149,12 @@ def self_subject(speaker: str | None) -> str:
 
 def _object(raw: str) -> str | None:
     text = _STOP_OBJ.sub("", " ".join(raw.replace("’", "'").split()))
-    text = _DET.sub("", text).strip(" .'")
+    text = _DET.sub("", text).strip(" .'-")
     words = text.split()
-    if not words or len(words) > 5 or words[0].lower() in _BAD_OBJ:
+    homeland = HOMELAND.match(text)
+    if homeland:
+        return homeland.group(0).lower()  # "my home country": a value derive_facts resolves from "is from"
+    if not words or len(words) > 5 or words[0].lower() in _BAD_OBJ or not words[0][0].isalnum():
         return None
     return " ".join(words)
 
@@ -243,6 +196,36 @@ def _elliptical(head: str, match: str) -> bool:
     return first.endswith("ed") or first in _PAST_OPENERS
 
 
+def _planned(head: str) -> bool:
+    """Whether the clause before a match only plans or wishes it ("I want to move to Oslo")."""
+    low = head.lower()
+    cut = max((m.end() for m in _CLAUSE.finditer(low)), default=0)
+    return bool(_PLAN.search(low[cut:]))
+
+
+def _clause_subject(head: str, speaker: str) -> tuple[str, bool, bool] | None:
+    """The subject an infinitive takes: the first word of its clause, when that is "I" / "we"
+    or a name ("Ada left Acme to start ..."); ``None`` otherwise."""
+    low = head.replace("’", "'")
+    cut = max((m.end() for m in _CLAUSE.finditer(low.lower())), default=0)
+    words = [w for w in _WORD.findall(low[cut:]) if w.lower() not in _OPENERS]
+    if not words:
+        return None
+    if words[0].lower() in _FIRST:
+        return (speaker, True, any(_NEG.fullmatch(w.lower()) for w in words))
+    if _NAME.match(words[0]) and words[0].lower() not in _SKIP_SUBJ | _AUX:
+        return (words[0], False, any(_NEG.fullmatch(w.lower()) for w in words))
+    return None
+
+
+def _possessive(match: str, obj: str) -> bool:
+    """A match that opens with "my" / "our" ("my own dance studio", "my home country, Sweden")
+    names its owner, the speaker; "my sister's bakery" is not the speaker's."""
+    if match.split(maxsplit=1)[0].lower() not in ("my", "our"):
+        return False
+    return not any(w.lower().endswith("'s") or w.lower() in _KIN for w in obj.split())
+
+
 def _sentence_statements(sentence: str, speaker: str) -> list[Statement]:
     low = sentence.lower().replace("’", "'")
     norm = sentence.replace("’", "'")
@@ -253,12 +236,25 @@ def _sentence_statements(sentence: str, speaker: str) -> list[Statement]:
         for m in pattern.finditer(source):
             if any(m.start() < b and a < m.end() and r == relation for a, b, r in taken):
                 continue
-            subj = _subject(norm[: m.start()], speaker)
-            if subj is None and _elliptical(norm[: m.start()], m.group(0)):
-                subj = (speaker, True, False)  # "My name is ...", "Got hired by ...", "Lost my job as ..."
+            head = norm[: m.start()]
+            if _planned(head):
+                continue
+            raw_obj = norm[m.start("obj") : m.end("obj")]
+            if relation in ("runs", "is from") and m.group(0).split(maxsplit=1)[0].lower() in ("my", "our"):
+                if not _possessive(m.group(0), raw_obj):
+                    continue
+                subj: tuple[str, bool, bool] | None = (speaker, True, False)
+            elif _INFINITIVE.search(head):
+                subj = _clause_subject(head, speaker)  # "I quit Acme to start my own bakery": I start it
+            else:
+                subj = _subject(head, speaker)
+                if subj is None and _elliptical(head, m.group(0)):
+                    subj = (speaker, True, False)  # "My name is ...", "Got hired by ...", "Lost my job as ..."
             if subj is None:
                 continue
-            obj = _object(norm[m.start("obj") : m.end("obj")])
+            obj = _object(raw_obj)
+            if obj is not None and relation == "runs":
+                obj = _OWN.sub("", _OWN.sub("", obj)) or None
             if obj is None:
                 continue
             if relation == "role" and (obj.split()[0].lower() in _BAD_ROLE or obj.lower().endswith("ing")):
@@ -266,6 +262,8 @@ def _sentence_statements(sentence: str, speaker: str) -> list[Statement]:
             rel = relation
             if relation == "favourite":
                 rel = f"favourite {m.group('kind')}"
+            if ends and subj[2]:
+                continue  # "I won't quit", "I didn't leave Acme": no ending
             negated = subj[2] or bool(_HATE.search(m.group(0)))
             ended = ends or bool(_ENDED.search(low))
             prev = None
@@ -301,7 +299,44 @@ def extract_statements(text: str, *, speaker: str | None = None) -> list[Stateme
             continue  # a question asserts nothing
         for s in _sentence_statements(sentence, me):
             seen.setdefault((s.subject.lower(), s.relation, s.object.lower(), s.negated, s.ended), s)
-    return list(seen.values())
+    return _most_specific(list(seen.values()))
+
+
+def _most_specific(statements: list[Statement]) -> list[Statement]:
+    """One text naming a value twice ("my own store", "my clothing store"; "my dream business:
+    my own dance studio") states one value: of a functional relation's objects the ones that
+    another object of the same claim contains, or a generic business beside a named one, go."""
+    def claim(s: Statement) -> tuple[str, str, bool, bool]:
+        return (s.subject.lower(), s.relation, s.negated, s.ended)
+
+    def covered(s: Statement) -> bool:
+        words = set(s.object.lower().split())
+        for o in statements:
+            if o is s or claim(o) != claim(s) or o.object.lower() == s.object.lower():
+                continue
+            if words < set(o.object.lower().split()) or (s.relation == "runs" and s.object.lower() in _GENERIC_BIZ):
+                return True
+        return False
+
+    return [s for s in statements if not (s.functional and covered(s))]
+
+
+def same_value(relation: str, a: str, b: str) -> bool:
+    """Whether two objects of ``relation`` name one value: equal up to case; a longer name of a
+    multi-word one ("clothing store" / "online clothing store"); for a business of one's own,
+    the same kind of place or a generic one ("dance studio" / "studio" / "business")."""
+    x, y = a.lower().split(), b.lower().split()
+    if x == y:
+        return True
+    short, long_ = (x, y) if len(x) <= len(y) else (y, x)
+    if relation == "runs":
+        return short[-1] == long_[-1] or " ".join(short) in _GENERIC_BIZ or " ".join(long_) in _GENERIC_BIZ
+    return len(short) >= 2 and long_[-len(short):] == short
+
+
+def generic_value(relation: str, obj: str) -> bool:
+    """An object that names no particular value ("business" for a business of one's own)."""
+    return relation == "runs" and obj.lower() in _GENERIC_BIZ
 
 
 def _cap(text: str) -> str:
@@ -325,7 +360,7 @@ def render_statement(s: Statement, *, when: str | None = None) -> str:
         body = f"{s.subject}'s {s.relation} {verb} {obj}"
     else:
         assert spec is not None
-        if s.relation == "role":
+        if s.relation == "role" or (s.relation == "runs" and not obj[:1].isupper()):
             obj = f"{_article(obj)} {obj}"
         elif s.relation == "age":
             obj = f"{obj} years old"

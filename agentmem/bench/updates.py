@@ -5,7 +5,8 @@ Runs :class:`~agentmem.Memory` with its defaults over the scenarios of
 LoCoMo dev conversations' real updates:
 
 * **now** — for a question about the current value: the rank of the first hit that holds it (a
-  turn stating the new value, or a current fact with the new value); ``current_first`` is the
+  turn stating the new value, a current fact with the new value, or, when the value just
+  ended, the ended fact a new turn told); ``current_first`` is the
   share ranked first, ``old_above_current`` the share where an old statement ranks higher;
 * **change** — for "what changed / before" questions: recall@k of the old and the new evidence
   turns (a fact hit counts for the turns it was derived from);
@@ -57,11 +58,13 @@ def _holds(h: Hit, new_turns: set[str], current: str) -> bool:
         return h.id in new_turns
     if h.kind == "fact":
         meta = h.metadata
+        sources = set(meta.get("source_ids", ()))
         if not meta.get("current"):
-            return False
+            # "does John still work at X?" with no current value: the ending, told by a new turn
+            return not current and h.superseded_by is None and bool(new_turns & sources)
         if current:
             return str(meta.get("object", "")).lower() == current.lower()
-        return bool(new_turns & set(meta.get("source_ids", ())))
+        return bool(new_turns & sources)
     return False
 
 

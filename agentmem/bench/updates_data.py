@@ -3,9 +3,11 @@
 **Synthetic** (labelled ``"synthetic"``): :func:`synthetic` draws, from a seed, scenarios of three
 kinds, each one user's short conversation with dated turns and distractor chit-chat:
 
-* ``update`` — a functional value changes (home city, employer, role, relationship status,
-  name, a favourite); questions ask for the value now ("now") and for what changed ("change",
-  gold = the old and the new statements);
+* ``update`` — a functional value changes (home city, employer, role, relationship status, an
+  employer left for a business of one's own) or ends with no successor (a job lost); questions
+  ask for the value now ("now"; for an ended value "do I still work at X?", answered by the
+  turn or the fact that tells the ending) and for what changed ("change", gold = the old and
+  the new statements);
 * ``contradiction`` — a statement and its negation ("I've never used Flask" / "I wrote the Flask
   route"); gold = that pair of turns;
 * ``control`` — look-alikes that are *not* contradictions (a negation about another object, an
@@ -95,6 +97,13 @@ _ROLE_NEW = ["I became a {new} this year.", "I'm now a {new}.", "I work as a {ne
              "I retrained and I'm a {new} these days."]
 _STATUS_OLD = ["I'm {old}.", "I am {old} at the moment.", "Currently I'm {old}."]
 _STATUS_NEW = ["I'm {new} now!", "I got {new} last spring.", "I am officially {new}."]
+_BUSINESSES = ["bakery", "flower shop", "yoga studio", "bike shop", "dance studio", "design agency", "food truck",
+               "restaurant", "clothing store", "tattoo studio"]
+_BIZ_NEW = ["I left {old} and opened my own {new}.", "I quit {old} to start my own {new}.", "I run my own {new} now.",
+            "I launched a {new} this spring and I'm running it full time.",
+            "Starting my own {new} was scary, but it's open now!", "My {new} finally opened its doors last month."]
+_LOSS_NEW = ["I lost my job at {old} last week.", "I got laid off from {old} in March.",
+             "I don't work at {old} anymore.", "I no longer work for {old}.", "I resigned from {old} yesterday."]
 _NEG = [("I have never used {x}.", "I wrote the {x} service yesterday."),
         ("I've never been to {y}.", "I visited {y} last summer."),
         ("I don't use {x}.", "I used {x} for the new dashboard."),
@@ -112,6 +121,9 @@ _Q_WORK = ["Where do I work now?", "Which company is my employer now?", "Who do 
 _Q_WORK_CHANGE = ["Where did I work before?", "When did I change jobs?"]
 _Q_ROLE = ["What is my job now?", "What's my current occupation?", "What do I do for a living now?"]
 _Q_ROLE_CHANGE = ["What was my previous job?", "When did my job change?"]
+_Q_BIZ = ["What do I do for work now?", "What's my job these days?", "What business do I run now?"]
+_Q_BIZ_CHANGE = ["Where did I work before?", "When did I change jobs?"]
+_Q_STILL = ["Do I still work at {old}?", "Am I still employed by {old}?", "Am I still working for {old}?"]
 _Q_STATUS = ["What is my relationship status now?", "Am I married or single now?"]
 _Q_STATUS_CHANGE = ["What was my relationship status before?", "When did my relationship status change?"]
 
@@ -123,8 +135,14 @@ def _part(options: list[T], split: Split) -> list[T]:
 
 def _update(rng: random.Random, i: int, split: Split, t0: datetime) -> Scenario:
     person = rng.choice(_PEOPLE + ["user"])
-    family = rng.choice(["lives", "work", "role", "status"])
-    if family == "lives":
+    family = rng.choice(["lives", "work", "role", "status", "business", "loss"])
+    if family == "business":
+        old, new = rng.choice(_COMPANIES), rng.choice(_BUSINESSES)
+        olds, news, qs, qc = _WORK_OLD, _BIZ_NEW, _Q_BIZ, _Q_BIZ_CHANGE
+    elif family == "loss":  # the value ends with no successor: "now" asks whether it still holds
+        old, new = rng.choice(_COMPANIES), ""
+        olds, news, qs, qc = _WORK_OLD, _LOSS_NEW, _Q_STILL, _Q_WORK_CHANGE
+    elif family == "lives":
         old, new = rng.sample(_CITIES, 2)
         olds, news, qs, qc = _LIVES_OLD, _LIVES_NEW, _Q_LIVES, _Q_LIVES_CHANGE
     elif family == "work":
@@ -146,7 +164,7 @@ def _update(rng: random.Random, i: int, split: Split, t0: datetime) -> Scenario:
     turns.append(("new", rng.choice(_part(news, split)).format(old=old, new=new), later))
     turns.append(("c2", chat[2], later + timedelta(days=2)))
     turns.append(("c3", chat[3], later + timedelta(days=5)))
-    now_q = rng.choice(_part(qs, split))
+    now_q = rng.choice(_part(qs, split)).format(old=old)
     if family == "lives" and person != "user" and rng.random() < 0.3:
         now_q = rng.choice(_Q_LIVES_3P).format(p=person)
     questions = (

@@ -6,9 +6,9 @@ from collections.abc import Mapping, Sequence
 
 from agentmem.mechanisms.base import Candidate
 from agentmem.protocols import TokenCounter
-from agentmem.types import Citation, ContextPack, Hit
+from agentmem.types import Citation, ContextPack, Hit, Scope
 
-__all__ = ["episode_spans_of", "pack_context", "render_hit"]
+__all__ = ["episode_spans_of", "facts_first", "pack_context", "render_hit"]
 
 HEADER = "Relevant memories (oldest first):"
 FACTS_HEADER = "Facts (what holds now first, with what changed and when):"
@@ -20,6 +20,31 @@ def render_hit(hit: Hit, marker: int) -> str:
     who = f"{hit.speaker}: " if hit.speaker and hit.kind == "turn" else ""
     label = "" if hit.kind == "turn" else f"({hit.kind}) "
     return f"[{marker}] {when} · {label}{who}{hit.text}"
+
+
+def facts_first(hits: Sequence[Hit], candidates: Sequence[Candidate], *, scope: Scope, limit: int = 2) -> list[Hit]:
+    """``hits`` led by the first ``limit`` facts fact memory proposed for the query.
+
+    Fact memory proposes only facts that answer the query (the current value for a "now"
+    question, the earlier one for "before"), but a fact enters the fused ranking with a small
+    weight, so in a long memory it can fall below the ``k`` hits. A packed context should
+    still state it: the proposed facts missing from ``hits`` come first (their ``signals``
+    hold the fact rank), the hits follow unchanged.
+
+    >>> h = Hit("t9", "turn", "x", 1.0, Scope("default", "u"), None)
+    >>> fact = Candidate("f1", "fact", 3.0, "fact", text="The user lives in Porto.")
+    >>> [x.id for x in facts_first([h], [fact, Candidate("t1", "turn", 3.0, "fact")], scope=h.scope)]
+    ['f1', 't9']
+    """
+    have = {(h.kind, h.id) for h in hits}
+    proposed = [c for c in candidates if c.kind == "fact"][:limit]
+    lead = [
+        Hit(c.id, "fact", c.text or "", 0.0, scope, c.timestamp, {c.signal: i}, {c.signal: c.score},
+            metadata=dict(c.metadata), superseded_by=c.superseded_by, contradicts=c.contradicts)
+        for i, c in enumerate(proposed, start=1)
+        if ("fact", c.id) not in have
+    ]
+    return [*lead, *hits]
 
 
 def episode_spans_of(hits: Sequence[Hit], episodes: Sequence[Candidate]) -> dict[str, tuple[str, ...]]:

@@ -44,6 +44,9 @@ async def _exercise(client: Any) -> None:
     facts = await client.call_tool("list_facts", {"user_id": "ada", "include_past": True})
     homes = [(f["current"], f["text"].split(" (")[0]) for f in facts.structured_content["facts"] if " in " in f["text"]]
     assert homes == [(False, "The user lived in Lisbon"), (True, "The user lives in Porto")]
+    now = await client.call_tool("recall_memory", {"user_id": "ada", "query": "where do I live now?"})
+    lines = now.structured_content["text"].splitlines()  # the current fact first, with what changed and when
+    assert lines[0].startswith("Facts") and "lives in Porto (since" in lines[1] and "before: Lisbon)" in lines[1]
     gone = await client.call_tool("delete_memory", {"user_id": "ada", "memory_id": mid})
     assert gone.structured_content == {"deleted": mid}
     again = await client.call_tool("delete_memory", {"user_id": "ada", "memory_id": mid})

@@ -10,6 +10,7 @@ import pytest
 from agentmem.mechanisms.facts.algorithms import (
     Mention,
     derive_facts,
+    names_object,
     query_intent,
     query_relations,
     score_fact,
@@ -57,6 +58,20 @@ def facts(*said: str, speaker: str = "Ada"):  # type: ignore[no-untyped-def]
         ("I have never used Flask.", ("Ada", "uses", "Flask")),
         ("I wrote the Flask route yesterday.", ("Ada", "uses", "Flask")),
         ("I've never been to Japan.", ("Ada", "has visited", "Japan")),
+        # a business of one's own, told indirectly
+        ("Sorry to hear that! I'm starting a dance studio 'cause I love dancing.", ("Ada", "runs", "dance studio")),
+        ("Starting my own store and taking risks is scary.", ("Ada", "runs", "store")),
+        ("I launched an ad campaign for my clothing store.", ("Ada", "runs", "clothing store")),
+        ("I quit Acme to start my own bakery.", ("Ada", "runs", "bakery")),
+        ("Ada left Acme to open a flower shop.", ("Ada", "runs", "flower shop")),
+        ("A gift from my grandma in my home country, Sweden.", ("Ada", "is from", "Sweden")),
+        # plans, wishes, other people's places, look-alikes: nothing
+        ("I'm gonna take a shot at starting my own business.", None),
+        ("I want to move to Oslo.", None),
+        ("My sister's bakery is great.", None),
+        ("It's like a reminder of my roots.", None),
+        ("Their love and help have been so important.", None),
+        ("I won't quit - your words motivate me.", None),
     ],
 )
 def test_statements_read_varied_phrasing(text: str, expected: tuple[str, str, str] | None) -> None:
@@ -110,6 +125,44 @@ def test_a_chain_of_values_and_an_ending() -> None:
     assert back[2].text.endswith("before: Porto).")
 
 
+def test_places_that_are_not_ones_own_business() -> None:
+    for text in ("I went to my favourite coffee shop.", "I picked it up at my local store.", "My company is hiring."):
+        assert all(rel != "runs" for _, rel, _ in triples(text)), text
+
+
+def test_one_business_named_many_ways_is_one_fact() -> None:
+    got = facts("I'm starting a dance studio.", "My dream business: my own dance studio!",
+                "I love running my own studio.", "I'm working hard on my business.")
+    got = [f for f in got if f.relation == "runs"]
+    assert [(f.object, f.current, f.source_ids) for f in got] == [("dance studio", True, ("t0", "t1", "t2", "t3"))]
+    assert got[0].text == "Ada runs a dance studio (as of 2024-01-01)."
+    # within one text the most specific name stands: no store superseding a clothing store
+    assert triples("Ads for my clothing store. Starting my own store was scary.") == [("Ada", "runs", "clothing store")]
+    shop, = facts("I started my own business.", "My bakery opened its doors.")
+    assert (shop.object, shop.source_ids) == ("bakery", ("t0", "t1"))  # a generic name gets the specific one
+
+
+def test_a_business_of_ones_own_ends_the_employer_when_announced() -> None:
+    globex, bakery = facts("I work at Globex.", "I run my own bakery now.")
+    assert (globex.current, globex.superseded_by, bakery.current) == (False, bakery.id, True)
+    assert bakery.text == "Ada runs a bakery (since 2024-01-02; before: Globex)."
+    both = facts("I work at Globex.", "I run a small bakery on weekends.")  # no announced change: both hold
+    assert [f.current for f in both] == [True, True]
+
+
+def test_an_ending_told_twice_is_one_ended_fact() -> None:
+    (acme,) = facts("I lost my job at Acme.", "Since I lost my job at Acme it has been rough.")
+    assert (acme.current, acme.source_ids, acme.valid_to) == (False, ("t0", "t1"), day(0))
+
+
+def test_my_home_country_is_where_the_subject_is_from() -> None:
+    lived, origin = facts("I moved from my home country four years ago.", "A gift from my home country, Sweden.")
+    assert (lived.object, lived.current, origin.relation, origin.object) == ("Sweden", False, "is from", "Sweden")
+    assert lived.text == "Ada lived in Sweden (until 2024-01-01)."
+    (unresolved,) = facts("I moved from my home country.")
+    assert unresolved.object == "home country"
+
+
 def test_non_functional_relations_accumulate() -> None:
     got = facts("I use Flask.", "I use Django.")
     assert all(f.current for f in got) and len(got) == 2
@@ -151,6 +204,10 @@ def test_query_reading() -> None:
     assert score_fact(porto, "where does Bob live now?", {"lives in"}, about_user=True) == 0
     assert score_fact(porto, "where does Ada live now?", {"lives in"}, about_user=False) > 0
     assert score_fact(porto, "what is my favourite colour?", {"favourite colour"}, about_user=True) == 0
+    assert {"works at", "runs", "role"} <= query_relations("What does Jon do for work now?")
+    (acme,) = facts("I lost my job at the mechanical engineering company.")
+    assert names_object(acme, "Does John still work at the mechanical engineering company?")
+    assert not names_object(acme, "Does John still work at the company?")
 
 
 def test_offline_thoughts_are_sentences_with_their_time() -> None:

@@ -34,6 +34,17 @@ def test_where_do_i_live_now_answers_porto_first_with_lisbon_before(mem) -> None
     assert "Porto (since 2024-03-02; before: Lisbon)" in first_line  # the current fact is packed first
 
 
+def test_recall_states_the_current_fact_even_below_k(mem) -> None:  # type: ignore[no-untyped-def]
+    lisbon_then_porto(mem)
+    mem.add([{"role": "user", "content": t} for t in ("I baked bread.", "The train was late.", "Any podcast tips?")],
+            user_id="ada", timestamp=T_2024)
+    assert all(h.kind != "fact" for h in mem.search("where do I live now?", user_id="ada", k=1))
+    pack = mem.recall("where do I live now?", user_id="ada", k=1)
+    lines = pack.text.splitlines()
+    assert lines[0].startswith("Facts") and "Porto (since 2024-03-02; before: Lisbon)" in lines[1]
+    assert pack.hits[0].kind == "fact" and pack.citations[0].kind == "fact"
+
+
 def test_a_heavier_fact_weight_ranks_the_current_fact_above_the_old_turn(make_memory) -> None:  # type: ignore[no-untyped-def]
     # The default fact weight keeps fact hits below the turns of a conversation
     # (docs/benchmarks.md); a store of personal facts can weigh them up.
@@ -58,6 +69,17 @@ def test_superseded_facts_leave_default_recall_but_stay_answerable(mem) -> None:
     assert [f.object for f in mem.facts(user_id="ada")] == ["Porto"]
     assert [(f.object, f.current) for f in mem.facts(user_id="ada", include_past=True)] == [
         ("Lisbon", False), ("Porto", True)]
+
+
+def test_still_there_is_answered_by_the_ending(mem) -> None:  # type: ignore[no-untyped-def]
+    mem.add("I work at Acme.", user_id="ada", timestamp=T_2023)
+    mem.add("The weather was lovely this weekend.", user_id="ada", timestamp=T_2023)
+    lost = mem.add("I lost my job at Acme last week.", user_id="ada", timestamp=T_2024)[0]
+    hits = mem.search("Do I still work at Acme?", user_id="ada", k=5)
+    assert hits[0].id == lost.id  # the turn that ended it, above the turn that started it
+    (fact,) = [h for h in hits if h.kind == "fact"]
+    assert fact.text == "The user worked at Acme (until 2024-03-02)." and fact.metadata["current"] is False
+    assert all(h.kind != "fact" for h in mem.search("Where do I work now?", user_id="ada", k=5))
 
 
 def test_contradiction_is_flagged_on_both_hits(mem) -> None:  # type: ignore[no-untyped-def]

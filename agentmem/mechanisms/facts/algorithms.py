@@ -6,10 +6,15 @@ al. 2023, §3.3) to facts with validity:
 
 * **insert** — a statement of a new (subject, relation, object) starts a fact, valid from the
   turn's time;
-* **merge** — restating a fact that still holds adds the turn to its ``source_ids``;
+* **merge** — restating a fact that still holds adds the turn to its ``source_ids`` (the same
+  value named another way counts: :func:`~agentmem.statements.same_value`);
 * **forget by supersession** — a newer value of a *functional* relation (lives in, works at,
-  is called, role, status, …) ends the older fact (``valid_to``, ``superseded_by``); so does
+  is called, role, status, …) ends the older fact (``valid_to``, ``superseded_by``), and an
+  announced change of one's work ("I run my own bakery now") ends the employer, or the
+  business, the other relation held (:data:`_EXCLUSIVE`); so does
   an explicit earlier value ("I moved from Lisbon to Porto") and an ending ("I left Acme");
+* **resolution** — "my home country" (:data:`~agentmem.statements.HOMELAND`) is read as the
+  subject's "is from" value when one is stated ("my home country, Sweden"), at any time;
 * **contradiction** — a statement and its negation ("I have never used Flask" / "I wrote the
   Flask route") mark each other in ``contradicts``; both stay until one is superseded. A
   negation that announces a change ("I don't use Flask any more") ends the fact instead.
@@ -35,7 +40,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal
 
-from agentmem.statements import Statement, render_statement
+from agentmem.statements import HOMELAND, Statement, generic_value, render_statement, same_value
 from agentmem.types import Fact, Scope
 
 __all__ = [
@@ -80,6 +85,10 @@ def _day(ts: datetime | None) -> str | None:
     return None if ts is None else f"{ts:%Y-%m-%d}"
 
 
+# relations that hold one value between them: an announced change of one ends the other
+_EXCLUSIVE: dict[str, tuple[str, ...]] = {"works at": ("runs",), "runs": ("works at",)}
+
+
 def derive_facts(mentions: Sequence[Mention], scope: Scope) -> list[Fact]:
     """Fold ``mentions`` (any order; sorted by ``(at, seq)`` here) into facts.
 
@@ -103,7 +112,7 @@ def derive_facts(mentions: Sequence[Mention], scope: Scope) -> list[Fact]:
         return [
             w for w in works
             if w.valid_to is None and w.negated == negated and w.subject.lower() == subject.lower()
-            and w.relation == relation and (obj is None or w.object.lower() == obj.lower())
+            and w.relation == relation and (obj is None or same_value(relation, w.object, obj))
         ]
 
     def start(s: Statement, obj: str, negated: bool, m: Mention, *, valid_from: datetime | None, tag: str = "") -> _Work:
@@ -118,8 +127,12 @@ def derive_facts(mentions: Sequence[Mention], scope: Scope) -> list[Fact]:
         if m.turn_id not in w.sources:
             w.sources.append(m.turn_id)
 
+    homeland = {m.statement.subject.lower(): m.statement.object for m in sorted(mentions, key=lambda x: (x.at, x.seq))
+                if m.statement.relation == "is from" and not m.statement.negated and not HOMELAND.fullmatch(m.statement.object)}
     for m in sorted(mentions, key=lambda x: (x.at, x.seq)):
         s = m.statement
+        if HOMELAND.fullmatch(s.object) and s.subject.lower() in homeland:  # "my home country" -> "Sweden"
+            s = replace(s, object=homeland[s.subject.lower()])
         prior: _Work | None = None
         if s.previous is not None and s.functional:
             same = live(s.subject, s.relation, s.previous, False)
@@ -130,7 +143,13 @@ def derive_facts(mentions: Sequence[Mention], scope: Scope) -> list[Fact]:
             same = live(s.subject, s.relation, s.object, False)
             for w in same:
                 end(w, m.at, None, m)
-            if not same:
+            told = [w for w in works if w.valid_to is not None and w.superseded_by is None and not w.negated
+                    and w.subject.lower() == s.subject.lower() and w.relation == s.relation
+                    and same_value(s.relation, w.object, s.object)]
+            if not same and told:  # the ending told again: one more source of the ended fact
+                if m.turn_id not in told[-1].sources:
+                    told[-1].sources.append(m.turn_id)
+            elif not same:
                 w = start(s, s.object, False, m, valid_from=None, tag="<ended")
                 w.valid_to = m.at
             continue
@@ -139,6 +158,8 @@ def derive_facts(mentions: Sequence[Mention], scope: Scope) -> list[Fact]:
         same = live(s.subject, s.relation, s.object, s.negated)
         if same:
             same[0].sources.append(m.turn_id)
+            if generic_value(s.relation, same[0].object) and not generic_value(s.relation, s.object):
+                same[0].object = s.object  # "my business" named later: "my dance studio"
             continue
         w = start(s, s.object, s.negated, m, valid_from=m.at)
         for o in live(s.subject, s.relation, s.object, not s.negated):
@@ -153,10 +174,16 @@ def derive_facts(mentions: Sequence[Mention], scope: Scope) -> list[Fact]:
             for old in live(s.subject, s.relation, None, False):
                 if old is not w:
                     end(old, m.at, w, m)
+            rivals = _EXCLUSIVE.get(s.relation, ())
+            if s.changed:  # "I run my own bakery now" ends "works at Acme" (and the other way round)
+                for rel in rivals:
+                    for old in live(s.subject, rel, None, False):
+                        end(old, m.at, w, m)
             earlier = [
                 x for x in works
                 if x is not w and not x.negated and x.valid_to is not None and x.subject.lower() == s.subject.lower()
-                and x.relation == s.relation and x.object.lower() != s.object.lower() and x.valid_to <= m.at
+                and (x.relation == s.relation and not same_value(s.relation, x.object, s.object) or x.relation in rivals)
+                and x.valid_to <= m.at
             ]
             if earlier:
                 w.previous = max(earlier, key=lambda x: (x.valid_to or m.at, x.order)).object
