@@ -108,8 +108,7 @@ class AgentMemMiddleware(AgentMiddleware[AgentMemState, Any, Any]):
         self.header = header
         self.remember = remember
         self.think = think
-        if facts_tool:
-            self.tools = [remembered_facts_tool(self.memory, user_id=user_id, tenant=tenant)]
+        self.tools = [remembered_facts_tool(self.memory, user_id=user_id, tenant=tenant)] if facts_tool else []
 
     # -- who -------------------------------------------------------------------------------
     def _user(self, runtime: Runtime[Any] | None) -> str:

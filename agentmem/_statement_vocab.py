@@ -77,6 +77,7 @@ _PLAN = re.compile(
 # where a clause starts: a plan word before it belongs to another clause
 _CLAUSE = re.compile(r"[,;:]|\b(?:and|but|so|because|'cause)\b")
 _INFINITIVE = re.compile(r"(?<!\bused )(?<!\bhave )(?<!\bhas )(?<!\bhad )\bto\s*$", re.IGNORECASE)
+_COORDINATED = re.compile(r"\b(?:and|then|and then)\s*$", re.IGNORECASE)  # a verb sharing the clause's subject
 _OWN = re.compile(r"^(?:own|dream|new|little)\s+", re.IGNORECASE)
 _GENERIC_BIZ = frozenset(_words("business company startup store shop brand firm"))
 _HATE = re.compile(r"\b(?:hate|hates|dislike|dislikes)\b")

@@ -35,6 +35,7 @@ from agentmem._statement_vocab import (
     _BAD_ROLE,
     _CHANGE,
     _CLAUSE,
+    _COORDINATED,
     _DET,
     _ENDED,
     _FIRST,
@@ -246,6 +247,8 @@ def _sentence_statements(sentence: str, speaker: str) -> list[Statement]:
                 subj: tuple[str, bool, bool] | None = (speaker, True, False)
             elif _INFINITIVE.search(head):
                 subj = _clause_subject(head, speaker)  # "I quit Acme to start my own bakery": I start it
+            elif _COORDINATED.search(head):  # "I left Acme and opened a food truck": I opened it
+                subj = _clause_subject(_COORDINATED.sub("", head), speaker)
             else:
                 subj = _subject(head, speaker)
                 if subj is None and _elliptical(head, m.group(0)):

@@ -77,12 +77,13 @@ def test_memory_lifecycle(server: str, new_key: Callable[[str], str], unique: st
     # fact memory follows the edit: the sister's home is re-derived from the new text alone
     facts = c.get("/facts", params={"include_past": "true"}).json()["facts"]
     assert [(f["subject"], f["object"]) for f in facts if f["relation"] == "lives in"] == [("the user's sister", "Lisbon")]
+    bo = httpx.Client(base_url=f"{server}/v1/users/bo", headers=_h(key), timeout=60)
     for i, (text, when) in enumerate([("I live in Oslo.", "2023-05-01T10:00:00Z"),
                                       ("I moved from Oslo to Bergen last week.", "2024-03-02T10:00:00Z")]):
-        added = c.post("/memories", json={"messages": [{"role": "user", "content": text, "id": f"move{i}"}],
-                                          "timestamp": when})
+        added = bo.post("/memories", json={"messages": [{"role": "user", "content": text, "id": f"move{i}"}],
+                                           "timestamp": when})
         assert added.json()["added"] == 1
-    pack = c.post("/recall", json={"query": "where do I live now?", "k": 1}).json()
+    pack = bo.post("/recall", json={"query": "where do I live now?", "k": 1}).json()
     lines = pack["text"].splitlines()  # the current fact first, with what changed and when, even below k
     assert lines[0].startswith("Facts") and "lives in Bergen (since 2024-03-02; before: Oslo)" in lines[1]
     assert pack["citations"][0]["kind"] == "fact"

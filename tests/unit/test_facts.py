@@ -64,6 +64,8 @@ def facts(*said: str, speaker: str = "Ada"):  # type: ignore[no-untyped-def]
         ("I launched an ad campaign for my clothing store.", ("Ada", "runs", "clothing store")),
         ("I quit Acme to start my own bakery.", ("Ada", "runs", "bakery")),
         ("Ada left Acme to open a flower shop.", ("Ada", "runs", "flower shop")),
+        ("I left Acme and opened my own food truck.", ("Ada", "runs", "food truck")),
+        ("Ada quit Acme and then started a bakery.", ("Ada", "runs", "bakery")),
         ("A gift from my grandma in my home country, Sweden.", ("Ada", "is from", "Sweden")),
         # plans, wishes, other people's places, look-alikes: nothing
         ("I'm gonna take a shot at starting my own business.", None),

@@ -131,3 +131,24 @@ def test_assistant_turns_state_no_facts_and_facts_can_be_off(make_memory) -> Non
     assert not off.enabled("fact")
     off.add("I live in Lisbon.", user_id="ada")
     assert all(h.kind != "fact" for h in off.search("where do I live now?", user_id="ada"))
+
+
+def test_fact_candidates_carry_reader_features(mem) -> None:  # type: ignore[no-untyped-def]
+    import numpy as np
+
+    from agentmem.mechanisms.base import Query
+    from agentmem.types import Scope
+
+    mem.add("I work at Acme.", user_id="ada", timestamp=T_2023)
+    lost = mem.add("I lost my job at Acme last week.", user_id="ada", timestamp=T_2024)[0]
+    scope = Scope("default", "ada")
+    query = Query("Do I still work at Acme?", np.zeros(384, dtype=np.float32), scope, 5,
+                  mem.services.sql.versions(scope))
+    fact, turn = mem.component("fact").search(query)
+    assert (fact.kind, turn.kind, turn.id) == ("fact", "turn", lost.id)  # the ending's turn only
+    assert fact.features == turn.features
+    assert {k: v for k, v in fact.features.items() if k != "fact_score"} == {
+        "fact_current": 0.0, "fact_ending": 1.0, "fact_contradicted": 0.0,
+        "fact_intent_now": 1.0, "fact_intent_before": 0.0, "fact_intent_change": 0.0}
+    assert fact.features["fact_score"] == fact.score > 0
+

@@ -16,7 +16,9 @@ gets the current facts that match (and an ended one whose value it names: "does 
 work at X?"), a "before" question the superseded ones first, a "what
 changed" question the current fact then the ones it replaced. Each fact is proposed as a
 ``kind="fact"`` candidate (its sentence says since when and what came before) followed by the
-turns that state it, which the fusion credits with the same rank.
+turns that state it, which the fusion credits with the same rank. Each candidate carries
+``features`` for a learned reader: the fact's score, whether it is current, an ending
+without successor, contradicted, and the query's intent (one-hot).
 """
 
 from __future__ import annotations
@@ -140,13 +142,20 @@ class FactComponent:
         scored.sort(key=lambda x: x[:3])
         out: list[Candidate] = []
         for _, neg_score, _, f, turns in scored[: self.config.candidates]:
+            features = {  # for the reader (agentmem.recall.features reads the names it knows)
+                "fact_score": -neg_score, "fact_current": float(f.current),
+                "fact_ending": float(not f.current and f.superseded_by is None),
+                "fact_contradicted": float(bool(f.contradicts)),
+                **{f"fact_intent_{name}": float(intent == name) for name in ("now", "before", "change")},
+            }
             meta = {"relation": f.relation, "subject": f.subject, "object": f.object, "current": f.current,
                     "negated": f.negated, "source_ids": list(f.source_ids),
                     "valid_from": f.valid_from.isoformat() if f.valid_from else None,
                     "valid_to": f.valid_to.isoformat() if f.valid_to else None}
             out.append(Candidate(f.id, "fact", -neg_score, self.name, text=f.text, timestamp=f.valid_from or f.valid_to,
-                                 superseded_by=f.superseded_by, contradicts=f.contradicts, metadata=meta))
-            out.extend(Candidate(tid, "turn", -neg_score, self.name) for tid in turns)
+                                 superseded_by=f.superseded_by, contradicts=f.contradicts, metadata=meta,
+                                 features=features))
+            out.extend(Candidate(tid, "turn", -neg_score, self.name, features=features) for tid in turns)
         return out
 
     # -- public operations ---------------------------------------------------------------
