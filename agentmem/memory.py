@@ -294,13 +294,10 @@ class Memory:
     ) -> ContextPack:
         """Search, then pack the hits chronologically into ``token_budget`` tokens with citations.
 
-        The facts fact memory proposes for the query lead the pack, under their own header,
-        even when they rank below ``k`` (:func:`~agentmem.recall.pack.facts_first`).
-
         With episodic memory on, a turn hit whose recalled episode fits the remaining budget
         brings the episode's other turns along (:func:`~agentmem.recall.pack.pack_context`'s
         ``spans``), so the context holds the exchange around it; ``episode_spans=False`` packs
-        the hits alone.
+        the hits alone. Facts proposed for the query lead, even below ``k`` (``facts_first``).
         """
         if not isinstance(token_budget, int) or token_budget < 1:
             raise ValidationError("token_budget must be a positive integer")
