@@ -1,5 +1,9 @@
-"""``agentmem bench train-reader``: train the reader on every cached dev table and write its
+"""``agentmem bench train-reader``: train the reader on the cached dev tables and write its
 weights (by default the file the package ships, ``agentmem/data/reader.json``).
+
+Every LoCoMo dev conversation and the MuSiQue *selection* questions are used; the 50 MuSiQue
+test questions are left out (``--with-test`` adds them), so ``bench retrieval`` on them with the
+shipped reader is a held-out figure.
 
 Deterministic: the same tables and arguments give the same file. The held-out figures come
 from ``agentmem bench ablation`` (cross-validated), never from these weights.
@@ -23,11 +27,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "data" / "reader.json"))
     p.add_argument("--hidden", type=int, default=0, help="hidden units (0: a linear ranker, the shipped one)")
     p.add_argument("--steps", type=int, default=300)
+    p.add_argument("--with-test", action="store_true", help="also train on the MuSiQue test questions")
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     names = [n for n in str(args.datasets).split(",") if (Path(args.tables) / f"{n}.jsonl.gz").exists()]
     tables = [load_table(Path(args.tables) / f"{n}.jsonl.gz") for n in names]
+    if not args.with_test:
+        tables = [t if t.name == "locomo" else t.questions(t.group != "test") for t in tables]
     digest = hashlib.sha256()
     for n in names:
         digest.update((Path(args.tables) / f"{n}.jsonl.gz").read_bytes())

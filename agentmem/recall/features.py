@@ -12,7 +12,10 @@ Pure functions over the components' :class:`~agentmem.mechanisms.base.Candidate`
   BM25 scores, the score before contiguity, the best neighbour's, speaker match, whether the
   store holds documents and its size;
 * the knowledge graph's: how many entities of the seed facts / of the best fact it names;
-* how many signals found it, and the query's own features (:func:`query_features`).
+* how many signals found it, and the query's own features (:func:`query_features`);
+* every column above again, multiplied by the store's ``document`` flag (``doc_*``): a linear
+  ranker then weighs the signals one way for documents and another for dialogue (a flag that is
+  the same for every candidate of a query cannot change their order on its own).
 
 The table is the reader's input at search time and the training data of
 ``agentmem bench train-reader``; the two share this module, so they cannot drift apart.
@@ -30,7 +33,7 @@ from agentmem.mechanisms.base import Candidate
 
 __all__ = ["FEATURES", "QUERY_FEATURES", "SIGNALS", "candidate_table", "query_features"]
 
-SIGNALS = ("turns", "time", "episode", "graph", "bridge", "thought")
+SIGNALS = ("turns", "time", "episode", "graph", "bridge", "thought", "fact")
 _PER_SIGNAL = ("found", "inv_rank", "log_rank", "raw", "norm", "gap")
 _TURN = ("dense", "bm25", "base", "neighbour", "speaker", "named", "document", "store")
 _GRAPH = ("seed", "seed_best")
@@ -40,9 +43,10 @@ QUERY_FEATURES = (
     "q_len", *(f"q_{w}" for w in _QWORDS), "q_other", "q_entities", "q_time_window", "q_time_words",
     "q_multi_hop",
 )
-FEATURES = (
+_BASE = (
     *(f"{s}_{f}" for s in SIGNALS for f in _PER_SIGNAL), *_EPISODE, *_TURN, *_GRAPH, "n_signals", *QUERY_FEATURES,
 )
+FEATURES = (*_BASE, *(f"doc_{name}" for name in _BASE))
 _RANK_SCALE = math.log(1 + 100)
 _TIME_WORDS = re.compile(
     r"\b(?:when|date|year|month|week|day|ago|last|yesterday|today|before|after|since|during|"
@@ -93,7 +97,7 @@ def candidate_table(
     >>> keys, x[:, FEATURES.index("turns_norm")].tolist()
     ([('turn', 'a'), ('turn', 'b')], [1.0, 0.0])
     """
-    col = {name: j for j, name in enumerate(FEATURES)}
+    col = {name: j for j, name in enumerate(_BASE)}
     rows: dict[tuple[str, str], int] = {}
     episodes: dict[tuple[str, str], int] = {}  # how many recalled episodes hold each turn
     entries: list[tuple[int, str, int, float, Candidate, int, int]] = []  # row, signal, rank, score, cand, place, size
@@ -114,9 +118,9 @@ def candidate_table(
                 done.add(key)
                 row = rows.setdefault(key, len(rows))
                 entries.append((row, c.signal, rank_of[c.signal], c.score, c, place, len(keys)))
-    x = np.zeros((len(rows), len(FEATURES)), dtype=np.float32)
+    x = np.zeros((len(rows), len(_BASE)), dtype=np.float32)
     if not rows:
-        return [], x
+        return [], np.zeros((0, len(FEATURES)), dtype=np.float32)
     best: dict[str, tuple[float, float]] = {}
     for _, signal, _, score, _, _, _ in entries:
         lo, hi = best.get(signal, (score, score))
@@ -151,4 +155,4 @@ def candidate_table(
     x[:, col["named"]] = named
     q0 = col[QUERY_FEATURES[0]]
     x[:, q0:q0 + len(QUERY_FEATURES)] = query_features(query_text, has_time_window=has_time_window)
-    return list(rows), x
+    return list(rows), np.hstack([x, x * document])

@@ -8,8 +8,9 @@ layer it is a linear ranker). Its weights are trained offline (``agentmem bench
 train-reader``, on the dev data named in docs/benchmarks.md) and ship as a small JSON file
 (:data:`DEFAULT_WEIGHTS`); inference is a few numpy matrix products.
 
-Thoughts have no training data (the dev sets hold no assistant conclusions), so the reader
-ranks turns only and each thought keeps the place plain RRF gives it.
+The reader ranks turns. Thoughts have no training data (the dev sets hold no assistant
+conclusions) and facts are records of another kind, so each thought and fact keeps the place
+plain RRF gives it; a fact's source turns carry the ``fact`` signal's features.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from agentmem.recall.fusion import Fused, fuse_candidates
 __all__ = ["DEFAULT_WEIGHTS", "ReaderModel", "default_reader", "read"]
 
 DEFAULT_WEIGHTS = "reader.json"  # in the agentmem.data package
+_PLACED_BY_RRF = ("thought", "fact")  # record kinds the reader does not rank
 
 
 @dataclass(frozen=True)
@@ -113,7 +115,7 @@ def read(
     weights: Mapping[str, float],
     rrf_k: int = 60,
 ) -> list[Fused]:
-    """Every candidate record, ordered by the reader; thoughts at their plain-RRF places.
+    """Every candidate record, ordered by the reader; thoughts and facts at their plain-RRF places.
 
     Each :class:`Fused` keeps its per-signal ranks and raw scores (as RRF reports them, the
     sub-signals' ranks included); ``score`` is the reader's score (for a thought: the score of
@@ -127,7 +129,7 @@ def read(
     scores = model.score(x)
     turns: list[tuple[float, int, Fused]] = []
     for i, key in enumerate(keys):
-        if key[0] == "thought":
+        if key[0] in _PLACED_BY_RRF:
             continue
         f = by_key.get(key) or _from_row(key, x[i])
         turns.append((-float(scores[i]), i, f))
@@ -137,7 +139,7 @@ def read(
         f.score = -neg
         out.append(f)
     for place, f in enumerate(rrf):
-        if f.key[0] == "thought":
+        if f.key[0] in _PLACED_BY_RRF:
             out.insert(min(place, len(out)), f)
     return out
 

@@ -9,7 +9,13 @@ import pytest
 
 from agentmem.errors import ConfigError
 from agentmem.mechanisms.base import Candidate
-from agentmem.recall.features import FEATURES, QUERY_FEATURES, candidate_table, query_features
+from agentmem.recall.features import (
+    FEATURES,
+    QUERY_FEATURES,
+    SIGNALS,
+    candidate_table,
+    query_features,
+)
 from agentmem.recall.reader import ReaderModel, default_reader, read
 
 
@@ -54,11 +60,24 @@ def test_candidate_table_rows_per_signal() -> None:
     assert x[a, _col("ep_count")] == 0
     assert x[d, _col("seed")] == 2.0 and x[d, _col("seed_best")] == 1.0
     assert x[[a, d], _col("graph_inv_rank")].tolist() == [0.5, 1.0]
-    assert x[:, _col("n_signals")].tolist() == pytest.approx([2 / 6, 2 / 6, 2 / 6, 2 / 6, 1 / 6])
+    n = len(SIGNALS)
+    assert x[:, _col("n_signals")].tolist() == pytest.approx([2 / n, 2 / n, 2 / n, 2 / n, 1 / n])
     assert x[a, _col("speaker")] == 1.0 and x[b, _col("speaker")] == 0.0
     assert (x[:, _col("named")] == 1.0).all() and (x[:, _col("store")] == 2.0).all()  # per query
     q0 = _col(QUERY_FEATURES[0])
-    assert (x[:, q0:] == query_features("What did Melanie paint?", has_time_window=False)).all()
+    assert (x[:, q0:q0 + len(QUERY_FEATURES)] == query_features("What did Melanie paint?", has_time_window=False)).all()
+    doc = [j for j, name in enumerate(FEATURES) if name.startswith("doc_")]
+    assert len(doc) * 2 == len(FEATURES) and not x[:, doc].any()  # dialogue: the document copies are zero
+
+
+def test_candidate_table_repeats_every_column_for_documents() -> None:
+    lists = [[Candidate("a", "turn", 0.9, "turns", features={"document": 1.0, "dense": 0.7}),
+              Candidate("b", "turn", 0.4, "turns", features={"document": 1.0, "dense": 0.2})],
+             [Candidate("b", "turn", 0.3, "graph")]]
+    _, x = candidate_table(lists, query_text="Who founded it?", has_time_window=False)
+    half = len(FEATURES) // 2
+    assert FEATURES[half:] == tuple(f"doc_{name}" for name in FEATURES[:half])
+    assert (x[:, half:] == x[:, :half]).all() and x[1, _col("doc_graph_found")] == 1.0
 
 
 def test_candidate_table_empty() -> None:
