@@ -5,7 +5,8 @@ Pure functions over the components' :class:`~agentmem.mechanisms.base.Candidate`
 
 * per signal (:data:`SIGNALS`): found or not, ``1 / rank``, ``log(1 + rank)`` scaled to
   [0, 1], the raw score, the score min-max normalised within the query's list, and the gap to
-  the list's best score. An episode credits each of its turns with its own rank and score;
+  the list's best score (raw score and gap left 0 for PageRank mass, whose scale is the
+  store's size). An episode credits each of its turns with its own rank and score;
 * episode context: the turn's place in its best episode (0 first … 1 last), the episode's
   length and how many recalled episodes hold the turn;
 * the turn scorer's own view (:meth:`agentmem.mechanisms.turns.component.TurnIndex.search`): dense and
@@ -48,6 +49,10 @@ _BASE = (
 )
 FEATURES = (*_BASE, *(f"doc_{name}" for name in _BASE))
 _RANK_SCALE = math.log(1 + 100)
+# Signals whose raw score is a share of probability mass over the whole store (PageRank): its
+# size sets the scale (a five-turn store gives each passage a fifth), so only ranks and the
+# within-query normalised score are features; ``{signal}_raw`` and ``_gap`` stay 0.
+_MASS_SIGNALS = frozenset({"graph"})
 _TIME_WORDS = re.compile(
     r"\b(?:when|date|year|month|week|day|ago|last|yesterday|today|before|after|since|during|"
     r"january|february|march|april|may|june|july|august|september|october|november|december|"
@@ -133,9 +138,10 @@ def candidate_table(
         first[row, s] = True
         lo, hi = best[signal]
         base = col[f"{signal}_found"]
+        raw = signal not in _MASS_SIGNALS
         x[row, base:base + len(_PER_SIGNAL)] = (
-            1.0, 1.0 / rank, min(math.log1p(rank) / _RANK_SCALE, 1.0), score,
-            (score - lo) / (hi - lo) if hi - lo > 1e-12 else 1.0, hi - score,
+            1.0, 1.0 / rank, min(math.log1p(rank) / _RANK_SCALE, 1.0), score if raw else 0.0,
+            (score - lo) / (hi - lo) if hi - lo > 1e-12 else 1.0, hi - score if raw else 0.0,
         )
         if signal == "episode":
             x[row, col["ep_place"]] = place / (size - 1) if size > 1 else 0.5
