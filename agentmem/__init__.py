@@ -31,7 +31,7 @@ from agentmem.errors import (
     StorageError,
     ValidationError,
 )
-from agentmem.protocols import ChatModel, Embedder, LogitsModel, TokenCounter, VectorIndex
+from agentmem.protocols import ChatModel, Embedder, LogitsModel, TokenCounter
 from agentmem.recall.filter_dialect import compile_filter
 from agentmem.recall.filter_dialect import matches as matches_filter
 from agentmem.types import (
@@ -105,7 +105,6 @@ __all__ = [
     "TokenCounter",
     "Turn",
     "ValidationError",
-    "VectorIndex",
     "compile_filter",
     "matches_filter",
     "__version__",

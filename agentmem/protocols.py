@@ -11,7 +11,7 @@ import numpy as np
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["ChatMessage", "ChatModel", "Embedder", "LogitsModel", "TokenCounter", "VectorIndex", "WriteObserver"]
+__all__ = ["ChatMessage", "ChatModel", "Embedder", "LogitsModel", "TokenCounter", "WriteObserver"]
 
 ChatMessage = tuple[str, str]
 """``(role, content)`` with role in ``system | user | assistant``."""
@@ -65,26 +65,6 @@ class TokenCounter(Protocol):
     def count(self, text: str) -> int: ...
 
     def truncate(self, text: str, max_tokens: int) -> str: ...
-
-
-@runtime_checkable
-class VectorIndex(Protocol):
-    """Exact (or approximate) top-k search over the vectors of one scope key.
-
-    ``key`` identifies a tenant/user partition; a search never looks outside its key.
-    """
-
-    def add(self, key: str, ids: Sequence[str], vectors: np.ndarray) -> None: ...
-
-    def remove(self, key: str, ids: Sequence[str]) -> None: ...
-
-    def drop(self, key: str) -> None: ...
-
-    def count(self, key: str) -> int: ...
-
-    def search(
-        self, key: str, queries: np.ndarray, k: int
-    ) -> list[list[tuple[str, float]]]: ...
 
 
 @runtime_checkable
