@@ -97,8 +97,14 @@ _cache: weakref.WeakKeyDictionary[Any, np.ndarray] = weakref.WeakKeyDictionary()
 def embedding_center(embedder: Embedder, *, decimals: int = 3) -> np.ndarray:
     """Mean embedding of :data:`CALIBRATION` under ``embedder``, rounded to ``decimals``.
 
-    Computed once per embedder object (cached while the embedder lives).
+    Computed once per embedding model object (cached while it lives): a
+    :class:`~agentmem.write_embedder.WriteEmbedder` is looked through to the embedder it wraps,
+    so every ``Memory`` sharing one model shares its centre.
     """
+    from agentmem.write_embedder import WriteEmbedder
+
+    while isinstance(embedder, WriteEmbedder):
+        embedder = embedder.inner
     with _lock:
         try:
             hit = _cache.get(embedder)
