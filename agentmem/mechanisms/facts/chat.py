@@ -21,33 +21,18 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from agentmem.errors import AgentMemError, ExtractionError
+from agentmem.mechanisms.prompt import PromptTemplate
 from agentmem.protocols import ChatMessage, ChatModel
 from agentmem.statements import RELATIONS, Statement, self_subject
 
-__all__ = ["FACT_EXTRACTION", "FactPrompt", "chat_statements", "fact_messages", "parse_statements"]
+__all__ = ["FACT_EXTRACTION", "chat_statements", "fact_messages", "parse_statements"]
 
 
-@dataclass(frozen=True, slots=True)
-class FactPrompt:
-    """A chat prompt as data: ``str.format`` templates with named variables."""
-
-    system: str
-    user: str
-    variables: tuple[str, ...]
-
-    def render(self, **values: str) -> list[ChatMessage]:
-        missing = set(self.variables) - set(values)
-        if missing:
-            raise ValueError(f"prompt variables missing: {sorted(missing)}")
-        return [("system", self.system.format(**values)), ("user", self.user.format(**values))]
-
-
-FACT_EXTRACTION = FactPrompt(
+FACT_EXTRACTION = PromptTemplate(
     system=(
         "You read one message of a conversation and list the facts it states about people: where "
         "they live, work, what they do, their status, names, preferences, what they use, visit or own. "
@@ -72,7 +57,7 @@ _SELF = frozenset({"i", "me", "myself", "we", "us", "the speaker", "speaker", "t
 _POLARITY = {"positive": False, "negative": True}
 
 
-def fact_messages(text: str, *, speaker: str | None, today: date, template: FactPrompt = FACT_EXTRACTION) -> list[ChatMessage]:
+def fact_messages(text: str, *, speaker: str | None, today: date, template: PromptTemplate = FACT_EXTRACTION) -> list[ChatMessage]:
     """The conversation asking for the statements of ``text`` (said by ``speaker`` on ``today``)."""
     who = self_subject(speaker)
     return template.render(today=today.isoformat(), speaker=who, relations=", ".join(f'"{r}"' for r in RELATIONS),

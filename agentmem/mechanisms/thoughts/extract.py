@@ -24,7 +24,8 @@ from datetime import date
 from typing import Any
 
 from agentmem.errors import ExtractionError
-from agentmem.protocols import ChatMessage, ChatModel
+from agentmem.mechanisms.prompt import PromptTemplate
+from agentmem.protocols import ChatModel
 from agentmem.statements import extract_statements, render_statement
 
 __all__ = ["POST_THINKING", "PromptTemplate", "ThoughtDraft", "derive_thoughts", "parse_thoughts", "post_think"]
@@ -43,21 +44,6 @@ class ThoughtDraft:
         if self.subject and self.relation and self.object:
             return (self.subject, self.relation, self.object)
         return None
-
-
-@dataclass(frozen=True, slots=True)
-class PromptTemplate:
-    """A chat prompt as data: ``str.format`` templates with named variables."""
-
-    system: str
-    user: str
-    variables: tuple[str, ...]
-
-    def render(self, **values: str) -> list[ChatMessage]:
-        missing = set(self.variables) - set(values)
-        if missing:
-            raise ValueError(f"prompt variables missing: {sorted(missing)}")
-        return [("system", self.system.format(**values)), ("user", self.user.format(**values))]
 
 
 POST_THINKING = PromptTemplate(
