@@ -16,7 +16,7 @@ __all__ = [
 
 Device = Literal["auto", "cpu", "cuda"]
 Segmenter = Literal["off", "drift", "surprise", "auto"]  # EpisodeConfig.segmenter
-SEGMENTERS: tuple[str, ...] = get_args(Segmenter)  # the default ("off") first
+SEGMENTERS: tuple[str, ...] = get_args(Segmenter)
 FUSIONS = ("default", "multi-hop")  # RecallConfig.preset names
 
 DEFAULT_TENANT = "default"
@@ -74,9 +74,10 @@ class RecallConfig:
     speaker_boost: float = 0.1  # for turns by the one speaker a query names
     context_view: bool = True  # also embed each turn after the previous one (max of both views)
     # Rank candidates with the learned reader (agentmem.recall.reader) instead of RRF; it
-    # reads every signal, so components compute the ones RRF would skip (``bridge``). Opt-in:
-    # how it compares with RRF, and why it is not the default: docs/benchmarks.md (the reader).
-    reader: bool = False
+    # reads every signal, so components compute the ones RRF would skip (``bridge``). False:
+    # plain RRF with ``weights`` (and ``primary`` / ``lead`` when set). What the reader was
+    # trained on and how it compares with RRF: docs/benchmarks.md (the reader).
+    reader: bool = True
 
     def __post_init__(self) -> None:
         if self.rrf_k < 1:
@@ -100,14 +101,15 @@ class RecallConfig:
 
         The turn scorer's best passage, then the bridge query's (the query with its best
         fact, :func:`agentmem.mechanisms.graph.component.bridge_query`), then their second ones, then
-        PageRank's order (``primary="graph"``, ``lead=("turns", "bridge")``, ``head=4``).
-        Chosen on the MuSiQue selection split (docs/benchmarks.md).
+        PageRank's order (``primary="graph"``, ``lead=("turns", "bridge")``, ``head=4``, no
+        reader). Chosen on the MuSiQue selection split (docs/benchmarks.md).
         """
-        return cls(primary="graph", lead=("turns", "bridge"), head=4)
+        return cls(primary="graph", lead=("turns", "bridge"), head=4, reader=False)
 
     @classmethod
     def preset(cls, name: str) -> RecallConfig:
-        """The fusion named ``name`` in :data:`FUSIONS`: ``"default"`` or ``"multi-hop"``."""
+        """The fusion named ``name`` in :data:`FUSIONS`: ``"default"`` (the reader) or
+        ``"multi-hop"``."""
         if name not in FUSIONS:
             raise ConfigError(f"fusion must be one of {', '.join(FUSIONS)}, not {name!r}")
         return cls.multi_hop() if name == "multi-hop" else cls()
@@ -124,12 +126,13 @@ class EpisodeConfig:
     """Episodic memory (EM-LLM, Fountas et al. 2024): surprise segmentation + two-stage recall.
 
     ``segmenter``: ``"surprise"`` (a local causal LM's mean token surprisal per turn),
-    ``"drift"`` (embedding distance from the running window, no LM), ``"off"``, or ``"auto"``
-    (surprise when a ``logits_model`` is passed or the ``lm`` extra is importable, else drift;
-    :attr:`agentmem.mechanisms.episodes.component.EpisodeComponent.segmenter` says which one is in use).
-    Episodic memory is opt-in (default ``"off"``): fused with turns it lowers turn recall,
-    because every turn of a matched episode shares its rank (docs/benchmarks.md), and the
-    surprise LM runs inside every ``add``.
+    ``"drift"`` (embedding distance from the running window, no LM), ``"off"``, or ``"auto"``,
+    the default: what the device affords — surprise when a ``logits_model`` is passed, or when
+    the memory runs on a CUDA device and the ``lm`` extra is importable; drift otherwise (the
+    surprise LM runs inside every ``add``, several times slower than drift on a CPU:
+    docs/benchmarks.md). :attr:`agentmem.mechanisms.episodes.component.EpisodeComponent.segmenter`
+    says which one is in use. Episodes reach the ranking as the reader's features of their
+    turns (:mod:`agentmem.recall.features`) and ``recall`` packs a hit's episode when it fits.
     ``lm``: ``None`` (bundled Gemma 3 270M GGUF), a ``.gguf`` path or a Hugging Face model
     dir/name; ``lm_dtype`` ``"float32"``, ``"bfloat16"`` or ``"auto"`` (bf16 where the device has
     native bf16 — a GPU, or a CPU with AVX512-BF16/AMX — else fp32); each token sees ``lm_context``
@@ -142,7 +145,7 @@ class EpisodeConfig:
     similarity plus ``k_contiguous`` temporal neighbours on each side of each.
     """
 
-    segmenter: Segmenter = "off"
+    segmenter: Segmenter = "auto"
     lm: str | None = None
     lm_dtype: Literal["auto", "float32", "bfloat16"] = "auto"
     lm_context: int = 128
@@ -180,9 +183,10 @@ class EpisodeConfig:
 
 @dataclass(frozen=True, slots=True)
 class GraphConfig:
-    """Knowledge-graph memory (HippoRAG 2 defaults)."""
+    """Knowledge-graph memory (HippoRAG 2 defaults), on by default; ``extractor="auto"``
+    extracts facts with the configured chat model, else offline (conversations too)."""
 
-    enabled: bool = False
+    enabled: bool = True
     synonym_threshold: float = 0.8
     synonym_max_neighbors: int = 100
     top_facts: int = 5
@@ -361,7 +365,7 @@ class MemoryConfig:
             return self.max_request_chars
         return min(self.max_message_chars, self.max_request_chars)
 
-    def with_mechanisms(self, *, graph: bool = False, episodes: str = "off", fusion: str = "default") -> MemoryConfig:
+    def with_mechanisms(self, *, graph: bool = True, episodes: str = "auto", fusion: str = "default") -> MemoryConfig:
         """This configuration with the knowledge graph on or off, episodes segmented by
         ``episodes`` (one of :data:`SEGMENTERS`) and the fusion preset ``fusion`` (one of
         :data:`FUSIONS`, :meth:`RecallConfig.preset`): the switches of the sidecar and the MCP

@@ -97,7 +97,7 @@ class Memory:
         record_profile(self.services.sql, {
             "embedder": getattr(self.services.embedder, "name", None),
             "graph": True if self.enabled("graph") else None,
-            "episodes": self.config.episodes.segmenter if self.enabled("episode") else None,
+            "episodes": getattr(self.component("episode"), "segmenter", None) if self.enabled("episode") else None,
         })
 
     @property

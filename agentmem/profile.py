@@ -11,7 +11,9 @@ Rules (:func:`settle_mechanisms`, :func:`check_profile`):
 * a different embedder or vector dimension than the store's is a :class:`ConfigError`
   (its vectors would not compare);
 * switching a mechanism on that the store does not have is allowed (it covers what is added
-  from then on; an ``add`` of known messages catches it up);
+  from then on; an ``add`` of known messages catches it up); an option not given runs the
+  store's setting, else ``MemoryConfig()``'s default (every mechanism on);
+* episodes ``"auto"`` takes the segmenter the store was built with;
 * asking for a different episode segmenter, a different fusion preset, or switching off a
   mechanism the store was built with is a :class:`ConfigError` that names the stored value.
 """
@@ -29,10 +31,11 @@ __all__ = ["Mechanisms", "check_profile", "settle_mechanisms"]
 
 @dataclass(frozen=True, slots=True)
 class Mechanisms:
-    """What :meth:`MemoryConfig.with_mechanisms` takes."""
+    """What :meth:`MemoryConfig.with_mechanisms` takes; the defaults are ``MemoryConfig()``'s
+    (every mechanism on, episodes ``"auto"``, the reader)."""
 
-    graph: bool = False
-    episodes: str = "off"
+    graph: bool = True
+    episodes: str = "auto"
     fusion: str = "default"
 
 
@@ -56,15 +59,18 @@ def settle_mechanisms(
     if graph is False and had_graph:
         raise _conflict("the knowledge graph", "on", "off", "--no-graph")
     had_episodes = str(stored.get("episodes", "off"))
+    if episodes == "auto" and had_episodes != "off":
+        episodes = had_episodes  # "auto" takes the segmenter the store was built with
     if episodes is not None and had_episodes != "off" and episodes != had_episodes:
         raise _conflict("the episode segmenter", had_episodes, episodes, "--episodes")
     had_fusion = stored.get("fusion")
     if fusion is not None and had_fusion is not None and fusion != had_fusion:
         raise _conflict("the fusion preset", had_fusion, fusion, "--fusion")
+    default = Mechanisms()
     return Mechanisms(
-        graph=had_graph if graph is None else graph,
-        episodes=had_episodes if episodes is None else episodes,
-        fusion=(had_fusion or "default") if fusion is None else fusion,
+        graph=(had_graph or default.graph) if graph is None else graph,
+        episodes=(had_episodes if had_episodes != "off" else default.episodes) if episodes is None else episodes,
+        fusion=(had_fusion or default.fusion) if fusion is None else fusion,
     )
 
 

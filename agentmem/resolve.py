@@ -92,7 +92,7 @@ def settle_config(
         sql = SqlStore(engine)
         stored = sql.settings()
         chosen = settle_mechanisms(stored, graph=graph, episodes=episodes, fusion=fusion)
-        asked = {"graph": True if graph else None, "episodes": None if episodes in (None, "off") else episodes,
+        asked = {"graph": True if graph else None, "episodes": None if episodes in (None, "off", "auto") else episodes,
                  "fusion": fusion}
         sql.save_settings({k: v for k, v in asked.items() if v is not None and stored.get(k) != v})
     finally:

@@ -40,23 +40,24 @@ _FUSIONS = {"default RRF": "rrf_default", "all RRF": "rrf", "multi_hop": "multi_
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tables", required=True, help="directory of reader-data's {dataset}.jsonl.gz")
-    p.add_argument("--datasets", default="locomo,musique-triples,musique-offline")
+    p.add_argument("--datasets", default="locomo,locomo-sessions,updates,musique-triples,musique-offline")
     p.add_argument("--split", default="test", help="MuSiQue questions to report: test, selection or all")
     p.add_argument("--hidden", type=int, default=0, help="reader hidden units (0: a linear ranker, the shipped one)")
     p.add_argument("--steps", type=int, default=300)
+    p.add_argument("--no-monotone", action="store_true", help="let every weight take either sign")
     p.add_argument("--no-transfer", action="store_true")
 
 
 def _ks(name: str) -> tuple[int, ...]:
-    return (5, 10, 20) if name == "locomo" else (2, 5, 10)
+    return (5, 10, 20) if name.startswith("locomo") else (2, 5, 10)
 
 
 def _report(table: Table, scores: np.ndarray, split: str) -> dict[str, Any]:
     ks = _ks(table.name)
     r = recall(table, scores, ks)
-    keep = np.ones(len(r), dtype=bool) if split == "all" or table.name == "locomo" else table.group == split
+    keep = np.ones(len(r), dtype=bool) if split == "all" or table.name.startswith("locomo") else table.group == split
     row: dict[str, Any] = {f"R@{k}": round(100 * float(r[keep, j].mean()), 1) for j, k in enumerate(ks)}
-    if table.name == "locomo":
+    if table.name.startswith("locomo"):
         row["by_category"] = {
             str(c): {f"R@{k}": round(100 * float(r[table.category == c, j].mean()), 1) for j, k in enumerate(ks)}
             for c in sorted(set(table.category.tolist()))
@@ -69,9 +70,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     names = [n for n in str(args.datasets).split(",") if (Path(args.tables) / f"{n}.jsonl.gz").exists()]
     tables = {n: load_table(Path(args.tables) / f"{n}.jsonl.gz") for n in names}
-    fit_args = {"hidden": args.hidden, "steps": args.steps}
+    fit_args = {"hidden": args.hidden, "steps": args.steps, "monotone": not args.no_monotone}
     rows: dict[str, dict[str, Any]] = {}
-    for name, t in tables.items():
+    evaluated = {n: t for n, t in tables.items() if n.startswith(("locomo", "musique"))}
+    for name, t in evaluated.items():
         for sig in _SIGNAL_ROWS:
             rows.setdefault(f"{sig} alone", {})[name] = _report(t, baseline_scores(t, sig), args.split)
         for label, place in _FUSIONS.items():
@@ -84,7 +86,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         for name, scores in transfer(tables, **fit_args).items():
             rows.setdefault("reader (transfer)", {})[name] = _report(tables[name], scores, args.split)
     shipped = default_reader()
-    for name, t in tables.items():
+    for name, t in evaluated.items():
         rows.setdefault("reader (shipped, trained on all)", {})[name] = _report(t, shipped.score(t.x), args.split)
     return {"benchmark": "ablation", "datasets": names, "split": args.split,
             "questions": {n: int(len(t.n_gold)) for n, t in tables.items()}, "rows": rows,

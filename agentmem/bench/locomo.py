@@ -22,7 +22,7 @@ import numpy as np
 
 from agentmem.bench.locomo_data import load_locomo, session_of
 from agentmem.bench.progress import Progress
-from agentmem.config import GraphConfig, MemoryConfig, RecallConfig
+from agentmem.config import SEGMENTERS, EpisodeConfig, GraphConfig, MemoryConfig, RecallConfig
 
 __all__ = ["add_arguments", "memory_config", "run"]
 
@@ -36,8 +36,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--contiguity", type=float, default=d.contiguity, help="neighbour weight (0 = off)")
     p.add_argument("--speaker-boost", type=float, default=d.speaker_boost)
     p.add_argument("--no-context-view", action="store_true", help="embed each turn alone only")
-    p.add_argument("--graph", choices=("off", "offline"), default="off",
-                   help="knowledge graph memory: off (the default) or on with the offline extractor")
+    p.add_argument("--graph", choices=("off", "offline"), default="offline",
+                   help="knowledge graph memory: on with the offline extractor (Memory()'s default) or off")
+    p.add_argument("--episodes", choices=SEGMENTERS, default=EpisodeConfig().segmenter,
+                   help="episode segmenter (default: Memory()'s, auto)")
+    p.add_argument("--no-reader", action="store_true", help="plain RRF instead of the learned reader")
     p.add_argument("--primary", default=d.primary,
                    help="signal whose order fusion keeps below RRF's head; 'none': plain RRF")
     p.add_argument("--head", type=int, default=d.head, help="RRF records kept above the primary's order")
@@ -56,11 +59,13 @@ def memory_config(args: argparse.Namespace, home: Path) -> MemoryConfig:
         context_view=not args.no_context_view,
         primary=None if args.primary in (None, "none") else str(args.primary),
         head=args.head,
+        reader=not args.no_reader,
     )
     graph = GraphConfig(
         enabled=args.graph != "off", extractor="offline", lexical_weight=args.graph_lexical_weight
     )
-    return MemoryConfig(home=home, chroma=str(home / "chroma"), recall=recall, graph=graph)
+    return MemoryConfig(home=home, chroma=str(home / "chroma"), recall=recall, graph=graph,
+                        episodes=EpisodeConfig(segmenter=args.episodes))
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:

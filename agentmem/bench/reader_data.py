@@ -11,6 +11,12 @@ MuSiQue split ``test`` / ``selection``), ``category``, ``n_gold``, ``text``, ``t
 ``lists`` (per component, its candidates).
 
 Datasets: ``locomo`` (``--locomo``: conversations, each its own user; evidence turns are gold),
+``locomo-sessions`` (small stores: each session of each conversation its own user, asked the
+questions whose evidence lies in that session alone; ``group`` is still the conversation),
+``updates`` (generated: ``bench updates``' synthetic scenarios from seed 1, phrasings of its
+``tune`` split — a value that changes or ends in a store of a few turns; "now" questions have
+the new statement as gold, "what changed" ones both; ``bench updates`` reports on seed 2 and
+every phrasing),
 ``musique-triples`` and ``musique-offline`` (``--musique``: the directory written by ``bench
 prepare-musique --selection``; every test and selection question; supporting passages are gold;
 ``--triples`` for the first).
@@ -33,7 +39,7 @@ from agentmem.config import EpisodeConfig, GraphConfig, MemoryConfig, RecallConf
 
 __all__ = ["add_arguments", "all_on_config", "read_questions", "run"]
 
-DATASETS = ("locomo", "musique-triples", "musique-offline")
+DATASETS = ("locomo", "locomo-sessions", "updates", "musique-triples", "musique-offline")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -42,6 +48,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--musique", default="/tmp/mq", help="directory of `bench prepare-musique --selection`")
     p.add_argument("--triples", default="../shared/data/musique_openie_gpt35.json")
     p.add_argument("--out", required=True, help="directory for {dataset}.jsonl.gz")
+    p.add_argument("--scenarios", type=int, default=240, help="updates: generated scenarios")
     p.add_argument("--home", default=None, help="data directory (default: a temporary one)")
 
 
@@ -140,6 +147,59 @@ def _locomo(args: argparse.Namespace, home: Path, tables: _Questions, out: Path)
     return {"turns": n, "index_s": round(index_s, 1)}
 
 
+def _locomo_sessions(args: argparse.Namespace, home: Path, tables: _Questions, out: Path) -> dict[str, Any]:
+    """Every session a store of its own, asked the questions all of whose evidence it holds:
+    the small stores (tens of turns) a reader must also rank well."""
+    from agentmem.bench.locomo_data import load_locomo
+    from agentmem.memory import Memory
+    from agentmem.types import Scope
+
+    mem = Memory(all_on_config(home))
+    index_s, n, stores = 0.0, 0, 0
+    out.unlink(missing_ok=True)
+    for c in load_locomo(args.locomo):
+        for s, turns in c.sessions().items():
+            asked = [q for q in c.questions if {e.split(":")[0] for e in q.evidence} == {f"D{s}"}]
+            if not asked:
+                continue
+            user = f"{c.sample_id}-s{s}"
+            t0 = time.perf_counter()
+            n += len(mem.add([{"speaker": t.speaker, "content": t.text, "timestamp": t.timestamp, "id": t.dia_id}
+                              for t in turns], user_id=user, session_id=f"session_{s}"))
+            index_s += time.perf_counter() - t0
+            stores += 1
+            ids = {t.id: str(t.metadata.get("message_id")) for t in mem.services.sql.list_turns(Scope("default", user))}
+            for q in asked:
+                tables.question(mem, user, q.question, set(q.evidence), ids.get, group=c.sample_id,
+                                category=q.category, now=max(t.timestamp for t in turns))
+        tables.save(out)
+        tables.lines.clear()
+    mem.close()
+    return {"turns": n, "stores": stores, "index_s": round(index_s, 1)}
+
+
+def _updates(args: argparse.Namespace, home: Path, tables: _Questions) -> dict[str, Any]:
+    """The generated update scenarios, each its own few-turn store (:mod:`agentmem.bench.updates_data`)."""
+    from datetime import timedelta
+
+    from agentmem.bench.updates_data import synthetic
+    from agentmem.memory import Memory
+
+    mem = Memory(all_on_config(home))
+    n = 0
+    for sc in synthetic(1, args.scenarios, split="tune"):
+        stored = mem.add([{"speaker": sc.speaker, "role": "user", "content": text, "timestamp": ts, "id": label}
+                          for label, text, ts in sc.turns], user_id=sc.id)
+        n += len(stored)
+        ids = {t.id: str(t.metadata["message_id"]) for t in stored}
+        now = max(ts for _, _, ts in sc.turns) + timedelta(days=1)
+        for q in sc.questions:
+            gold = set(q.new) if q.kind == "now" else set(q.new) | set(q.old)
+            tables.question(mem, sc.id, q.text, gold, ids.get, group=sc.kind, category=0, now=now)
+    mem.close()
+    return {"turns": n, "scenarios": args.scenarios}
+
+
 def _musique(args: argparse.Namespace, home: Path, tables: _Questions, *, triples: bool) -> dict[str, Any]:
     from agentmem.bench.retrieval import _documents, load_jsonl
     from agentmem.memory import Memory
@@ -167,6 +227,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         home = Path(args.home or tmp)
         if args.dataset == "locomo":
             info = _locomo(args, home, tables, out)
+        elif args.dataset == "locomo-sessions":
+            info = _locomo_sessions(args, home, tables, out)
+        elif args.dataset == "updates":
+            out.unlink(missing_ok=True)
+            info = _updates(args, home, tables)
+            tables.save(out)
         else:
             out.unlink(missing_ok=True)
             info = _musique(args, home, tables, triples=args.dataset == "musique-triples")

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from agentmem.recall.features import FEATURES, SIGNALS
+from agentmem.recall.features import FEATURES, MONOTONE, SIGNALS
 from agentmem.recall.reader import ReaderModel
 
 __all__ = ["Table", "baseline_scores", "fit", "load_table", "recall"]
@@ -108,10 +108,37 @@ def baseline_scores(table: Table, name: str) -> np.ndarray:
     return np.where(inv > 0, inv, -np.inf)
 
 
+def _monotone_projection(scale: np.ndarray) -> Any:
+    """A function that puts a linear ranker's weights (on standardised columns) back inside
+    :data:`MONOTONE`'s signs after a step: each signed column's weight, and its slope for
+    documents (its own plus its ``doc_`` copy's, each over its column's scale), keep their sign."""
+    import torch
+
+    base, doc, sign = [], [], []
+    for name, s in MONOTONE.items():
+        base.append(FEATURES.index(name))
+        doc.append(FEATURES.index(f"doc_{name}"))
+        sign.append(float(s))
+    b, d = torch.tensor(base), torch.tensor(doc)
+    sg = torch.tensor(sign)
+    ratio = torch.from_numpy(scale[doc] / scale[base])
+
+    def project(w: Any) -> None:
+        with torch.no_grad():
+            wb = torch.clamp(w[b] * sg, min=0.0)  # in the sign's direction
+            wd = torch.maximum(w[d] * sg, -wb * ratio)
+            w[b] = wb * sg
+            w[d] = wd * sg
+
+    return project
+
+
 def fit(tables: Sequence[Table], *, hidden: int = 16, steps: int = 300, lr: float = 0.01,
-        weight_decay: float = 1e-4, seed: int = 0, info: dict[str, Any] | None = None) -> ReaderModel:
+        weight_decay: float = 1e-4, seed: int = 0, monotone: bool = True,
+        info: dict[str, Any] | None = None) -> ReaderModel:
     """A reader trained on ``tables`` (every question weighs the same; questions whose gold
-    no candidate holds are skipped). ``hidden=0``: a linear ranker."""
+    no candidate holds are skipped). ``hidden=0``: a linear ranker; ``monotone`` (linear only)
+    keeps :data:`~agentmem.recall.features.MONOTONE`'s signs."""
     import torch
 
     x = np.concatenate([t.x for t in tables]).astype(np.float32)
@@ -141,6 +168,12 @@ def fit(tables: Sequence[Table], *, hidden: int = 16, steps: int = 300, lr: floa
         layers.append(torch.nn.Linear(hidden or z.shape[1], 1))
         net = torch.nn.Sequential(*layers)
         opt = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=weight_decay)
+        project = _monotone_projection(scale) if monotone and not hidden else None
+        out_layer = layers[-1]
+        assert isinstance(out_layer, torch.nn.Linear)
+        weight = out_layer.weight[0]
+        if project is not None:
+            project(weight)
         for _ in range(steps):
             opt.zero_grad()
             s = net(z).squeeze(1)
@@ -150,6 +183,8 @@ def fit(tables: Sequence[Table], *, hidden: int = 16, steps: int = 300, lr: floa
             loss = (lse - gold).mean()
             loss.backward()
             opt.step()
+            if project is not None:
+                project(weight)
         params = [p.detach().numpy().astype(np.float32) for p in net.parameters()]
     finally:
         torch.set_num_threads(threads)
@@ -164,47 +199,59 @@ def _select(table: Table, groups: Sequence[str], *, keep: bool) -> Table:
     return table.questions(np.isin(table.group, list(groups)) == keep)
 
 
+def _conversations(tables: dict[str, Table]) -> list[str]:
+    """The tables of conversations (``locomo``, ``locomo-sessions``): grouped by conversation."""
+    return [n for n in tables if n.startswith("locomo")]
+
+
 def cross_validated(tables: dict[str, Table], **fit_args: Any) -> dict[str, np.ndarray]:
     """Reader scores for every row of every table, each from a reader that never saw the row's
     question (nor, on LoCoMo, its conversation):
 
-    * ``locomo``: leave one conversation out; the reader trains on the other conversations and
-      on every MuSiQue question (documents, other questions);
+    * ``locomo`` and ``locomo-sessions``: leave one conversation out (out of both tables); the
+      reader trains on the other conversations and on every MuSiQue question (documents, other
+      questions);
     * ``musique-*``: the test questions (group ``test``) are scored by a reader trained on the
-      LoCoMo conversations and the MuSiQue selection questions of every MuSiQue table; the
-      selection questions by one trained on LoCoMo and the test questions.
+      LoCoMo tables and the MuSiQue selection questions of every MuSiQue table; the selection
+      questions by one trained on LoCoMo and the test questions.
+
+    Other tables (``updates``: generated) are training data for every reader and get no scores.
     """
+    convs = _conversations(tables)
     musique = [n for n in tables if n.startswith("musique")]
-    out: dict[str, np.ndarray] = {}
-    if "locomo" in tables:
-        lo = tables["locomo"]
-        scores = np.zeros(len(lo.y))
-        for g in sorted(set(lo.group)):
-            model = fit([_select(lo, [g], keep=False), *(tables[n] for n in musique)], **fit_args)
-            rows = np.isin(lo.group, [g])[lo.qid]
-            scores[rows] = model.score(lo.x[rows])
-        out["locomo"] = scores
+    extra = [tables[n] for n in tables if n not in convs and n not in musique]
+    out: dict[str, np.ndarray] = {n: np.zeros(len(tables[n].y)) for n in [*convs, *musique]}
+    for g in sorted({str(g) for n in convs for g in tables[n].group}):
+        model = fit([*(_select(tables[n], [g], keep=False) for n in convs), *(tables[n] for n in musique), *extra],
+                    **fit_args)
+        for n in convs:
+            t = tables[n]
+            rows = np.isin(t.group, [g])[t.qid]
+            out[n][rows] = model.score(t.x[rows])
     for held in ("test", "selection"):
         if not musique:
             break
-        train = [tables[n] for n in ("locomo",) if n in tables]
+        train = [tables[n] for n in convs] + extra
         train += [_select(tables[n], [held], keep=False) for n in musique]
         model = fit(train, **fit_args)
         for n in musique:
             t = tables[n]
             rows = (t.group == held)[t.qid]
-            out.setdefault(n, np.zeros(len(t.y)))[rows] = model.score(t.x[rows])
+            out[n][rows] = model.score(t.x[rows])
     return out
 
 
 def transfer(tables: dict[str, Table], **fit_args: Any) -> dict[str, np.ndarray]:
     """Across kinds of store: conversations only → every MuSiQue table, documents only (every
-    MuSiQue question) → LoCoMo."""
+    MuSiQue question) → the LoCoMo tables."""
+    convs = _conversations(tables)
     musique = [n for n in tables if n.startswith("musique")]
     out: dict[str, np.ndarray] = {}
-    if "locomo" in tables and musique:
-        model = fit([tables["locomo"]], **fit_args)
+    if convs and musique:
+        model = fit([tables[n] for n in convs], **fit_args)
         for n in musique:
             out[n] = model.score(tables[n].x)
-        out["locomo"] = fit([tables[n] for n in musique], **fit_args).score(tables["locomo"].x)
+        docs = fit([tables[n] for n in musique], **fit_args)
+        for n in convs:
+            out[n] = docs.score(tables[n].x)
     return out

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from agentmem.config import GraphConfig, MemoryConfig, RecallConfig
+from agentmem.config import FUSIONS, GraphConfig, MemoryConfig, RecallConfig
 
 __all__ = ["add_arguments", "load_jsonl", "memory_config", "recall_at", "run"]
 
@@ -37,6 +37,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--signals", default=None, help="fuse only these signals, e.g. dense,graph (ablation)")
     p.add_argument("--weights", default=None, help="override fusion weights, e.g. graph=2,bm25=0.5")
     p.add_argument("--no-graph", action="store_true", help="leave the knowledge graph out")
+    p.add_argument("--fusion", choices=FUSIONS, default="default",
+                   help="default: Memory()'s (the learned reader); multi-hop: the preset, shaped by the flags below")
     preset = RecallConfig.multi_hop()
     p.add_argument(
         "--primary", default=preset.primary,
@@ -91,7 +93,11 @@ def _lead(args: argparse.Namespace) -> tuple[str, ...]:
 
 def memory_config(args: argparse.Namespace, home: Path) -> MemoryConfig:
     """The :class:`MemoryConfig` the bench runs with, from its parsed arguments."""
-    recall = RecallConfig(weights=_weights(args), primary=_primary(args), head=args.head, lead=_lead(args))
+    if args.fusion == "default":
+        recall = RecallConfig(weights=_weights(args))
+    else:
+        recall = RecallConfig(weights=_weights(args), primary=_primary(args), head=args.head, lead=_lead(args),
+                              reader=False)
     graph = GraphConfig(enabled=not args.no_graph, lexical_weight=args.lexical_weight, topic_weight=args.topic_weight)
     return MemoryConfig(home=home, chroma=str(home / "chroma"), recall=recall, graph=graph)
 

@@ -13,7 +13,8 @@ Pure functions over the components' :class:`~agentmem.mechanisms.base.Candidate`
   BM25 scores, the score before contiguity, the best neighbour's, speaker match, whether the
   store holds documents and its size;
 * the knowledge graph's: how many entities of the seed facts / of the best fact it names;
-* how many signals found it, and the query's own features (:func:`query_features`);
+* how many signals found it, their reciprocal rank fusion (``rrf_prior``: turns, time and facts,
+  ranks only), and the query's own features (:func:`query_features`);
 * every column above again, multiplied by the store's ``document`` flag (``doc_*``): a linear
   ranker then weighs the signals one way for documents and another for dialogue (a flag that is
   the same for every candidate of a query cannot change their order on its own).
@@ -32,7 +33,7 @@ import numpy as np
 
 from agentmem.mechanisms.base import Candidate
 
-__all__ = ["FEATURES", "QUERY_FEATURES", "SIGNALS", "candidate_table", "query_features"]
+__all__ = ["FEATURES", "MONOTONE", "QUERY_FEATURES", "SIGNALS", "candidate_table", "query_features"]
 
 SIGNALS = ("turns", "time", "episode", "graph", "bridge", "thought", "fact")
 _PER_SIGNAL = ("found", "inv_rank", "log_rank", "raw", "norm", "gap")
@@ -45,9 +46,25 @@ QUERY_FEATURES = (
     "q_multi_hop",
 )
 _BASE = (
-    *(f"{s}_{f}" for s in SIGNALS for f in _PER_SIGNAL), *_EPISODE, *_TURN, *_GRAPH, "n_signals", *QUERY_FEATURES,
+    *(f"{s}_{f}" for s in SIGNALS for f in _PER_SIGNAL), *_EPISODE, *_TURN, *_GRAPH, "n_signals", "rrf_prior",
+    *QUERY_FEATURES,
 )
+# ``rrf_prior``: reciprocal rank fusion of these signals (weight / (60 + rank), times 61 so a
+# first place in one signal counts 1): ranks only, so its scale does not depend on the store's
+# size or on how a signal normalises its scores.
+_PRIOR = (("turns", 1.0), ("time", 0.5), ("fact", 0.3))
 FEATURES = (*_BASE, *(f"doc_{name}" for name in _BASE))
+# The direction in which a column can only help a record, other columns equal: +1 for evidence
+# that it matches (found, 1/rank, scores, speaker, seed entities, signals that found it), -1 for
+# distance from the best (log rank, gap). A monotone reader keeps these signs, for dialogue and
+# for documents alike (``agentmem.bench.reader_train.fit``), so a record better on every signal
+# is never ranked below one worse on every signal, in stores of any size.
+MONOTONE: dict[str, int] = {
+    **{f"{s}_{f}": 1 for s in SIGNALS for f in ("found", "inv_rank", "raw", "norm")},
+    **{f"{s}_{f}": -1 for s in SIGNALS for f in ("log_rank", "gap")},
+    **dict.fromkeys(("dense", "bm25", "base", "neighbour", "speaker", "seed", "seed_best", "n_signals", "ep_count",
+                     "rrf_prior"), 1),
+}
 _RANK_SCALE = math.log(1 + 100)
 # Signals whose raw score is a share of probability mass over the whole store (PageRank): its
 # size sets the scale (a five-turn store gives each passage a fifth), so only ranks and the
@@ -153,6 +170,9 @@ def candidate_table(
     for key, n in episodes.items():
         x[rows[key], col["ep_count"]] = min(n, 4) / 4.0
     x[:, col["n_signals"]] = first.sum(axis=1) / len(SIGNALS)
+    for signal, weight in _PRIOR:
+        inv = x[:, col[f"{signal}_inv_rank"]]
+        x[:, col["rrf_prior"]] += np.where(inv > 0, weight * 61.0 / (60.0 + 1.0 / np.maximum(inv, 1e-9)), 0.0)
     store = x[:, col["store"]].max()
     document = x[:, col["document"]].max()
     x[:, col["store"]] = store  # store features are the same for every candidate of a query

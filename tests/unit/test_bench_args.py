@@ -6,7 +6,7 @@ from pathlib import Path
 
 from agentmem.bench import locomo, retrieval
 from agentmem.cli.main import build_parser
-from agentmem.config import GraphConfig, RecallConfig
+from agentmem.config import EpisodeConfig, GraphConfig, RecallConfig
 
 
 def _parse(*argv: str):  # type: ignore[no-untyped-def]
@@ -16,8 +16,9 @@ def _parse(*argv: str):  # type: ignore[no-untyped-def]
 def test_locomo_defaults_are_the_engine_defaults(tmp_path: Path) -> None:
     config = locomo.memory_config(_parse("locomo", "--data", "x.json"), tmp_path)
     assert config.recall == RecallConfig()
-    assert not config.graph.enabled
+    assert config.graph.enabled and config.episodes == EpisodeConfig()  # every mechanism, as Memory()
     assert config.graph.lexical_weight == GraphConfig().lexical_weight
+    assert not locomo.memory_config(_parse("locomo", "--data", "x.json", "--no-reader"), tmp_path).recall.reader
 
 
 def test_locomo_graph_and_fusion_flags(tmp_path: Path) -> None:
@@ -36,14 +37,17 @@ def test_locomo_graph_and_fusion_flags(tmp_path: Path) -> None:
 
 def test_retrieval_fusion_flags(tmp_path: Path) -> None:
     base = ("retrieval", "--corpus", "c.jsonl", "--queries", "q.jsonl")
-    config = retrieval.memory_config(_parse(*base), tmp_path)
+    assert retrieval.memory_config(_parse(*base), tmp_path).recall == RecallConfig()  # Memory()'s: the reader
+    config = retrieval.memory_config(_parse(*base, "--fusion", "multi-hop"), tmp_path)
     assert config.graph.enabled and config.graph.topic_weight == GraphConfig().topic_weight
     assert retrieval.memory_config(_parse(*base, "--topic-weight", "0"), tmp_path).graph.topic_weight == 0.0
-    assert config.recall == RecallConfig.multi_hop()  # a document corpus with the graph on
-    args = _parse(*base, "--primary", "none", "--head", "0", "--lexical-weight", "0.25", "--no-graph")
+    assert config.recall == RecallConfig.multi_hop()
+    args = _parse(*base, "--fusion", "multi-hop", "--primary", "none", "--head", "0", "--lexical-weight", "0.25",
+                  "--no-graph")
     config = retrieval.memory_config(args, tmp_path)
     assert (config.recall.primary, config.recall.head) == (None, 0)
     assert config.recall.lead == RecallConfig.multi_hop().lead  # ignored without a primary
-    assert retrieval.memory_config(_parse(*base, "--lead", "none"), tmp_path).recall.lead == ()
-    assert retrieval.memory_config(_parse(*base, "--lead", "graph, turns"), tmp_path).recall.lead == ("graph", "turns")
+    hop = (*base, "--fusion", "multi-hop")
+    assert retrieval.memory_config(_parse(*hop, "--lead", "none"), tmp_path).recall.lead == ()
+    assert retrieval.memory_config(_parse(*hop, "--lead", "graph, turns"), tmp_path).recall.lead == ("graph", "turns")
     assert config.graph.lexical_weight == 0.25 and not config.graph.enabled

@@ -11,7 +11,7 @@ from datetime import date
 import pytest
 
 from agentmem import Memory, MemoryConfig
-from agentmem.config import FactConfig
+from agentmem.config import FactConfig, GraphConfig
 from agentmem.errors import ConfigError, ExtractionError
 from agentmem.mechanisms.facts.chat import (
     FACT_EXTRACTION,
@@ -103,7 +103,9 @@ def test_a_failing_model_is_an_extraction_error() -> None:
 
 def make(tmp_path, embedder, chat, **facts):  # type: ignore[no-untyped-def]
     home = tmp_path / f"home-{len(list(tmp_path.iterdir()))}"
-    config = MemoryConfig(home=home, chroma=str(home / "chroma"), device="cpu", facts=FactConfig(**facts))
+    # without the graph, whose extractor would also call the chat model and be counted here
+    config = MemoryConfig(home=home, chroma=str(home / "chroma"), device="cpu", facts=FactConfig(**facts),
+                          graph=GraphConfig(enabled=False))
     return Memory(config, embedder=embedder, chat_model=chat)
 
 

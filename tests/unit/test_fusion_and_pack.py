@@ -130,11 +130,13 @@ def test_pack_tiny_budget_is_empty_not_over() -> None:
 
 def test_recall_config_lead_and_what_fusion_reads() -> None:
     default = RecallConfig()
-    assert default.reads("turns") and default.reads("some_new_signal")  # unnamed signals weigh 1
-    assert not default.reads("bridge")  # weight 0 and no lead: the graph does not embed it
+    assert default.reads("bridge")  # the reader reads every signal
+    plain = RecallConfig(reader=False)
+    assert plain.reads("turns") and plain.reads("some_new_signal")  # unnamed signals weigh 1
+    assert not plain.reads("bridge")  # weight 0 and no lead: the graph does not embed it
     hop = RecallConfig.multi_hop()
     assert (hop.primary, hop.lead, hop.head) == ("graph", ("turns", "bridge"), 4) and hop.reads("bridge")
-    assert not RecallConfig(lead=("bridge",)).reads("bridge")  # a lead without a primary leads nothing
+    assert not RecallConfig(lead=("bridge",), reader=False).reads("bridge")  # a lead without a primary leads nothing
     assert RecallConfig.preset("multi-hop") == hop and RecallConfig.preset("default") == default
     with pytest.raises(ConfigError, match="fusion must be one of default, multi-hop"):
         RecallConfig.preset("rrf")

@@ -50,7 +50,8 @@ def make_services(tmp_path: Path, embedder: Embedder) -> Services:
     from agentmem.recall.tokens import TiktokenCounter
 
     return Services(
-        config=MemoryConfig(home=tmp_path, graph=GraphConfig(enabled=True)),
+        # plain RRF: the component computes the bridge query only when fusion reads it
+        config=MemoryConfig(home=tmp_path, graph=GraphConfig(enabled=True), recall=RecallConfig(reader=False)),
         sql=SqlStore(create_engine(f"sqlite:///{tmp_path}/t.db")),
         vectors=ChromaVectors(open_chroma("memory", tmp_path), prefix=f"g{uuid.uuid4().hex[:8]}"),
         embedder=embedder,
@@ -149,7 +150,7 @@ def test_memory_search_with_the_multi_hop_fusion(tmp_path: Path, embedder: Embed
 
 
 def test_bridge_query_is_left_out_when_fusion_does_not_read_it(services: Services) -> None:
-    assert not services.config.recall.reads("bridge")  # the default: weight 0, no lead
+    assert not services.config.recall.reads("bridge")  # plain RRF: weight 0, no lead
     comp = GraphComponent(services)
     add_docs(services, comp, SCOPE, DOCS)
     assert {c.signal for c in search(services, comp, SCOPE, "Where did the founder of Beta Labs study?")} == {"graph"}

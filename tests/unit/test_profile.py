@@ -15,7 +15,8 @@ from agentmem.resolve import settle_config
 def test_settle_uses_the_store_when_options_are_omitted() -> None:
     built = {"graph": True, "episodes": "drift", "fusion": "multi-hop"}
     assert settle_mechanisms(built) == Mechanisms(True, "drift", "multi-hop")
-    assert settle_mechanisms({}) == Mechanisms(False, "off", "default")
+    assert settle_mechanisms({}) == Mechanisms(True, "auto", "default")  # MemoryConfig()'s: every mechanism
+    assert settle_mechanisms({"episodes": "drift"}, episodes="auto") == Mechanisms(True, "drift", "default")
     assert settle_mechanisms(built, graph=True, episodes="drift") == Mechanisms(True, "drift", "multi-hop")
     # switching a mechanism on is allowed (it covers what is added from then on)
     assert settle_mechanisms({}, graph=True, episodes="surprise") == Mechanisms(True, "surprise", "default")
@@ -77,9 +78,10 @@ def test_a_store_remembers_its_build(tmp_path: Path) -> None:
 def test_an_explicit_config_records_only_its_embedder(tmp_path: Path) -> None:
     from agentmem import GraphConfig
 
-    config = MemoryConfig(home=tmp_path, chroma=str(tmp_path / "chroma"), device="cpu")
+    config = MemoryConfig(home=tmp_path, chroma=str(tmp_path / "chroma"), device="cpu",
+                          graph=GraphConfig(enabled=False))
     mem = Memory(MemoryConfig(home=tmp_path, chroma=str(tmp_path / "chroma"), device="cpu",
                               graph=GraphConfig(enabled=True)), embedder=_Fixed("fixed", 16))
     assert mem.services.sql.settings() == {"embedder": "fixed"}  # a MemoryConfig is used as given
     mem.close()
-    assert not settle_config(config).graph.enabled
+    assert settle_config(config).graph.enabled  # nothing recorded: MemoryConfig()'s mechanisms

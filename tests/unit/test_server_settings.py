@@ -92,7 +92,7 @@ def test_memory_from_settings_turns_the_mechanisms_on(tmp_path: Path) -> None:
         memory.close()
     memory = _memory_from(ServerSettings(home=tmp_path / "fresh", chroma=str(tmp_path / "fresh-chroma")))
     try:
-        assert not memory.enabled("graph") and not memory.enabled("episode")  # a fresh store: off
+        assert memory.enabled("graph") and memory.enabled("episode")  # a fresh store: every mechanism
         assert memory.config.recall == RecallConfig()
     finally:
         memory.close()

@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from agentmem import Memory, MemoryConfig
-from agentmem.config import ThoughtConfig
+from agentmem.config import EpisodeConfig, GraphConfig, ThoughtConfig
 from agentmem.errors import StorageError
 from agentmem.mechanisms.turns.component import CONTEXT_KIND, KIND
 from agentmem.mechanisms.turns.passages import PASSAGE_KIND
@@ -50,8 +50,13 @@ class Clock:
 
 
 def _memory(tmp_path: Any, embedder: Any, **kw: Any) -> Memory:
+    # The plan names the texts of the turns (renderings, in-context views, passages); the
+    # knowledge graph (its entities and facts) and the episodes (a long turn's sentence groups)
+    # embed what they derive inside the write, outside the plan, so these tests run without them.
     cfg = MemoryConfig(home=tmp_path, chroma=str(tmp_path / "chroma"), device="cpu", long_turn_chars=400,
-                       passage_chars=200, passage_overlap=20, **kw.pop("config", {}))
+                       passage_chars=200, passage_overlap=20, graph=GraphConfig(enabled=False),
+                       episodes=EpisodeConfig(segmenter="off"),
+                       **kw.pop("config", {}))
     return Memory(cfg, embedder=embedder, **kw)
 
 

@@ -71,8 +71,9 @@ class EpisodeComponent:
     services
         Shared stores and models. ``services.logits_model`` (any
         :class:`~agentmem.protocols.LogitsModel`) is used for surprise when given; otherwise,
-        with ``segmenter="auto"`` or ``"surprise"``, the configured local LM is loaded on the
-        first add (``"auto"`` falls back to embedding drift when the ``lm`` extra is missing).
+        with ``"surprise"``, or ``"auto"`` on a CUDA device, the configured local LM is loaded on
+        the first add (``"auto"`` segments by embedding drift on a CPU, or when the ``lm`` extra
+        is missing).
     """
 
     name = "episode"
@@ -102,6 +103,8 @@ class EpisodeComponent:
             return want
         if self.s.logits_model is not None:
             return "surprise"
+        if not self.s.device.startswith("cuda"):
+            return "drift"
         from agentmem.mechanisms.episodes.segment.lm import lm_available
 
         return "surprise" if lm_available() else "drift"
