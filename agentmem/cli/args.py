@@ -9,7 +9,7 @@ from agentmem.config import FUSIONS, SEGMENTERS, MemoryConfig
 __all__ = ["add_mechanism_arguments", "memory_config", "with_mechanisms"]
 
 
-def add_mechanism_arguments(p: argparse.ArgumentParser, defaults: str = "(default: as the store was built, else off)", *,
+def add_mechanism_arguments(p: argparse.ArgumentParser, defaults: str = "(default: as the store was built, else on)", *,
                             episodes: bool = True) -> None:
     """``--graph``, ``--episodes`` (unless the command has its own) and ``--fusion``: the memory
     mechanisms a command's ``Memory`` runs (:meth:`MemoryConfig.with_mechanisms`)."""
@@ -23,7 +23,7 @@ def add_mechanism_arguments(p: argparse.ArgumentParser, defaults: str = "(defaul
 
 def with_mechanisms(config: MemoryConfig, args: argparse.Namespace) -> MemoryConfig:
     """``config`` with the mechanisms ``args`` asks for; options not given: what the store was
-    built with (:func:`agentmem.resolve.settle_config`), else off and the default fusion."""
+    built with (:func:`agentmem.resolve.settle_config`), else MemoryConfig()'s (every mechanism on)."""
     from agentmem.resolve import settle_config
 
     return settle_config(config, graph=args.graph, episodes=getattr(args, "episodes", None), fusion=args.fusion)

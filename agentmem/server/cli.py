@@ -149,7 +149,7 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--max-body", type=int, default=None, help="request body limit in bytes (default 4 MiB)")
     p.add_argument("--threads", type=int, default=None,
                    help="torch intra-op threads per worker (default: one per core; 1 beside a busy assistant)")
-    add_mechanism_arguments(p, "(default $AGENTMEM_GRAPH, $AGENTMEM_EPISODES, $AGENTMEM_FUSION, or off)")
+    add_mechanism_arguments(p, "(default $AGENTMEM_GRAPH, $AGENTMEM_EPISODES, $AGENTMEM_FUSION, as the store was built, or on)")
     p.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"])
     p.add_argument("--access-log", action=argparse.BooleanOptionalAction,
                    default=os.environ.get("AGENTMEM_ACCESS_LOG", "").lower() in ("1", "on", "true"),
@@ -184,5 +184,5 @@ def add_commands(sub: Any) -> None:
                    help="HTTP transport without AGENTMEM_MCP_TOKEN (loopback use only)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8751)
-    add_mechanism_arguments(p, "(default off)")
+    add_mechanism_arguments(p, "(default: as the store was built, or on)")
     p.set_defaults(func=cmd_mcp)

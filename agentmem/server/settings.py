@@ -53,7 +53,7 @@ class ServerSettings:
     default_tenant: str = "default"
     max_body_bytes: int = 4 * 1024 * 1024
     threads: int | None = None
-    graph: bool | None = None  # None: as the store was built (agentmem.profile), else off
+    graph: bool | None = None  # None: as the store was built (agentmem.profile), else on
     episodes: str | None = None
     fusion: str | None = None
     ui: bool = True
