@@ -36,7 +36,9 @@ def default_user() -> str:
 class RecallConfig:
     """How signals are fused.
 
-    Components' ranked lists are fused by reciprocal rank fusion (Cormack et al. 2009): each
+    By default (``reader=True``) the learned reader (:mod:`agentmem.recall.reader`) ranks every
+    component's candidates from their features. With ``reader=False``, components' ranked
+    lists are fused by reciprocal rank fusion (Cormack et al. 2009): each
     signal contributes ``weights[signal] / (rrf_k + rank)``. With a ``primary`` signal (e.g.
     ``"graph"``) that answered, only RRF's top ``head`` records come first; the primary's order
     follows; with ``lead`` signals, the head is their best records taken in turn instead of
