@@ -46,14 +46,11 @@ def sidecar_missing() -> str | None:
 
 @pytest.fixture(scope="module")
 def local_memory(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> Iterator[Any]:
-    from agentmem import EpisodeConfig, Memory, MemoryConfig
+    from agentmem import Memory, MemoryConfig
 
     home = tmp_path_factory.mktemp("adapters-local")
-    mem = Memory(
-        MemoryConfig(home=home, chroma=str(home / "chroma"), device="cpu",
-                     episodes=EpisodeConfig(segmenter="off")),
-        embedder=embedder,
-    )
+    # the defaults, as the sidecar below runs them
+    mem = Memory(MemoryConfig(home=home, chroma=str(home / "chroma"), device="cpu"), embedder=embedder)
     yield mem
     mem.close()
 

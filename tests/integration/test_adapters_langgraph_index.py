@@ -52,7 +52,8 @@ def test_batched_puts_are_embedded_in_one_call(counted: tuple[Memory, CountingEm
     store = AgentMemStore(mem, user_id="ada")
     counting.calls.clear()
     store.batch([PutOp(("notes",), f"k{i}", {"text": f"note {i}"}) for i in range(50)])
-    assert counting.calls == [50]
+    assert counting.calls[0] == 50  # every put's text in one call; the graph then embeds what it extracted
+    assert len(counting.calls) <= 2
     assert sorted(i.key for i in store.search(("notes",), limit=100)) == sorted(f"k{i}" for i in range(50))
     assert store.get(("notes",), "k7").value == {"text": "note 7"}  # type: ignore[union-attr]
     # a key put twice in one batch: the later value wins, and a get after it sees it

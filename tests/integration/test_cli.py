@@ -56,7 +56,7 @@ def test_index_and_search_with_the_knowledge_graph(tmp_path: Path) -> None:
                                            "id": f"doc{i}", "timestamp": f"2024-03-0{i + 1}T09:00:00Z"}) + "\n" for i, d in enumerate(docs)))
     home = tmp_path / "h"
     query = ("--user", "ada", "--json", "Who", "directed", "Jump", "for", "Glory?")
-    out = agentmem("index", "--no-progress", str(archive), home=home)  # indexed without the graph
+    out = agentmem("index", "--no-graph", "--no-progress", str(archive), home=home)  # indexed without the graph
     assert json.loads(out.stdout.splitlines()[0])["counts"]["turns_added"] == 3
     hits = json.loads(agentmem("search", "--graph", *query, home=home).stdout)
     assert all("graph" not in h["signals"] for h in hits)  # the graph holds none of them

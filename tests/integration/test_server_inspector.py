@@ -76,7 +76,8 @@ def test_explain_a_graph_hit(client: TestClient) -> None:
 
 
 def test_store_with_mechanisms_off(make_memory: Any) -> None:
-    app = create_app(ServerSettings(auth=False), memory=make_memory())
+    app = create_app(ServerSettings(auth=False), memory=make_memory(
+        graph=GraphConfig(enabled=False), episodes=EpisodeConfig(segmenter="off")))
     with TestClient(app) as c:
         c.post("/v1/users/ada/memories", json={"messages": _messages(CAT)})
         assert c.get("/v1/inspector").json() == {"episodes": False, "graph": False, "thoughts": True, "facts": False}
@@ -85,6 +86,10 @@ def test_store_with_mechanisms_off(make_memory: Any) -> None:
         assert [(t["surprise"], t["episode_id"], t["boundary"]) for t in body["turns"]] == [(None, None, False)] * 4
         r = c.post("/v1/users/ada/explain", json={"query": "cat", "memory_id": body["turns"][0]["id"]})
         assert r.status_code == 501
+        assert c.get("/v1/users/ada/episodes").json() == {
+            "error": "not_implemented",
+            "message": "episodes are not available: episodic memory is not enabled on this server",
+        }
 
 
 def test_page_is_a_static_shell_and_data_needs_a_key(make_memory: Any) -> None:
@@ -102,7 +107,7 @@ def test_page_is_a_static_shell_and_data_needs_a_key(make_memory: Any) -> None:
         key = c.post("/v1/keys", json={"tenant": "acme", "name": "ui"},
                      headers={"Authorization": "Bearer admin-secret-0123456789"}).json()["key"]
         r = c.get("/v1/inspector", headers={"Authorization": f"Bearer {key}"})
-        assert r.status_code == 200 and r.json()["graph"] is False
+        assert r.status_code == 200 and r.json()["graph"] is True  # Memory()'s default
     off = create_app(ServerSettings(auth=False, ui=False), memory=make_memory())
     with TestClient(off) as c:
         assert c.get("/ui").status_code == 404

@@ -107,7 +107,7 @@ def test_ablation_reports_every_row_from_a_cache(tmp_path: Path) -> None:
     table = load_table(tmp_path / "locomo.jsonl.gz")
     assert len(table.n_gold) == 8 and int(table.y.sum()) == 8  # one of the two gold found per question
     args = argparse.Namespace(tables=str(tmp_path), datasets="locomo,musique-offline", split="test", hidden=0,
-                              steps=40, no_transfer=True)
+                              steps=40, no_transfer=True, no_monotone=False)
     rows = ablation.run(args)["rows"]
     assert rows["graph alone"]["locomo"]["R@5"] == 50.0  # the gold it found is its first record
     assert rows["turns alone"]["locomo"]["R@5"] == 0.0

@@ -187,7 +187,10 @@ def _freeze(g: GraphIndex) -> GraphSnapshot:
     row = {e: i for i, e in enumerate(ent_ids)}
     n_e = len(ent_ids)
     row.update({p: n_e + i for i, p in enumerate(pas_ids)})
-    fact_ids = sorted(g.facts)
+    # A fact whose entity is missing is left out: a replica that loaded the tables while another
+    # one committed can read a fact before its entity; the version has moved, so the next
+    # search loads the graph again, whole.
+    fact_ids = sorted(f for f, (_, _, _, sid, oid) in g.facts.items() if sid in row and oid in row)
     rows: list[int] = []
     cols: list[int] = []
     weights: list[float] = []
