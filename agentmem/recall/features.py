@@ -70,6 +70,9 @@ _RANK_SCALE = math.log(1 + 100)
 # size sets the scale (a five-turn store gives each passage a fifth), so only ranks and the
 # within-query normalised score are features; ``{signal}_raw`` and ``_gap`` stay 0.
 _MASS_SIGNALS = frozenset({"graph"})
+_COL = {name: j for j, name in enumerate(_BASE)}
+_SIGNAL_COLS = {signal: (i, _COL[f"{signal}_found"]) for i, signal in enumerate(SIGNALS)}
+_CANDIDATE_COLS = {name: _COL[name] for name in (*_TURN, *_GRAPH)}  # a candidate's own features
 _TIME_WORDS = re.compile(
     r"\b(?:when|date|year|month|week|day|ago|last|yesterday|today|before|after|since|during|"
     r"january|february|march|april|may|june|july|august|september|october|november|december|"
@@ -119,7 +122,7 @@ def candidate_table(
     >>> keys, x[:, FEATURES.index("turns_norm")].tolist()
     ([('turn', 'a'), ('turn', 'b')], [1.0, 0.0])
     """
-    col = {name: j for j, name in enumerate(_BASE)}
+    col = _COL
     rows: dict[tuple[str, str], int] = {}
     episodes: dict[tuple[str, str], int] = {}  # how many recalled episodes hold each turn
     entries: list[tuple[int, str, int, float, Candidate, int, int]] = []  # row, signal, rank, score, cand, place, size
@@ -148,25 +151,25 @@ def candidate_table(
         lo, hi = best.get(signal, (score, score))
         best[signal] = (min(lo, score), max(hi, score))
     first = np.zeros((len(rows), len(SIGNALS)), dtype=bool)
+    ep_place, ep_len = col["ep_place"], col["ep_len"]
     for row, signal, rank, score, c, place, size in entries:
-        s = SIGNALS.index(signal)
+        s, base = _SIGNAL_COLS[signal]
         if first[row, s]:
             continue
         first[row, s] = True
         lo, hi = best[signal]
-        base = col[f"{signal}_found"]
         raw = signal not in _MASS_SIGNALS
         x[row, base:base + len(_PER_SIGNAL)] = (
             1.0, 1.0 / rank, min(math.log1p(rank) / _RANK_SCALE, 1.0), score if raw else 0.0,
             (score - lo) / (hi - lo) if hi - lo > 1e-12 else 1.0, hi - score if raw else 0.0,
         )
         if signal == "episode":
-            x[row, col["ep_place"]] = place / (size - 1) if size > 1 else 0.5
-            x[row, col["ep_len"]] = min(math.log1p(size) / math.log(64), 1.0)
+            x[row, ep_place] = place / (size - 1) if size > 1 else 0.5
+            x[row, ep_len] = min(math.log1p(size) / math.log(64), 1.0)
         for name, value in c.features.items():
-            j = col.get(name)
-            if j is not None and (name in _TURN or name in _GRAPH):
-                x[row, j] = max(x[row, j], value)
+            j = _CANDIDATE_COLS.get(name)
+            if j is not None and value > x[row, j]:
+                x[row, j] = value
     for key, n in episodes.items():
         x[rows[key], col["ep_count"]] = min(n, 4) / 4.0
     x[:, col["n_signals"]] = first.sum(axis=1) / len(SIGNALS)
