@@ -23,8 +23,8 @@ def add_index_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--resume", action="store_true", help="continue the job from its watermark")
     p.add_argument("--strict", action="store_true", help="fail at the first malformed record")
     p.add_argument("--chunk-turns", type=int, default=512, help="turns embedded per batch")
-    p.add_argument("--episodes", default=None, choices=["surprise", "drift"],
-                   help="also segment episodes with this segmenter (if not enabled by config)")
+    p.add_argument("--episodes", default=None, choices=["surprise", "drift", "off"],
+                   help="episodic memory's segmenter (default: as the store was built, else auto)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (default: on a terminal)")
     p.add_argument("--quiet-errors", action="store_true", help="do not print each malformed record")
 

@@ -82,7 +82,7 @@ class IndexOptions:
     strict: bool = False
     chunk_turns: int = 512
     progress: bool = False
-    episodes: Literal["surprise", "drift"] | None = None
+    episodes: Literal["surprise", "drift", "off"] | None = None
 
     def __post_init__(self) -> None:
         if self.workers < 1 or self.chunk_turns < 1:
@@ -161,15 +161,15 @@ def store_conversation(mem: Any, conv: Conversation, *, user: str | None, tenant
 def open_memory(config: MemoryConfig, embedder: Embedder | None, opts: IndexOptions,
                 observer: WriteObserver | None = None) -> tuple[Any, Embedder]:
     """A ``Memory`` for indexing and its embedding model (for embedding planned texts ahead),
-    with episodic memory segmented by ``opts.episodes`` when given and ``config`` has it off;
-    the write path reports its stages to ``observer``."""
+    with episodic memory segmented by ``opts.episodes`` when given and ``config`` leaves the
+    choice open (``"off"`` or ``"auto"``); the write path reports its stages to ``observer``."""
     from agentmem.embedding import SentenceTransformerEmbedder
     from agentmem.kernels.device import resolve_device
     from agentmem.memory import Memory
 
     model = embedder or SentenceTransformerEmbedder(
         config.embedder, device=str(resolve_device(config.device)), batch_size=config.embed_batch_size)
-    if opts.episodes is not None and config.episodes.segmenter == "off":
+    if opts.episodes is not None and config.episodes.segmenter in ("off", "auto"):
         segmenter: Any = opts.episodes
         config = replace(config, episodes=replace(config.episodes, segmenter=segmenter))
     return Memory(config, embedder=model, observer=observer), model

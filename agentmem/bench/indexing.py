@@ -15,6 +15,7 @@ import os
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,7 @@ def _subset(path: Path, n: int, tmp: Path) -> Path:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from agentmem.batch.pipeline import IndexOptions, run_index
-    from agentmem.config import MemoryConfig
+    from agentmem.config import EpisodeConfig, MemoryConfig
     from agentmem.embedding import SentenceTransformerEmbedder
     from agentmem.kernels.device import resolve_device
 
@@ -58,7 +59,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 opts = IndexOptions(paths=(str(data),), workers=workers, chunk_turns=args.chunk_turns,
                                     episodes=None if episodes == "off" else episodes)  # type: ignore[arg-type]
                 t0 = time.perf_counter()
-                s = run_index(opts, MemoryConfig(home=home, device=args.device), embedder=embedder)
+                config = MemoryConfig(home=home, device=args.device)  # every other mechanism as Memory()'s
+                if episodes == "off":
+                    config = replace(config, episodes=EpisodeConfig(segmenter="off"))
+                s = run_index(opts, config, embedder=embedder)
                 results.append({
                     "episodes": episodes, "workers": workers, "turns": s.messages_this_run,
                     "seconds": round(time.perf_counter() - t0, 2), "turns_per_s": round(s.turns_per_s, 2),
