@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from agentmem.kernels.order import stable_top
 from agentmem.mechanisms.base import TurnFilter
 from agentmem.types import Episode
 
@@ -88,7 +89,8 @@ def two_stage(episodes: Sequence[Episode], vectors: np.ndarray, query_vector: np
                 allowed[r] = False
             if f.allowed is not None and not f.allowed.issuperset(e.turn_ids):
                 allowed[r] = False  # an episode is recalled whole: every turn must pass
-    order = [int(r) for r in np.argsort(-sims, kind="stable") if allowed[r]][:k_similar]
+    rows = np.flatnonzero(allowed)
+    order = [int(r) for r in rows[stable_top(sims[rows], k_similar)]]
     out: list[tuple[Episode, float]] = []
     seen: set[int] = set()
     for r in order:

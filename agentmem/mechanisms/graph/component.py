@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from agentmem.embedding import embed_query
+from agentmem.kernels.order import stable_top
 from agentmem.mechanisms.base import Candidate, Query, Services, TurnFilter, stored_vectors
 from agentmem.mechanisms.graph.index import (
     GraphDelta,
@@ -205,16 +206,17 @@ class GraphComponent:
         with self.cache.reading(owner, self._version(owner) if version is None else version) as index:
             snap = index.snapshot()  # taken while no local write applies a delta
         facts = self._seed_facts(snap, query.text, query.vector)
+        want = _wanted(query)
         rows, scores = rank_passages(
             snap, query.vector, link_top_k=self.config.link_top_k, passage_weight=self.config.passage_weight,
-            damping=self.config.damping, device=self.services.device, facts=facts,
+            damping=self.config.damping, device=self.services.device, facts=facts, top=want,
         )
         lists = [(self.name, rows, scores)]
         mentions = (seed_mentions(snap, facts[0]), seed_mentions(snap, facts[0][:1]))
         if facts[0] and self.services.config.recall.reads(BRIDGE):
             qvec = embed_query(self.services.embedder, bridge_query(query.text, snap.fact_triples[facts[0][0]]))
             sims = snap.passage_vecs @ np.asarray(qvec, dtype=np.float32)
-            order = np.argsort(-sims, kind="stable")
+            order = stable_top(sims, want)
             lists.append((BRIDGE, order, sims[order]))
         return self._accepted(query, snap, lists, mentions)
 
@@ -247,7 +249,7 @@ class GraphComponent:
         pass the query's filter; the turns of every list are read from SQL in one call. Each
         candidate carries how many seed-fact entities (and entities of the best fact) it names."""
         unfiltered = query.filter == TurnFilter()
-        want = query.k if unfiltered else query.k * 5
+        want = _wanted(query)
         seeds, best = mentions
         per_list = [
             [Candidate(id=snap.passage_ids[r], kind="turn", score=float(s), signal=signal,
@@ -260,3 +262,9 @@ class GraphComponent:
         ids = list(dict.fromkeys(c.id for cands in per_list for c in cands))
         ok = {t.id for t in self.services.sql.get_turns(query.scope.owner(), ids) if query.filter.accepts(t)}
         return [c for cands in per_list for c in [x for x in cands if x.id in ok][: query.k]]
+
+
+def _wanted(query: Query) -> int:
+    """How many passages of each list a search reads: ``query.k``, five times that under a
+    filter (the filter then keeps ``query.k``)."""
+    return query.k if query.filter == TurnFilter() else query.k * 5

@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from agentmem.kernels.order import stable_top
 from agentmem.kernels.ppr import personalized_pagerank, personalized_pagerank_torch
 from agentmem.mechanisms.base import min_max
 from agentmem.mechanisms.graph.index import GraphSnapshot
@@ -64,7 +65,7 @@ def seed_facts(
     q = np.asarray(qvec, dtype=np.float32).ravel()
     lexical = snap.fact_lexicon.scores(query_text) if query_text and lexical_weight > 0 else None
     fact = fact_scores(snap.fact_vecs @ q, lexical, lexical_weight=lexical_weight)
-    top = [int(i) for i in np.argsort(-fact, kind="stable")[:top_facts]]
+    top = [int(i) for i in stable_top(fact, top_facts)]
     return (keep_facts(top) if keep_facts is not None else top), fact
 
 
@@ -102,6 +103,7 @@ def rank_passages(
     keep_facts: Callable[[list[int]], list[int]] | None = None,
     device: str = "cpu",
     facts: tuple[list[int], np.ndarray] | None = None,
+    top: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Passages of ``snap`` ranked by HippoRAG 2's personalized PageRank for one query.
 
@@ -119,6 +121,8 @@ def rank_passages(
     facts
         :func:`seed_facts`' answer for this query, when the caller has it already
         (``query_text``, ``lexical_weight``, ``top_facts`` and ``keep_facts`` are then unused).
+    top
+        Only the best ``top`` passages (``None``: every passage).
 
     Returns
     -------
@@ -139,7 +143,7 @@ def rank_passages(
     else:
         x = personalized_pagerank_torch(snap.transition, reset, damping=damping, device=device).cpu().numpy()
     scores = x[n_e:]
-    order = np.argsort(-scores, kind="stable")
+    order = stable_top(scores, n_p if top is None else top)
     return order, scores[order]
 
 
@@ -163,7 +167,9 @@ def personalization(
             for e in snap.fact_ends[f]:
                 ent[e] = max(ent[e], float(fact[f]) / max(1.0, snap.entity_passages[e]))
         if np.count_nonzero(ent) > link_top_k:
-            ent[np.argsort(-ent, kind="stable")[link_top_k:]] = 0.0
+            kept = np.zeros(n_e, dtype=bool)
+            kept[stable_top(ent, link_top_k)] = True
+            ent[~kept] = 0.0
         reset[:n_e] = ent
     q = np.asarray(qvec, dtype=np.float32).ravel()
     reset[n_e:] = min_max(snap.passage_vecs @ q, constant=1.0).astype(np.float64) * passage_weight
