@@ -198,9 +198,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "index_s": round(index_s, 1),
         "query_ms_p50": round(1000.0 * float(np.median(latency)), 1),
         "weights": _weights(args),
-        "primary": _primary(args),
-        "head": args.head,
-        "lead": list(_lead(args)),
+        "fusion": args.fusion,  # default: the reader; multi-hop: primary, head and lead below
+        **({"primary": _primary(args), "head": args.head, "lead": list(_lead(args))} if args.fusion != "default" else {}),
         "lexical_weight": args.lexical_weight,
         "topic_weight": args.topic_weight,
         "plot_data": {"search_ms": [round(1000.0 * x, 3) for x in latency]},
