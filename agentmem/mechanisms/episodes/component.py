@@ -261,6 +261,7 @@ class EpisodeComponent:
                 done = seg.feed([u.text for u in new_units], new_vecs, [self.s.tokens.count(u.text) for u in new_units])
                 units = units + new_units
                 with repo.begin() as conn:
+                    repo.lock(conn, scope)  # other replicas' writes to these streams wait
                     _, _, now = self._load_stream(conn, scope, stream, scorer=False)
                     if int(now.get("rev", 0)) != rev:
                         continue  # another replica (or a delete) changed this stream meanwhile
@@ -303,6 +304,7 @@ class EpisodeComponent:
         dropped: list[str] = []
         updated: list[tuple[str, str, list[list[Any]]]] = []
         with self._lock, repo.begin() as conn:
+            repo.lock(conn, scope)
             for r in repo.all_rows(conn, scope):
                 if not gone.intersection(r.turn_ids):
                     continue

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 
 from agentmem._time import from_db, to_db, utcnow
 from agentmem.store import schema as t
+from agentmem.store.dialect import lock_scope
 from agentmem.store.sql import SqlStore, scoped
 from agentmem.types import Episode, Scope
 
@@ -94,6 +95,12 @@ class EpisodeRepository:
 
     def bump_version(self, conn: Connection, scope: Scope, name: str) -> int:
         return self.sql.bump_version(conn, scope, name)
+
+    def lock(self, conn: Connection, scope: Scope) -> None:
+        """Hold the user's write lock until ``conn``'s transaction ends (Postgres): replicas
+        writing one user's streams then take turns, so a stream's revision read under the lock
+        is the last committed one."""
+        lock_scope(conn, scope)
 
     # -- streams -----------------------------------------------------------------------------
     def load_stream(self, conn: Connection, scope: Scope, stream: str) -> StoredStream | None:
