@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from agentmem.config import EpisodeConfig, GraphConfig
 from agentmem.errors import ConfigError
 
 __all__ = ["Mechanisms", "check_profile", "settle_mechanisms"]
@@ -34,8 +35,8 @@ class Mechanisms:
     """What :meth:`MemoryConfig.with_mechanisms` takes; the defaults are ``MemoryConfig()``'s
     (every mechanism on, episodes ``"auto"``, the reader)."""
 
-    graph: bool = True
-    episodes: str = "auto"
+    graph: bool = GraphConfig().enabled
+    episodes: str = EpisodeConfig().segmenter
     fusion: str = "default"
 
 

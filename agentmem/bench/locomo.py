@@ -83,11 +83,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         sessions = Progress("locomo: sessions indexed", sum(len(c.sessions()) for c in convs), enabled=not quiet)
         for c in convs:
             for n, turns in c.sessions().items():
-                msgs = [
-                    {"speaker": t.speaker, "content": t.text, "timestamp": t.timestamp, "id": t.dia_id}
-                    for t in turns
-                ]
-                n_turns += len(mem.add(msgs, user_id=c.sample_id, session_id=f"session_{n}"))
+                n_turns += len(mem.add([t.message() for t in turns], user_id=c.sample_id, session_id=f"session_{n}"))
                 sessions.step()
         index_s = time.perf_counter() - t0
         turn_hits: dict[int, list[float]] = {k: [] for k in ks}

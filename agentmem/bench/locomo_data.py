@@ -21,6 +21,10 @@ class LocomoTurn:
     text: str
     timestamp: datetime
 
+    def message(self) -> dict[str, object]:
+        """The turn as a :meth:`Memory.add` message; its ``dia_id`` is the message id."""
+        return {"speaker": self.speaker, "content": self.text, "timestamp": self.timestamp, "id": self.dia_id}
+
 
 @dataclass(frozen=True, slots=True)
 class LocomoQuestion:

@@ -117,12 +117,18 @@ def read_questions(path: str | Path) -> list[dict[str, Any]]:
     return out
 
 
+def _message_ids(mem: Any, user: str) -> dict[str, str]:
+    """The user's stored turn ids and the message ids they were added with."""
+    from agentmem.types import Scope
+
+    return {t.id: str(t.metadata.get("message_id")) for t in mem.services.sql.list_turns(Scope("default", user))}
+
+
 def _locomo(args: argparse.Namespace, home: Path, tables: _Questions, out: Path) -> dict[str, Any]:
     """Conversation by conversation (each its own user): index it, cache its questions and
     append them to ``out``, so a run cut short leaves whole conversations behind."""
     from agentmem.bench.locomo_data import load_locomo
     from agentmem.memory import Memory
-    from agentmem.types import Scope
 
     convs = load_locomo(args.locomo)
     mem = Memory(all_on_config(home))
@@ -132,11 +138,9 @@ def _locomo(args: argparse.Namespace, home: Path, tables: _Questions, out: Path)
     for c in convs:
         t0 = time.perf_counter()
         for s, turns in c.sessions().items():
-            msgs = [{"speaker": t.speaker, "content": t.text, "timestamp": t.timestamp, "id": t.dia_id}
-                    for t in turns]
-            n += len(mem.add(msgs, user_id=c.sample_id, session_id=f"session_{s}"))
+            n += len(mem.add([t.message() for t in turns], user_id=c.sample_id, session_id=f"session_{s}"))
         index_s += time.perf_counter() - t0
-        ids = {t.id: str(t.metadata.get("message_id")) for t in mem.services.sql.list_turns(Scope("default", c.sample_id))}
+        ids = _message_ids(mem, c.sample_id)
         now = max(t.timestamp for t in c.turns)
         for q in c.questions:
             tables.question(mem, c.sample_id, q.question, set(q.evidence), ids.get, group=c.sample_id,
@@ -152,7 +156,6 @@ def _locomo_sessions(args: argparse.Namespace, home: Path, tables: _Questions, o
     the small stores (tens of turns) a reader must also rank well."""
     from agentmem.bench.locomo_data import load_locomo
     from agentmem.memory import Memory
-    from agentmem.types import Scope
 
     mem = Memory(all_on_config(home))
     index_s, n, stores = 0.0, 0, 0
@@ -164,11 +167,10 @@ def _locomo_sessions(args: argparse.Namespace, home: Path, tables: _Questions, o
                 continue
             user = f"{c.sample_id}-s{s}"
             t0 = time.perf_counter()
-            n += len(mem.add([{"speaker": t.speaker, "content": t.text, "timestamp": t.timestamp, "id": t.dia_id}
-                              for t in turns], user_id=user, session_id=f"session_{s}"))
+            n += len(mem.add([t.message() for t in turns], user_id=user, session_id=f"session_{s}"))
             index_s += time.perf_counter() - t0
             stores += 1
-            ids = {t.id: str(t.metadata.get("message_id")) for t in mem.services.sql.list_turns(Scope("default", user))}
+            ids = _message_ids(mem, user)
             for q in asked:
                 tables.question(mem, user, q.question, set(q.evidence), ids.get, group=c.sample_id,
                                 category=q.category, now=max(t.timestamp for t in turns))
@@ -229,13 +231,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             info = _locomo(args, home, tables, out)
         elif args.dataset == "locomo-sessions":
             info = _locomo_sessions(args, home, tables, out)
-        elif args.dataset == "updates":
-            out.unlink(missing_ok=True)
-            info = _updates(args, home, tables)
-            tables.save(out)
         else:
             out.unlink(missing_ok=True)
-            info = _musique(args, home, tables, triples=args.dataset == "musique-triples")
+            if args.dataset == "updates":
+                info = _updates(args, home, tables)
+            else:
+                info = _musique(args, home, tables, triples=args.dataset == "musique-triples")
             tables.save(out)
     return {**info, "dataset": args.dataset, "out": str(out),
             "candidates_ms_p50": round(float(np.median(tables.query_ms)), 1)}

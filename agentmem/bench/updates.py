@@ -163,8 +163,7 @@ def _locomo(mem: Any, data: str, labels: str, k: int) -> dict[str, Any]:
         c = convs[ci]
         ids: dict[str, str] = {}
         for n, turns in c.sessions().items():
-            msgs = [{"speaker": t.speaker, "content": t.text, "timestamp": t.timestamp, "id": t.dia_id} for t in turns]
-            for stored in mem.add(msgs, user_id=c.sample_id, session_id=f"session_{n}"):
+            for stored in mem.add([t.message() for t in turns], user_id=c.sample_id, session_id=f"session_{n}"):
                 ids[str(stored.metadata["message_id"])] = stored.id
         n_turns += len(c.turns)
         now = max(t.timestamp for t in c.turns) + timedelta(days=1)
@@ -222,8 +221,7 @@ def _ingest(args: argparse.Namespace, root: Path, embedder: Any) -> dict[str, An
             for t in turns:
                 by_session.setdefault(t.session, []).append(t)
             for n, ts in by_session.items():
-                mem.add([{"speaker": t.speaker, "content": t.text, "timestamp": t.timestamp, "id": t.dia_id}
-                         for t in ts], user_id="u", session_id=f"session_{n}")
+                mem.add([t.message() for t in ts], user_id="u", session_id=f"session_{n}")
             rates["on" if facts else "off"].append(len(turns) / (time.perf_counter() - t0))
         finally:
             mem.close()

@@ -260,8 +260,7 @@ class EpisodeComponent:
                 all_vecs = [np.asarray(v, dtype=np.float32) for v in seg.state()["vectors"]] + list(new_vecs)
                 done = seg.feed([u.text for u in new_units], new_vecs, [self.s.tokens.count(u.text) for u in new_units])
                 units = units + new_units
-                with repo.begin() as conn:
-                    repo.lock(conn, scope)  # other replicas' writes to these streams wait
+                with repo.writing(scope) as conn:  # other replicas' writes to these streams wait
                     _, _, now = self._load_stream(conn, scope, stream, scorer=False)
                     if int(now.get("rev", 0)) != rev:
                         continue  # another replica (or a delete) changed this stream meanwhile
@@ -303,8 +302,7 @@ class EpisodeComponent:
         repo = self.repo
         dropped: list[str] = []
         updated: list[tuple[str, str, list[list[Any]]]] = []
-        with self._lock, repo.begin() as conn:
-            repo.lock(conn, scope)
+        with self._lock, repo.writing(scope) as conn:
             for r in repo.all_rows(conn, scope):
                 if not gone.intersection(r.turn_ids):
                     continue

@@ -96,11 +96,13 @@ class EpisodeRepository:
     def bump_version(self, conn: Connection, scope: Scope, name: str) -> int:
         return self.sql.bump_version(conn, scope, name)
 
-    def lock(self, conn: Connection, scope: Scope) -> None:
-        """Hold the user's write lock until ``conn``'s transaction ends (Postgres): replicas
-        writing one user's streams then take turns, so a stream's revision read under the lock
-        is the last committed one."""
-        lock_scope(conn, scope)
+    @contextmanager
+    def writing(self, scope: Scope) -> Iterator[Connection]:
+        """A transaction holding the user's write lock (Postgres): replicas writing one user's
+        streams take turns, so a stream's revision read in it is the last committed one."""
+        with self.sql.begin() as conn:
+            lock_scope(conn, scope)
+            yield conn
 
     # -- streams -----------------------------------------------------------------------------
     def load_stream(self, conn: Connection, scope: Scope, stream: str) -> StoredStream | None:
