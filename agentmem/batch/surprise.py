@@ -24,7 +24,8 @@ from agentmem.mechanisms.episodes.segment.scorers import LMSurpriseScorer
 from agentmem.mechanisms.episodes.segment.stream import split_sentences
 from agentmem.normalize import normalize_messages
 
-__all__ = ["PrecomputedSurprisal", "Window", "predicted_units", "batched_surprise", "predicted_windows", "prescore_sessions"]
+__all__ = ["PrecomputedSurprisal", "Window", "predicted_units", "batched_surprise", "predicted_windows", "prescore_sessions",
+           "session_windows", "surprise_settings"]
 
 Window = tuple[tuple[int, ...], int]  # (token ids, first scored position)
 
@@ -74,15 +75,18 @@ def predicted_windows(calls: Iterable[Sequence[str]], tokenize: Callable[[str], 
 class PrecomputedSurprisal:
     """A surprisal LM answering from windows scored in advance, the real LM for the rest.
 
-    :meth:`provide` adds scored windows, :meth:`release` forgets them; :meth:`surprisal` and
-    :meth:`surprisal_batch` answer known windows from memory and score unknown ones with
-    ``inner`` (counted in :attr:`misses`). Tokenisations are cached per text.
+    :meth:`provide` adds scored windows, :meth:`release` forgets them once every provider of a
+    window has released it (chunks prepared ahead may provide a window an earlier chunk still
+    holds); :meth:`surprisal` and :meth:`surprisal_batch` answer known windows from memory and
+    score unknown ones with ``inner`` (counted in :attr:`misses`). Tokenisations are cached per
+    text.
     """
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
         self.name = inner.name
         self._known: dict[Window, np.ndarray] = {}
+        self._holders: dict[Window, int] = {}
         self._tokens: dict[str, list[int]] = {}
         self._lock = threading.Lock()
         self.hits = 0
@@ -107,11 +111,17 @@ class PrecomputedSurprisal:
         with self._lock:
             for w, r in zip(windows, results, strict=True):
                 self._known[w] = np.asarray(r, dtype=np.float32)
+                self._holders[w] = self._holders.get(w, 0) + 1
 
     def release(self, windows: Iterable[Window], texts: Iterable[str] = ()) -> None:
         with self._lock:
             for w in windows:
-                self._known.pop(w, None)
+                left = self._holders.get(w, 0) - 1
+                if left > 0:
+                    self._holders[w] = left
+                else:
+                    self._holders.pop(w, None)
+                    self._known.pop(w, None)
             for t in texts:
                 self._tokens.pop(t, None)
 
@@ -141,21 +151,44 @@ def prescore_sessions(lm: PrecomputedSurprisal, sessions: Sequence[Sequence[Sequ
     :meth:`PrecomputedSurprisal.release` once the sessions are stored: the windows and the unit
     texts.
     """
+    todo, texts = session_windows(lm.tokenize, sessions, max_unit_chars=max_unit_chars, max_chars=max_chars,
+                                  context=context, page=page)
+    lm.provide(todo, lm.score(todo))
+    return todo, texts
+
+
+def session_windows(tokenize: Callable[[str], list[int]], sessions: Sequence[Sequence[Sequence[Mapping[str, Any]]]],
+                    *, max_unit_chars: int, max_chars: int, context: int, page: int
+                    ) -> tuple[list[Window], list[str]]:
+    """The windows fresh sessions' scorers will ask for (each once, in order) and their unit texts.
+
+    ``sessions`` as in :func:`prescore_sessions`.
+    """
     windows: dict[Window, None] = {}
     texts: list[str] = []
     for groups in sessions:
         calls = [predicted_units(g, max_unit_chars=max_unit_chars, max_chars=max_chars) for g in groups]
         texts += [t for c in calls for t in c]
-        windows.update(dict.fromkeys(predicted_windows(calls, lm.tokenize, context=context, page=page)))
-    todo = list(windows)
-    lm.provide(todo, lm.score(todo))
-    return todo, texts
+        windows.update(dict.fromkeys(predicted_windows(calls, tokenize, context=context, page=page)))
+    return list(windows), texts
+
+
+def _surprise_component(mem: Any) -> Any:
+    comp = next((c for c in mem.components if getattr(c, "name", None) == "episode"), None)
+    return comp if comp is not None and getattr(comp, "segmenter", None) == "surprise" else None
+
+
+def surprise_settings(mem: Any) -> Any:
+    """The :class:`~agentmem.config.EpisodeConfig` of ``mem``'s episode component when it segments
+    by LM surprise, else None."""
+    comp = _surprise_component(mem)
+    return None if comp is None else comp.cfg
 
 
 def batched_surprise(mem: Any) -> PrecomputedSurprisal | None:
     """Give ``mem``'s surprise-segmented episode component a precomputed, batched LM; or None."""
-    comp = next((c for c in mem.components if getattr(c, "name", None) == "episode"), None)
-    if comp is None or getattr(comp, "segmenter", None) != "surprise":
+    comp = _surprise_component(mem)
+    if comp is None:
         return None
     lm = PrecomputedSurprisal(comp.surprisal_lm())
     comp.use_surprisal_lm(lm)

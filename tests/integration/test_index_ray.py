@@ -15,7 +15,7 @@ import pytest
 from _servers import Proc
 from test_index import FIX, CrashingEmbedder, derived_state, stored_state, topic_archive
 
-from agentmem import MemoryConfig
+from agentmem import Memory, MemoryConfig
 from agentmem.batch import IndexOptions, run_index
 from agentmem.config import EpisodeConfig
 from agentmem.errors import ValidationError
@@ -114,6 +114,47 @@ def test_ray_resume_after_a_crash_inside_the_episode_component(tmp_path: Path, e
     assert a == b
     for got, want in floats:
         np.testing.assert_allclose(got, want, atol=1e-4)
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+@pytest.mark.timeout(400)
+def test_ray_engine_scores_surprise_in_batches_with_the_local_engines_episodes(
+        tmp_path: Path, embedder: Any, pg_url: str, chroma_server: Proc, unique: str, local_ray: None) -> None:
+    pytest.importorskip("transformers")
+    from _tiny_lm import save_tiny_lm
+
+    lm_dir = save_tiny_lm(tmp_path / "lm")
+    episodes = EpisodeConfig(segmenter="surprise", lm=str(lm_dir), lm_dtype="float32", lm_context=4, lm_page=8,
+                             window=3, min_turns=1, max_turns=4, max_unit_chars=40)
+    archive = tmp_path / "topics.jsonl"
+    topic_archive(archive, sessions=6, long_at=3)
+    user = f"ray-surprise-{unique}"
+    opts = IndexOptions(paths=(str(archive),), user=user, chunk_turns=12, workers=2, engine="ray")
+    shared = {"db_url": pg_url, "chroma": chroma_server.url}
+    ray_cfg = MemoryConfig(home=tmp_path / "ray", device="cpu", max_messages_per_call=4, episodes=episodes,
+                           **shared)
+    dist = run_index(opts, ray_cfg)
+    # every window of these fresh sessions was scored in the embedding actors' batches
+    assert dist.counts["surprise_windows_batched"] > 0 and dist.counts["surprise_prediction_misses"] == 0
+
+    local_cfg = MemoryConfig(home=tmp_path / "local", device="cpu", max_messages_per_call=4, episodes=episodes)
+    local = run_index(replace(opts, engine="local", workers=1), local_cfg, embedder=embedder)
+    assert (local.counts["surprise_windows_batched"], local.counts["surprise_prediction_misses"]) == (
+        dist.counts["surprise_windows_batched"], 0)
+
+    def episodes_of(cfg: MemoryConfig) -> list[tuple[Any, ...]]:
+        mem = Memory(cfg, embedder=embedder)
+        try:
+            text = {t.id: t.content for t in mem.memories(user_id=user)}
+            return sorted((e.scope.session_id, tuple(text[i] for i in e.turn_ids), e.text,
+                           round(e.surprise_mean, 4), round(e.surprise_max, 4), e.boundary_method)
+                          for e in mem.episodes(user_id=user))
+        finally:
+            mem.close()
+
+    got = episodes_of(ray_cfg)
+    assert got and {e[5] for e in got} == {"surprise"} and got == episodes_of(local_cfg)
 
 
 def test_embedding_pool_is_one_actor_per_gpu() -> None:

@@ -14,6 +14,8 @@ import torch
 transformers = pytest.importorskip("transformers")
 tokenizers = pytest.importorskip("tokenizers")
 
+from _tiny_lm import save_tiny_lm, tiny_llama  # noqa: E402
+
 from agentmem import Memory, MemoryConfig  # noqa: E402
 from agentmem.batch import IndexOptions, run_index  # noqa: E402
 from agentmem.batch.pipeline import store_conversation  # noqa: E402
@@ -24,18 +26,7 @@ from agentmem.errors import ConfigError  # noqa: E402
 from agentmem.mechanisms.episodes.segment.lm import CausalLM  # noqa: E402
 from agentmem.mechanisms.episodes.segment.scorers import LMSurpriseScorer  # noqa: E402
 
-WORDS = ["the", "a", "cat", "dog", "sat", "ran", "on", "under", "mat", "sofa", "I", "got", "back", "from",
-         "food", "was", "how", "every", "day", "we", "went", "to", "and", "it", "great", "!", "?", "."]
 FIX = Path(__file__).resolve().parents[1] / "fixtures_batch"
-
-
-def _llama() -> Any:
-    torch.manual_seed(0)
-    cfg = transformers.LlamaConfig(
-        vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
-        num_key_value_heads=1, max_position_embeddings=256, bos_token_id=1, eos_token_id=2,
-        tie_word_embeddings=False)
-    return transformers.LlamaForCausalLM(cfg)
 
 
 def _gemma3() -> Any:
@@ -59,7 +50,7 @@ def _lm(model: Any) -> CausalLM:
     return CausalLM(model.float(), _CharTokenizer(), name="tiny")
 
 
-@pytest.mark.parametrize("make", [_llama, _gemma3], ids=["llama", "gemma3"])
+@pytest.mark.parametrize("make", [tiny_llama, _gemma3], ids=["llama", "gemma3"])
 def test_surprisal_batch_equals_one_window_at_a_time(make: Any) -> None:
     lm = _lm(make())
     rng = np.random.default_rng(0)
@@ -93,7 +84,7 @@ class _OneAtATime:
 
 
 def test_scorer_pages_batched_equal_unbatched_and_are_predicted() -> None:
-    lm = _lm(_llama())
+    lm = _lm(tiny_llama())
     plain = _OneAtATime(lm)
     calls = [["ab cd", "efg hij klm"], ["n" * 30, "op"], ["q" * 70], ["rs tu vw"] * 3]
     one = LMSurpriseScorer(plain, context=8, page=16)
@@ -106,7 +97,7 @@ def test_scorer_pages_batched_equal_unbatched_and_are_predicted() -> None:
 
 
 def test_precomputed_surprisal_answers_given_windows_and_scores_the_rest() -> None:
-    lm = _lm(_llama())
+    lm = _lm(tiny_llama())
     pre = PrecomputedSurprisal(lm)
     given = [((5, 6, 7, 8), 1)]
     pre.provide(given, [np.array([9.0, 9.0, 9.0], dtype=np.float32)])
@@ -116,6 +107,20 @@ def test_precomputed_surprisal_answers_given_windows_and_scores_the_rest() -> No
     assert (pre.hits, pre.misses) == (1, 1)
     pre.release(given)
     np.testing.assert_allclose(pre.surprisal([5, 6, 7, 8], start=1), lm.surprisal([5, 6, 7, 8], start=1))
+
+
+def test_a_window_two_chunks_provided_stays_until_both_release_it() -> None:
+    lm = _lm(tiny_llama())
+    pre = PrecomputedSurprisal(lm)
+    window = [((5, 6, 7, 8), 1)]
+    pre.provide(window, [np.array([9.0, 9.0, 9.0], dtype=np.float32)])  # chunk 1
+    pre.provide(window, [np.array([9.0, 9.0, 9.0], dtype=np.float32)])  # chunk 2, prepared ahead
+    pre.release(window)  # chunk 1 stored
+    np.testing.assert_array_equal(pre.surprisal([5, 6, 7, 8], start=1), [9.0, 9.0, 9.0])
+    pre.release(window)  # chunk 2 stored
+    assert (pre.hits, pre.misses) == (1, 0)
+    np.testing.assert_allclose(pre.surprisal([5, 6, 7, 8], start=1), lm.surprisal([5, 6, 7, 8], start=1))
+    assert pre.misses == 1
 
 
 def test_predicted_units_split_long_turns_like_the_episode_component() -> None:
@@ -129,18 +134,7 @@ def test_predicted_units_split_long_turns_like_the_episode_component() -> None:
 
 @pytest.fixture(scope="module")
 def tiny_lm_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from tokenizers import Tokenizer, models, pre_tokenizers
-
-    path = tmp_path_factory.mktemp("tiny-lm")
-    vocab = {w: i for i, w in enumerate(["[UNK]", "<s>", "</s>", *WORDS])}
-    tok = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
-    tok.pre_tokenizer = pre_tokenizers.Whitespace()
-    transformers.PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>",
-                                         unk_token="[UNK]").save_pretrained(path)
-    model = _llama()
-    model.resize_token_embeddings(len(vocab))
-    model.save_pretrained(path)
-    return path
+    return save_tiny_lm(tmp_path_factory.mktemp("tiny-lm"))
 
 
 def _episodes(home: Path, embedder: Any, lm_dir: Path) -> list[tuple[Any, ...]]:
