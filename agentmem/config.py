@@ -74,7 +74,10 @@ class RecallConfig:
     lexical_weight: float = 0.3  # BM25's share in the min-max score fusion with dense
     contiguity: float = 0.4  # weight of the best neighbouring turn's score
     speaker_boost: float = 0.1  # for turns by the one speaker a query names
-    context_view: bool = True  # also embed each turn after the previous one (max of both views)
+    # Also search each turn by its in-context view, its vector plus ``context_weight`` times
+    # its predecessor's (agentmem.mechanisms.turns.context), taking the better of both views.
+    context_view: bool = True
+    context_weight: float = 0.5
     # Rank candidates with the learned reader (agentmem.recall.reader) instead of RRF; it
     # reads every signal, so components compute the ones RRF would skip (``bridge``). False:
     # plain RRF with ``weights`` (and ``primary`` / ``lead`` when set). What the reader was
@@ -92,6 +95,8 @@ class RecallConfig:
             raise ConfigError("recall.lexical_weight must be in [0, 1]")
         if self.contiguity < 0 or self.speaker_boost < 0:
             raise ConfigError("recall.contiguity and recall.speaker_boost must be >= 0")
+        if not self.context_weight >= 0:
+            raise ConfigError("recall.context_weight must be >= 0")
         if any(w < 0 for w in self.weights.values()):
             raise ConfigError("recall.weights must be non-negative")
         if isinstance(self.lead, str) or not all(isinstance(s, str) and s for s in self.lead):

@@ -35,7 +35,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="BM25 share of the turn score (0 = dense only, 1 = BM25 only)")
     p.add_argument("--contiguity", type=float, default=d.contiguity, help="neighbour weight (0 = off)")
     p.add_argument("--speaker-boost", type=float, default=d.speaker_boost)
-    p.add_argument("--no-context-view", action="store_true", help="embed each turn alone only")
+    p.add_argument("--no-context-view", action="store_true", help="search each turn by its own vector only")
+    p.add_argument("--context-weight", type=float, default=d.context_weight,
+                   help="the predecessor's share of a turn's in-context view")
     p.add_argument("--graph", choices=("off", "offline"), default="offline",
                    help="knowledge graph memory: on with the offline extractor (Memory()'s default) or off")
     p.add_argument("--episodes", choices=SEGMENTERS, default=EpisodeConfig().segmenter,
@@ -56,7 +58,7 @@ def memory_config(args: argparse.Namespace, home: Path) -> MemoryConfig:
         lexical_weight=args.lexical_weight,
         contiguity=args.contiguity,
         speaker_boost=args.speaker_boost,
-        context_view=not args.no_context_view,
+        context_view=not args.no_context_view, context_weight=args.context_weight,
         primary=None if args.primary in (None, "none") else str(args.primary),
         head=args.head,
         reader=not args.no_reader,
@@ -131,6 +133,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "config": {
             "lexical_weight": args.lexical_weight, "contiguity": args.contiguity,
             "speaker_boost": args.speaker_boost, "context_view": not args.no_context_view,
+            "context_weight": args.context_weight,
             "graph": args.graph, "primary": config.recall.primary, "head": config.recall.head,
             "graph_lexical_weight": config.graph.lexical_weight,
         },

@@ -12,13 +12,14 @@ import pytest
 import sqlalchemy as sa
 
 from agentmem import Memory, MemoryConfig
-from agentmem.config import EpisodeConfig, GraphConfig, ThoughtConfig
+from agentmem.config import EpisodeConfig, ThoughtConfig
 from agentmem.errors import StorageError
-from agentmem.mechanisms.turns.component import CONTEXT_KIND, KIND
+from agentmem.mechanisms.turns.component import KIND
 from agentmem.mechanisms.turns.passages import PASSAGE_KIND
 from agentmem.types import Scope
 
 LONG = " ".join(f"Sentence {i} tells of the long walk along the northern coast." for i in range(60))
+CONTENT = {3: LONG, 4: "Ada Lovelace wrote to Charles Babbage from London."}
 
 
 class Recording:
@@ -50,18 +51,17 @@ class Clock:
 
 
 def _memory(tmp_path: Any, embedder: Any, **kw: Any) -> Memory:
-    # The plan names the texts of the turns (renderings, in-context views, passages); the
-    # knowledge graph (its entities and facts) and the episodes (a long turn's sentence groups)
-    # embed what they derive inside the write, outside the plan, so these tests run without them.
+    # The plan names the texts of the turns (renderings, passages) and of the knowledge graph
+    # (its new entities and facts); the episodes embed what they derive (a long turn's sentence
+    # groups) inside the write, outside the plan, so these tests run without them.
     cfg = MemoryConfig(home=tmp_path, chroma=str(tmp_path / "chroma"), device="cpu", long_turn_chars=400,
-                       passage_chars=200, passage_overlap=20, graph=GraphConfig(enabled=False),
-                       episodes=EpisodeConfig(segmenter="off"),
+                       passage_chars=200, passage_overlap=20, episodes=EpisodeConfig(segmenter="off"),
                        **kw.pop("config", {}))
     return Memory(cfg, embedder=embedder, **kw)
 
 
 def _messages(first: int, n: int) -> list[dict[str, Any]]:
-    return [{"role": "user" if i % 2 == 0 else "assistant", "content": LONG if i == 3 else f"Message {i} about tea.",
+    return [{"role": "user" if i % 2 == 0 else "assistant", "content": CONTENT.get(i, f"Message {i} about tea."),
              "id": f"m{i}", "timestamp": 1_700_000_000 + 60 * i} for i in range(first, first + n)]
 
 
@@ -73,7 +73,9 @@ def test_the_plan_names_every_text_the_write_embeds(tmp_path: Any, embedder: Any
         batch = [*_messages(0, 2), *_messages(2, 4), {"role": "user", "content": ""}]  # stored, new, invalid
         plan = mem.maintenance.plan(batch, user_id="u", session_id="s")
         assert plan.fresh == [2, 3, 4, 5]
-        assert len(plan.texts) == len(set(plan.texts)) > 2 * 4  # renderings, in-context views, passages
+        assert len(plan.texts) == len(set(plan.texts)) > 4  # renderings, the long turn's passages, the graph's
+        derived = [t for t in plan.texts if not t.startswith("[")]  # renderings and passages start with the date
+        assert any("lovelace" in t.lower() for t in derived)  # the graph's new entities and facts
         given = dict(zip(plan.texts, embedder.embed(plan.texts), strict=True))
         rec.seen.clear()
         turns = mem.add(batch[2:6], user_id="u", session_id="s", vectors=given)
@@ -83,8 +85,6 @@ def test_the_plan_names_every_text_the_write_embeds(tmp_path: Any, embedder: Any
         stored = dict(zip(ids, vecs, strict=True))
         for t in turns:
             np.testing.assert_allclose(stored[t.id], given[t.render()], atol=1e-6)
-        ctx_ids, _ = mem.services.vectors.fetch(CONTEXT_KIND, scope, [t.id for t in turns])
-        assert set(ctx_ids) == {t.id for t in turns}
         assert mem.services.vectors.fetch(PASSAGE_KIND, scope)[0]  # the long turn's passages
         # the same add without given vectors embeds exactly the planned texts
         other = _memory(tmp_path / "b", Recording(embedder))

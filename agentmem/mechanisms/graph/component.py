@@ -31,6 +31,7 @@ from agentmem.mechanisms.graph.index import (
     plan_topics,
 )
 from agentmem.mechanisms.graph.offline import extract_entities, extract_triples
+from agentmem.mechanisms.graph.plan import planned_texts
 from agentmem.mechanisms.graph.rank import (
     bridge_query,
     fact_scores,
@@ -138,6 +139,15 @@ class GraphComponent:
                 )
             )
         return out
+
+    def planned_texts(self, scope: Scope, turns: Sequence[Turn]) -> list[str]:
+        """The entity names and fact texts :meth:`on_add` of ``turns`` embeds (see
+        :class:`~agentmem.mechanisms.base.PlansEmbeddings`); none with a model extractor, whose
+        triples are known only once it has run."""
+        if self.runner is not None and any("triples" not in t.metadata for t in turns):
+            return []
+        passages = self._passages(turns, np.zeros((len(turns), 0), dtype=np.float32))
+        return planned_texts(self.index(scope.owner()), scope.owner(), passages)
 
     def on_add(self, scope: Scope, turns: Sequence[Turn], vectors: np.ndarray, version: int) -> None:
         if not turns:

@@ -1,6 +1,7 @@
 """Planning graph changes: the :class:`~agentmem.mechanisms.graph.delta.GraphDelta` that adds
 passages (:func:`plan_add`), links passages to their titles' entities (:func:`plan_topics`) or
-removes passages (:func:`plan_delete`), computed against a
+removes passages (:func:`plan_delete`), and the texts adding passages embeds
+(:func:`planned_texts`), computed against a
 :class:`~agentmem.mechanisms.graph.index.GraphIndex` without changing it. Pure but for the
 ``embed`` callable.
 """
@@ -26,7 +27,7 @@ from agentmem.types import Scope
 if TYPE_CHECKING:
     from agentmem.mechanisms.graph.index import GraphIndex
 
-__all__ = ["Embed", "plan_add", "plan_delete", "plan_topics"]
+__all__ = ["Embed", "plan_add", "plan_delete", "plan_topics", "planned_texts"]
 
 Embed = Callable[[Sequence[str]], np.ndarray]
 
@@ -81,6 +82,24 @@ def plan_add(
     Only entities and facts not yet in the index are embedded, and only new entities are
     compared with the index for synonym edges. Triples with an empty part are dropped.
     """
+    d, new_fact_text = _structure(index, scope, passages)
+    _embed_entities(d, index, embed, threshold=threshold, max_neighbors=max_neighbors)
+    new_f = sorted(new_fact_text)
+    if new_f:
+        fvecs = np.asarray(embed([new_fact_text[f] for f in new_f]), dtype=np.float32)
+        d.fact_vecs = dict(zip(new_f, fvecs, strict=True))
+    return d
+
+
+def planned_texts(index: GraphIndex, scope: Scope, passages: Sequence[PassageInput]) -> list[str]:
+    """The texts :func:`plan_add` of ``passages`` embeds: new entities' names, then new facts'
+    ``"subject relation object"``."""
+    d, new_fact_text = _structure(index, scope, passages)
+    return [d.entities[e] for e in sorted(d.entities)] + [new_fact_text[f] for f in sorted(new_fact_text)]
+
+
+def _structure(index: GraphIndex, scope: Scope, passages: Sequence[PassageInput]) -> tuple[GraphDelta, dict[str, str]]:
+    """The delta of :func:`plan_add` before anything is embedded, and the texts of its new facts."""
     d = GraphDelta()
     new_fact_text: dict[str, str] = {}
     for p in passages:
@@ -105,12 +124,7 @@ def plan_add(
         topic = topic_name(p.title) if p.title else ""
         if topic:
             d.topics[p.id] = _mention(d, index, scope, topic, p.id)
-    _embed_entities(d, index, embed, threshold=threshold, max_neighbors=max_neighbors)
-    new_f = sorted(new_fact_text)
-    if new_f:
-        fvecs = np.asarray(embed([new_fact_text[f] for f in new_f]), dtype=np.float32)
-        d.fact_vecs = dict(zip(new_f, fvecs, strict=True))
-    return d
+    return d, new_fact_text
 
 
 def plan_topics(

@@ -1,7 +1,7 @@
 """Turn-level recall: dense (two views) + BM25 fused by score, with temporal contiguity.
 
-Signals inside the component: ``dense`` (cosine, max over the turn alone and the turn after
-its predecessor), ``bm25``, and the query's time window (``time``). The component emits one
+Signals inside the component: ``dense`` (cosine, max over the turn alone and its in-context
+view, :mod:`agentmem.mechanisms.turns.context`), ``bm25``, and the query's time window (``time``). The component emits one
 ranked ``turns`` list (hybrid score, :mod:`agentmem.mechanisms.turns.hybrid`) that joins the facade's
 fusion, plus the ``time`` list; each candidate records its dense and BM25 ranks for provenance.
 """
@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from agentmem.mechanisms.base import TURN_KIND, Candidate, Query, Services, TurnFilter
+from agentmem.mechanisms.turns.context import context_vectors
 from agentmem.mechanisms.turns.hybrid import contiguity, named_speaker, score_fusion, speaker_boost
 from agentmem.mechanisms.turns.passages import PASSAGE_KIND, PassageIndex, long_turns, passage_ids
 from agentmem.store.bm25 import BM25Index
@@ -23,20 +24,12 @@ from agentmem.store.cache import VersionedCache
 from agentmem.store.dense import ExactIndex
 from agentmem.types import Scope, Turn
 
-__all__ = ["CONTEXT_KIND", "KIND", "TurnComponent", "TurnIndex", "context_text"]
+__all__ = ["CONTEXT_KIND", "KIND", "TurnComponent", "TurnIndex"]
 
 KIND = TURN_KIND  # Chroma kind of the plain view (written by the facade)
-CONTEXT_KIND = "turns_ctx"  # the in-context view (written by this component)
-
-
-def context_text(turn: Turn, previous: Turn | None) -> str:
-    """The in-context view: the previous turn of the same session, then this one.
-
-    A reply ("Yes, last Tuesday!") means little alone; the turn it answers makes it findable.
-    """
-    if not _linked(turn) or previous is None or previous.scope.session_id != turn.scope.session_id:
-        return turn.render()
-    return f"{previous.speaker}: {previous.content}\n{turn.render()}"
+# Stores written before the in-context view was built from vectors hold it under this kind; it
+# is no longer read or written, only deleted with its turns.
+CONTEXT_KIND = "turns_ctx"
 
 
 def _passage_text(turn: Turn, part: str) -> str:
@@ -286,13 +279,8 @@ class TurnComponent:
         turns = self.s.sql.list_turns(scope)
         index = self._new_index()
         if turns:
-            last: dict[str | None, Turn] = {}
-            ctx_texts = []
-            for t in turns:
-                ctx_texts.append(context_text(t, last.get(t.scope.session_id)))
-                last[t.scope.session_id] = t
             plain = self._vectors(KIND, scope, turns, [t.render() for t in turns])
-            ctx = self._vectors(CONTEXT_KIND, scope, turns, ctx_texts) if self.s.config.recall.context_view else plain
+            ctx = self._context_vectors(scope, turns, plain, look_back=False)
             index.add(turns, plain, ctx, self._passage_vectors(scope, turns, stored=True))
         return index
 
@@ -302,42 +290,39 @@ class TurnComponent:
         return long_turns([t.content for t in turns], longer_than=cfg.long_turn_chars, size=cfg.passage_chars,
                           overlap=cfg.passage_overlap)
 
-    def _context_texts(self, scope: Scope, turns: Sequence[Turn]) -> tuple[list[str], list[int]]:
-        """The in-context views of new ``turns`` that differ from their rendering, with their positions.
-
-        A session's first turn of the batch follows the session's last stored turn before it.
-        """
-        texts, rows = [], []
-        last: dict[str | None, Turn | None] = {}
+    def _context_vectors(self, scope: Scope, turns: Sequence[Turn], plain: np.ndarray, *,
+                         look_back: bool = True) -> np.ndarray:
+        """The in-context views of ``turns`` (``plain``: their vectors); see
+        :func:`~agentmem.mechanisms.turns.context.context_vectors`. With ``look_back`` a
+        session's first turn among ``turns`` follows the session's last stored turn before it
+        (``False``: ``turns`` are all the user's)."""
+        cfg = self.s.config.recall
+        if not cfg.context_view:
+            return plain
+        previous = np.full(len(turns), -1)
+        row: dict[str | None, int] = {}  # per session, the row of its latest linked turn among ``turns``
+        stored: dict[int, Turn] = {}
         for k, t in enumerate(turns):
             sid = t.scope.session_id
             if not _linked(t):
                 continue
-            if sid not in last:
-                last[sid] = self.s.sql.previous_turn(scope, sid, t.seq)
-            prev = last[sid]
-            last[sid] = t
-            if prev is not None:
-                texts.append(context_text(t, prev))
-                rows.append(k)
-        return texts, rows
+            if sid in row:
+                previous[k] = row[sid]
+            elif look_back and (before := self.s.sql.previous_turn(scope, sid, t.seq)) is not None:
+                previous[k] = -2
+                stored[k] = before
+            row[sid] = k
+        before_vecs = None
+        if stored:
+            got = self._vectors(KIND, scope, list(stored.values()), [t.render() for t in stored.values()])
+            before_vecs = np.zeros_like(plain, dtype=np.float32)
+            before_vecs[list(stored)] = got
+        return context_vectors(plain, previous, weight=cfg.context_weight, before=before_vecs)
 
     def planned_texts(self, scope: Scope, turns: Sequence[Turn]) -> list[str]:
-        """Besides each turn's rendering, the texts :meth:`on_add` of ``turns`` embeds: their
-        in-context views and the passages of long turns (see
-        :class:`~agentmem.mechanisms.base.PlansEmbeddings`)."""
-        texts = self._context_texts(scope, turns)[0] if self.s.config.recall.context_view else []
-        return texts + [_passage_text(turns[k], part) for k, parts in self._parts(turns).items() for part in parts]
-
-    def _context_vectors(self, scope: Scope, turns: Sequence[Turn], plain: np.ndarray) -> np.ndarray:
-        if not self.s.config.recall.context_view:
-            return plain
-        texts, rows = self._context_texts(scope, turns)
-        ctx = plain.copy()
-        if texts:
-            ctx[rows] = self.s.embedder.embed(texts)
-        self.s.vectors.upsert(CONTEXT_KIND, scope, [t.id for t in turns], ctx)
-        return ctx
+        """Besides each turn's rendering, the texts :meth:`on_add` of ``turns`` embeds: the
+        passages of long turns (see :class:`~agentmem.mechanisms.base.PlansEmbeddings`)."""
+        return [_passage_text(turns[k], part) for k, parts in self._parts(turns).items() for part in parts]
 
     # -- MemoryComponent -------------------------------------------------------------------
     def on_add(self, scope: Scope, turns: Sequence[Turn], vectors: np.ndarray, version: int) -> None:
