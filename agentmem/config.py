@@ -74,9 +74,11 @@ class RecallConfig:
     lexical_weight: float = 0.3  # BM25's share in the min-max score fusion with dense
     contiguity: float = 0.4  # weight of the best neighbouring turn's score
     speaker_boost: float = 0.1  # for turns by the one speaker a query names
-    # Also search each turn by its in-context view, its vector plus ``context_weight`` times
-    # its predecessor's (agentmem.mechanisms.turns.context), taking the better of both views.
+    # Also search each turn by its in-context view, taking the better of both views
+    # (agentmem.mechanisms.turns.context): "text" embeds the previous turn followed by this one;
+    # "vectors" embeds nothing more, adding ``context_weight`` times the previous turn's vector.
     context_view: bool = True
+    context_source: Literal["text", "vectors"] = "text"
     context_weight: float = 0.5
     # Rank candidates with the learned reader (agentmem.recall.reader) instead of RRF; it
     # reads every signal, so components compute the ones RRF would skip (``bridge``). False:
@@ -97,6 +99,8 @@ class RecallConfig:
             raise ConfigError("recall.contiguity and recall.speaker_boost must be >= 0")
         if not self.context_weight >= 0:
             raise ConfigError("recall.context_weight must be >= 0")
+        if self.context_source not in ("text", "vectors"):
+            raise ConfigError(f"recall.context_source must be 'text' or 'vectors', got {self.context_source!r}")
         if any(w < 0 for w in self.weights.values()):
             raise ConfigError("recall.weights must be non-negative")
         if isinstance(self.lead, str) or not all(isinstance(s, str) and s for s in self.lead):

@@ -67,6 +67,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     "episodes": episodes, "workers": workers, "turns": s.messages_this_run,
                     "seconds": round(time.perf_counter() - t0, 2), "turns_per_s": round(s.turns_per_s, 2),
                     "stages_s": s.stages, "errors": s.counts.get("errors", 0),
+                    "embedded_ahead": s.counts.get("embedded", 0),
+                    "embedded_outside_plan": s.counts.get("embed_prediction_misses", 0),
                     "ratio_to_one_embedding_pass": round(s.turns_per_s / one_pass["texts_per_s"], 3),
                 })
                 print(json.dumps(results[-1]), file=sys.stderr, flush=True)  # partial results

@@ -36,8 +36,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--contiguity", type=float, default=d.contiguity, help="neighbour weight (0 = off)")
     p.add_argument("--speaker-boost", type=float, default=d.speaker_boost)
     p.add_argument("--no-context-view", action="store_true", help="search each turn by its own vector only")
+    p.add_argument("--context-source", choices=["text", "vectors"], default=d.context_source,
+                   help="a turn's in-context view: its text after the previous turn's, or vectors added")
     p.add_argument("--context-weight", type=float, default=d.context_weight,
-                   help="the predecessor's share of a turn's in-context view")
+                   help="the predecessor's share of a turn's in-context view (vectors)")
     p.add_argument("--graph", choices=("off", "offline"), default="offline",
                    help="knowledge graph memory: on with the offline extractor (Memory()'s default) or off")
     p.add_argument("--episodes", choices=SEGMENTERS, default=EpisodeConfig().segmenter,
@@ -58,7 +60,8 @@ def memory_config(args: argparse.Namespace, home: Path) -> MemoryConfig:
         lexical_weight=args.lexical_weight,
         contiguity=args.contiguity,
         speaker_boost=args.speaker_boost,
-        context_view=not args.no_context_view, context_weight=args.context_weight,
+        context_view=not args.no_context_view, context_source=args.context_source,
+        context_weight=args.context_weight,
         primary=None if args.primary in (None, "none") else str(args.primary),
         head=args.head,
         reader=not args.no_reader,
@@ -133,7 +136,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "config": {
             "lexical_weight": args.lexical_weight, "contiguity": args.contiguity,
             "speaker_boost": args.speaker_boost, "context_view": not args.no_context_view,
-            "context_weight": args.context_weight,
+            "context_source": args.context_source, "context_weight": args.context_weight,
             "graph": args.graph, "primary": config.recall.primary, "head": config.recall.head,
             "graph_lexical_weight": config.graph.lexical_weight,
         },

@@ -22,7 +22,7 @@ from agentmem.batch import IndexOptions, run_index
 from agentmem.config import EpisodeConfig, GraphConfig
 from agentmem.errors import ValidationError
 from agentmem.mechanisms.graph.component import GraphComponent
-from agentmem.mechanisms.turns.component import KIND
+from agentmem.mechanisms.turns.component import CONTEXT_KIND, KIND
 from agentmem.types import Scope
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures_batch"
@@ -38,8 +38,9 @@ def stored_state(home: Path, embedder: Any, users: list[str], **config: Any) -> 
             turns = mem.memories(user_id=u)
             scope = Scope("default", u)
             ids = {t.id for t in turns}
-            got = set(mem.services.vectors.fetch(KIND, scope)[0])
-            assert got == ids, f"turn vectors of {u}: {len(got)} for {len(ids)} turns"
+            for kind in (KIND, CONTEXT_KIND):
+                got = set(mem.services.vectors.fetch(kind, scope)[0])
+                assert got == ids, f"{kind} vectors of {u}: {len(got)} for {len(ids)} turns"
             by_session: dict[str, list[Any]] = {}
             for t in turns:  # per-session order is input order; sessions may interleave
                 by_session.setdefault(t.scope.session_id or "", []).append(

@@ -1,5 +1,5 @@
-"""The in-context view from vectors: the pure function against a per-row reference, and the
-turn component's views equal after incremental adds and after a rebuild."""
+"""The in-context view: the vector form against a per-row reference, the turn component's views
+(text and vectors) equal after incremental adds and after a rebuild, and what the plan lists."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from agentmem import Memory, MemoryConfig
-from agentmem.config import EpisodeConfig, GraphConfig
+from agentmem.config import EpisodeConfig, GraphConfig, RecallConfig
 from agentmem.mechanisms.turns.component import TurnComponent
-from agentmem.mechanisms.turns.context import context_vectors
+from agentmem.mechanisms.turns.context import context_text, context_vectors
 from agentmem.types import Scope
 
 
@@ -64,9 +64,10 @@ def _views(mem: Memory, user: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     return out
 
 
-def test_incremental_views_equal_rebuilt_ones_across_add_calls(tmp_path: Path, embedder: Any) -> None:
+@pytest.mark.parametrize("source", ["text", "vectors"])
+def test_incremental_views_equal_rebuilt_ones_across_add_calls(tmp_path: Path, embedder: Any, source: str) -> None:
     cfg = MemoryConfig(home=tmp_path, device="cpu", graph=GraphConfig(enabled=False),
-                       episodes=EpisodeConfig(segmenter="off"))
+                       episodes=EpisodeConfig(segmenter="off"), recall=RecallConfig(context_source=source))  # type: ignore[arg-type]
     mem = Memory(cfg, embedder=embedder)
     try:
         mem.add([{"role": "user", "content": "Did you see the game last night?"},
@@ -77,13 +78,39 @@ def test_incremental_views_equal_rebuilt_ones_across_add_calls(tmp_path: Path, e
         views = _views(mem, "u")
         for live, rebuilt in views.values():
             np.testing.assert_allclose(live, rebuilt, atol=1e-6)
-        plain = {t.content: v for t, v in zip(mem.memories(user_id="u"),
-                                                embedder.embed([t.render() for t in mem.memories(user_id="u")]),
-                                                strict=True)}
-        # a session's first turn is its own view; "Who scored it?" leans on the goal turn before it
+        turns = {t.content: t for t in mem.memories(user_id="u")}
+        plain = dict(zip(turns, embedder.embed([t.render() for t in turns.values()]), strict=True))
+        # a session's first turn is its own view; "Who scored it?" is read after the goal turn
         first = views["Let's plan the trip to Porto."][0]
         np.testing.assert_allclose(first, plain["Let's plan the trip to Porto."], atol=1e-2)
-        want = plain["Who scored it?"] + 0.5 * plain["Yes, the last minute goal was amazing."]
-        np.testing.assert_allclose(views["Who scored it?"][0], want / np.linalg.norm(want), atol=1e-2)
+        if source == "vectors":
+            want = plain["Who scored it?"] + 0.5 * plain["Yes, the last minute goal was amazing."]
+            want /= np.linalg.norm(want)
+        else:
+            want = embedder.embed([context_text(turns["Who scored it?"],
+                                                turns["Yes, the last minute goal was amazing."])])[0]
+        np.testing.assert_allclose(views["Who scored it?"][0], want, atol=1e-2)
+    finally:
+        mem.close()
+
+
+def test_the_text_view_is_the_previous_turn_then_the_rendering(tmp_path: Path, embedder: Any) -> None:
+    mem = Memory(MemoryConfig(home=tmp_path, device="cpu", graph=GraphConfig(enabled=False),
+                              episodes=EpisodeConfig(segmenter="off")), embedder=embedder)
+    try:
+        mem.add([{"role": "user", "content": "Where to?", "speaker": "Ana"}], user_id="u", session_id="s")
+        plan = mem.maintenance.plan([{"role": "user", "content": "Porto!", "speaker": "Ben"}], user_id="u",
+                                    session_id="s")
+        assert any(t.startswith("Ana: Where to?\n[") and t.endswith("] Ben: Porto!") for t in plan.texts)
+        vectors_only = Memory(MemoryConfig(home=tmp_path / "v", device="cpu", graph=GraphConfig(enabled=False),
+                                           episodes=EpisodeConfig(segmenter="off"),
+                                           recall=RecallConfig(context_source="vectors")), embedder=embedder)
+        try:
+            vectors_only.add([{"role": "user", "content": "Where to?", "speaker": "Ana"}], user_id="u", session_id="s")
+            texts = vectors_only.maintenance.plan([{"role": "user", "content": "Porto!", "speaker": "Ben"}],
+                                                  user_id="u", session_id="s").texts
+            assert len(texts) == 1 and texts[0].endswith("] Ben: Porto!")  # the rendering alone
+        finally:
+            vectors_only.close()
     finally:
         mem.close()

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from agentmem import Memory, MemoryConfig
 from agentmem.config import EpisodeConfig, ThoughtConfig
 from agentmem.errors import StorageError
-from agentmem.mechanisms.turns.component import KIND
+from agentmem.mechanisms.turns.component import CONTEXT_KIND, KIND
 from agentmem.mechanisms.turns.passages import PASSAGE_KIND
 from agentmem.types import Scope
 
@@ -51,7 +51,7 @@ class Clock:
 
 
 def _memory(tmp_path: Any, embedder: Any, **kw: Any) -> Memory:
-    # The plan names the texts of the turns (renderings, passages) and of the knowledge graph
+    # The plan names the texts of the turns (renderings, in-context views, passages) and of the knowledge graph
     # (its new entities and facts); the episodes embed what they derive (a long turn's sentence
     # groups) inside the write, outside the plan, so these tests run without them.
     cfg = MemoryConfig(home=tmp_path, chroma=str(tmp_path / "chroma"), device="cpu", long_turn_chars=400,
@@ -73,7 +73,7 @@ def test_the_plan_names_every_text_the_write_embeds(tmp_path: Any, embedder: Any
         batch = [*_messages(0, 2), *_messages(2, 4), {"role": "user", "content": ""}]  # stored, new, invalid
         plan = mem.maintenance.plan(batch, user_id="u", session_id="s")
         assert plan.fresh == [2, 3, 4, 5]
-        assert len(plan.texts) == len(set(plan.texts)) > 4  # renderings, the long turn's passages, the graph's
+        assert len(plan.texts) == len(set(plan.texts)) > 2 * 4  # renderings, in-context views, passages, the graph's
         derived = [t for t in plan.texts if not t.startswith("[")]  # renderings and passages start with the date
         assert any("lovelace" in t.lower() for t in derived)  # the graph's new entities and facts
         given = dict(zip(plan.texts, embedder.embed(plan.texts), strict=True))
@@ -85,6 +85,8 @@ def test_the_plan_names_every_text_the_write_embeds(tmp_path: Any, embedder: Any
         stored = dict(zip(ids, vecs, strict=True))
         for t in turns:
             np.testing.assert_allclose(stored[t.id], given[t.render()], atol=1e-6)
+        ctx_ids, _ = mem.services.vectors.fetch(CONTEXT_KIND, scope, [t.id for t in turns])
+        assert set(ctx_ids) == {t.id for t in turns}
         assert mem.services.vectors.fetch(PASSAGE_KIND, scope)[0]  # the long turn's passages
         # the same add without given vectors embeds exactly the planned texts
         other = _memory(tmp_path / "b", Recording(embedder))

@@ -1,7 +1,8 @@
 """Turn-level recall: dense (two views) + BM25 fused by score, with temporal contiguity.
 
 Signals inside the component: ``dense`` (cosine, max over the turn alone and its in-context
-view, :mod:`agentmem.mechanisms.turns.context`), ``bm25``, and the query's time window (``time``). The component emits one
+view, :mod:`agentmem.mechanisms.turns.context`), ``bm25``, and the query's time window
+(``time``). The component emits one
 ranked ``turns`` list (hybrid score, :mod:`agentmem.mechanisms.turns.hybrid`) that joins the facade's
 fusion, plus the ``time`` list; each candidate records its dense and BM25 ranks for provenance.
 """
@@ -9,14 +10,14 @@ fusion, plus the ``time`` list; each candidate records its dense and BM25 ranks 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
 from agentmem.mechanisms.base import TURN_KIND, Candidate, Query, Services, TurnFilter
-from agentmem.mechanisms.turns.context import context_vectors
+from agentmem.mechanisms.turns.context import context_text, context_vectors, linked, predecessors
 from agentmem.mechanisms.turns.hybrid import contiguity, named_speaker, score_fusion, speaker_boost
 from agentmem.mechanisms.turns.passages import PASSAGE_KIND, PassageIndex, long_turns, passage_ids
 from agentmem.store.bm25 import BM25Index
@@ -27,19 +28,12 @@ from agentmem.types import Scope, Turn
 __all__ = ["CONTEXT_KIND", "KIND", "TurnComponent", "TurnIndex"]
 
 KIND = TURN_KIND  # Chroma kind of the plain view (written by the facade)
-# Stores written before the in-context view was built from vectors hold it under this kind; it
-# is no longer read or written, only deleted with its turns.
-CONTEXT_KIND = "turns_ctx"
+CONTEXT_KIND = "turns_ctx"  # the ``"text"`` in-context view (written by this component)
 
 
 def _passage_text(turn: Turn, part: str) -> str:
     """The embedded text of one passage of a long turn: the turn's rendering with the passage."""
     return f"[{turn.timestamp:%Y-%m-%d}] {turn.speaker}: {part}"
-
-
-def _linked(turn: Turn) -> bool:
-    """Whether a turn has conversational neighbours: it is in a session and not a document."""
-    return turn.scope.session_id is not None and turn.role != "document"
 
 
 @dataclass
@@ -80,12 +74,12 @@ class TurnIndex:
             self.speaker.append(t.speaker)
             self.session.append(sid)
             self.role.append(t.role)
-            before = self._last.get(sid, -1) if _linked(t) else -1
+            before = self._last.get(sid, -1) if linked(t) else -1
             self.prev.append(before)
             self.next.append(-1)
             if before >= 0:
                 self.next[before] = r
-            if _linked(t):
+            if linked(t):
                 self._last[sid] = r
             self.speakers[t.speaker] += 1
         self._link_arrays = None
@@ -222,7 +216,8 @@ def positions(pool: np.ndarray, rows: np.ndarray) -> np.ndarray:
 
 
 class TurnComponent:
-    """Hybrid recall over a user's raw turns (Chroma kinds ``turns`` and ``turns_ctx``)."""
+    """Hybrid recall over a user's raw turns (Chroma kinds ``turns`` and, for the ``"text"``
+    in-context view, ``turns_ctx``)."""
 
     name = "turns"
 
@@ -280,7 +275,7 @@ class TurnComponent:
         index = self._new_index()
         if turns:
             plain = self._vectors(KIND, scope, turns, [t.render() for t in turns])
-            ctx = self._context_vectors(scope, turns, plain, look_back=False)
+            ctx = self._context_vectors(scope, turns, plain, building=True)
             index.add(turns, plain, ctx, self._passage_vectors(scope, turns, stored=True))
         return index
 
@@ -291,38 +286,51 @@ class TurnComponent:
                           overlap=cfg.passage_overlap)
 
     def _context_vectors(self, scope: Scope, turns: Sequence[Turn], plain: np.ndarray, *,
-                         look_back: bool = True) -> np.ndarray:
-        """The in-context views of ``turns`` (``plain``: their vectors); see
-        :func:`~agentmem.mechanisms.turns.context.context_vectors`. With ``look_back`` a
-        session's first turn among ``turns`` follows the session's last stored turn before it
-        (``False``: ``turns`` are all the user's)."""
+                         building: bool = False) -> np.ndarray:
+        """The in-context views of ``turns`` (``plain``: their vectors; see
+        :mod:`~agentmem.mechanisms.turns.context`). New turns (``building=False``) follow the
+        session's last stored turn; when ``building`` the index, ``turns`` are all the user's
+        and stored ``"text"`` views are read back (embedding only missing ones)."""
         cfg = self.s.config.recall
         if not cfg.context_view:
             return plain
-        previous = np.full(len(turns), -1)
-        row: dict[str | None, int] = {}  # per session, the row of its latest linked turn among ``turns``
-        stored: dict[int, Turn] = {}
-        for k, t in enumerate(turns):
-            sid = t.scope.session_id
-            if not _linked(t):
-                continue
-            if sid in row:
-                previous[k] = row[sid]
-            elif look_back and (before := self.s.sql.previous_turn(scope, sid, t.seq)) is not None:
-                previous[k] = -2
-                stored[k] = before
-            row[sid] = k
-        before_vecs = None
-        if stored:
-            got = self._vectors(KIND, scope, list(stored.values()), [t.render() for t in stored.values()])
-            before_vecs = np.zeros_like(plain, dtype=np.float32)
-            before_vecs[list(stored)] = got
-        return context_vectors(plain, previous, weight=cfg.context_weight, before=before_vecs)
+        previous, stored = predecessors(turns, None if building else self._stored_before(scope))
+        if cfg.context_source == "vectors":
+            before = None
+            if stored:
+                before = np.zeros_like(plain, dtype=np.float32)
+                before[list(stored)] = self._vectors(KIND, scope, list(stored.values()),
+                                                     [t.render() for t in stored.values()])
+            return context_vectors(plain, previous, weight=cfg.context_weight, before=before)
+        texts = self._context_texts(turns, previous, stored)
+        if building:
+            full = [x or t.render() for x, t in zip(texts, turns, strict=True)]
+            return self._vectors(CONTEXT_KIND, scope, turns, full)
+        todo = [(k, x) for k, x in enumerate(texts) if x is not None]
+        ctx = plain.copy()
+        if todo:
+            ctx[[k for k, _ in todo]] = self.s.embedder.embed([x for _, x in todo])
+        self.s.vectors.upsert(CONTEXT_KIND, scope, [t.id for t in turns], ctx)
+        return ctx
+
+    def _stored_before(self, scope: Scope) -> Callable[[str, int], Turn | None]:
+        return lambda sid, seq: self.s.sql.previous_turn(scope, sid, seq)
+
+    @staticmethod
+    def _context_texts(turns: Sequence[Turn], previous: np.ndarray, stored: dict[int, Turn]) -> list[str | None]:
+        """Per turn, its ``"text"`` in-context view, ``None`` where it has no predecessor."""
+        return [context_text(t, turns[p] if p >= 0 else stored[k]) if p != -1 else None
+                for k, (t, p) in enumerate(zip(turns, previous, strict=True))]
 
     def planned_texts(self, scope: Scope, turns: Sequence[Turn]) -> list[str]:
-        """Besides each turn's rendering, the texts :meth:`on_add` of ``turns`` embeds: the
-        passages of long turns (see :class:`~agentmem.mechanisms.base.PlansEmbeddings`)."""
-        return [_passage_text(turns[k], part) for k, parts in self._parts(turns).items() for part in parts]
+        """Besides each turn's rendering, the texts :meth:`on_add` of ``turns`` embeds: their
+        ``"text"`` in-context views and the passages of long turns (see
+        :class:`~agentmem.mechanisms.base.PlansEmbeddings`)."""
+        cfg = self.s.config.recall
+        texts: list[str] = []
+        if cfg.context_view and cfg.context_source == "text":
+            texts = [x for x in self._context_texts(turns, *predecessors(turns, self._stored_before(scope))) if x]
+        return texts + [_passage_text(turns[k], part) for k, parts in self._parts(turns).items() for part in parts]
 
     # -- MemoryComponent -------------------------------------------------------------------
     def on_add(self, scope: Scope, turns: Sequence[Turn], vectors: np.ndarray, version: int) -> None:
