@@ -29,6 +29,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--episodes", default="off,surprise", help="comma-separated: off, drift, surprise")
     p.add_argument("--chunk-turns", type=int, default=512)
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--context-source", default="text", choices=["text", "vectors"],
+                   help="RecallConfig.context_source: how the turns' in-context view is made")
 
 
 def _subset(path: Path, n: int, tmp: Path) -> Path:
@@ -42,7 +44,7 @@ def _subset(path: Path, n: int, tmp: Path) -> Path:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from agentmem.batch.pipeline import IndexOptions, run_index
-    from agentmem.config import EpisodeConfig, MemoryConfig
+    from agentmem.config import EpisodeConfig, MemoryConfig, RecallConfig
     from agentmem.embedding import SentenceTransformerEmbedder
     from agentmem.kernels.device import resolve_device
 
@@ -59,7 +61,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 opts = IndexOptions(paths=(str(data),), workers=workers, chunk_turns=args.chunk_turns,
                                     episodes=None if episodes == "off" else episodes)  # type: ignore[arg-type]
                 t0 = time.perf_counter()
-                config = MemoryConfig(home=home, device=args.device)  # every other mechanism as Memory()'s
+                config = MemoryConfig(home=home, device=args.device,  # every other mechanism as Memory()'s
+                                      recall=RecallConfig(context_source=args.context_source))
                 if episodes == "off":
                     config = replace(config, episodes=EpisodeConfig(segmenter="off"))
                 s = run_index(opts, config, embedder=embedder)
@@ -74,7 +77,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 print(json.dumps(results[-1]), file=sys.stderr, flush=True)  # partial results
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
     return {"benchmark": "indexing", "data": str(args.data), "conversations": args.conversations or "all",
-            "device": device, "cpus": os.cpu_count(), "loadavg_at_end": load, "one_embedding_pass": one_pass,
+            "device": device, "context_source": args.context_source, "cpus": os.cpu_count(), "loadavg_at_end": load, "one_embedding_pass": one_pass,
             "results": results}
 
 
