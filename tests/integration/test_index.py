@@ -21,7 +21,9 @@ from agentmem import Memory, MemoryConfig
 from agentmem.batch import IndexOptions, run_index
 from agentmem.config import EpisodeConfig, GraphConfig
 from agentmem.errors import ValidationError
+from agentmem.mechanisms.graph import component as graph_component
 from agentmem.mechanisms.graph.component import GraphComponent
+from agentmem.mechanisms.graph.index import plan_add
 from agentmem.mechanisms.turns.component import CONTEXT_KIND, KIND
 from agentmem.types import Scope
 
@@ -178,16 +180,18 @@ def topic_archive(path: Path, sessions: int, long_at: int) -> None:
 class CrashingEmbedder:
     """The test embedder, interrupted (Ctrl-C) the first time it is asked for a text about
     Zanzibar that the indexer did not predict: only a component's ``on_add`` asks for those
-    (the episode component for the long turn's sentence units, the graph for entity names),
-    so the crash falls after the session's turns were committed."""
+    (the episode component for the long turn's sentence units), so the crash falls after the
+    session's turns were committed."""
 
     def __init__(self, inner: Any) -> None:
         self.inner, self.name, self.dim = inner, inner.name, inner.dim
         self.fired = False
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        predicted = [x for x in texts if "] " in x]  # "[date] speaker: content" and its context view
-        if not self.fired and any("zanzibar" in x.lower() for x in texts if x not in predicted):
+        # a sentence unit is "speaker: sentence"; a turn's rendering and its context view carry
+        # its "[date] ", and the graph's planned entity and fact texts no "speaker: "
+        units = [x for x in texts if ": " in x and "] " not in x]
+        if not self.fired and any("zanzibar" in x.lower() for x in units):
             self.fired = True
             raise KeyboardInterrupt
         return np.asarray(self.inner.embed(list(texts)))
@@ -228,11 +232,27 @@ def derived_state(home: Path, embedder: Any, user: str, *, graph: bool, **config
         mem.close()
 
 
+class CrashingGraph:
+    """``plan_add`` for the graph component, interrupted (Ctrl-C) the first time a passage about
+    Zanzibar is added: inside the graph's ``on_add``, after the session's turns were committed."""
+
+    def __init__(self) -> None:
+        self.fired = False
+
+    def __call__(self, index: Any, scope: Any, passages: Sequence[Any], **kw: Any) -> Any:
+        named = [x for p in passages for x in (*p.entities, *(w for t in p.triples for w in t))]
+        if not self.fired and any("zanzibar" in x.lower() for x in named):
+            self.fired = True
+            raise KeyboardInterrupt
+        return plan_add(index, scope, passages, **kw)
+
+
 # The crash falls in session 5's third (last) add in the episode component, or in its second add
-# in the graph component (which runs before the episode component). Either way only re-adding
-# the stored messages (a catch-up in Memory.add) can make the components consume those turns.
+# in the graph component (which runs after the episode component). Either way only re-adding
+# the stored messages (a catch-up in Memory.add) can make the crashed component consume them.
 @pytest.mark.parametrize(("graph", "long_at"), [(False, 8), (True, 6)], ids=["crash-in-episodes", "crash-in-graph"])
 def test_crash_after_turns_commit_resumes_to_uninterrupted_episodes(tmp_path: Path, embedder: Any,
+                                                                   monkeypatch: pytest.MonkeyPatch,
                                                                    graph: bool, long_at: int) -> None:
     archive = tmp_path / "topics.jsonl"
     topic_archive(archive, sessions=8, long_at=long_at)  # 8 records of 9-10 turns; adds of 4 messages
@@ -242,15 +262,27 @@ def test_crash_after_turns_commit_resumes_to_uninterrupted_episodes(tmp_path: Pa
         return MemoryConfig(home=home, device="cpu", max_messages_per_call=4, graph=GraphConfig(enabled=graph),
                             episodes=EpisodeConfig(window=4, min_turns=2, max_turns=6, max_unit_chars=90))
 
-    crashing = CrashingEmbedder(embedder)
-    with pytest.raises(KeyboardInterrupt):
-        run_index(opts, config(tmp_path / "killed"), embedder=crashing)
-    assert crashing.fired
-    # the in-flight session's turns are stored, but no component consumed the last add's turns
-    cut = derived_state(tmp_path / "killed", embedder, "u", graph=graph)
-    assert any(LONG in x for x in cut["turns"]) and not any(LONG in x for x in cut["covered"])
+    # the episode component embeds the long turn's sentence units itself (the plan does not
+    # name them); the graph's texts are planned, so its crash comes from plan_add instead
+    crashing: CrashingEmbedder | CrashingGraph
     if graph:
+        crashing = CrashingGraph()
+        monkeypatch.setattr(graph_component, "plan_add", crashing)
+        with pytest.raises(KeyboardInterrupt):
+            run_index(opts, config(tmp_path / "killed"), embedder=embedder)
+        monkeypatch.undo()
+    else:
+        crashing = CrashingEmbedder(embedder)
+        with pytest.raises(KeyboardInterrupt):
+            run_index(opts, config(tmp_path / "killed"), embedder=crashing)
+    assert crashing.fired
+    # the in-flight session's turns are stored, but the crashed component did not consume them
+    cut = derived_state(tmp_path / "killed", embedder, "u", graph=graph)
+    assert any(LONG in x for x in cut["turns"])
+    if graph:  # the episode component runs before the graph's, so it did
         assert not any(LONG in x for x in cut["graph"][0])
+    else:
+        assert not any(LONG in x for x in cut["covered"])
 
     resumed = run_index(replace(opts, resume=True), config(tmp_path / "killed"), embedder=embedder)
     assert resumed.resumed_from == 4  # records 0-3 were done; 4 and 5 were in flight
