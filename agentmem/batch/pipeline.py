@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -124,6 +124,11 @@ class IndexSummary:
 
 
 # -- storing one conversation (both engines) ---------------------------------------------------
+def add_groups(messages: Sequence[Mapping[str, Any]], config: MemoryConfig) -> list[list[Mapping[str, Any]]]:
+    """``messages`` in the groups :func:`store_conversation` adds them in, one ``Memory.add`` each."""
+    return call_groups(messages, most=config.max_messages_per_call, chars=config.max_request_chars)
+
+
 def store_conversation(mem: Any, conv: Conversation, *, user: str | None, tenant: str,
                        vectors: Mapping[str, Any] | None = None) -> tuple[int, int, list[ReadError]]:
     """``Memory.add`` one conversation; returns ``(added, duplicates, rejected messages)``.
@@ -138,7 +143,7 @@ def store_conversation(mem: Any, conv: Conversation, *, user: str | None, tenant
     cfg = mem.config
     added = dup = 0
     bad: list[ReadError] = []
-    for batch in call_groups(conv.messages, most=cfg.max_messages_per_call, chars=cfg.max_request_chars):
+    for batch in add_groups(conv.messages, cfg):
         try:
             turns = mem.add(batch, user_id=uid, session_id=conv.session_id, metadata=meta, tenant=tenant,
                             vectors=vectors)
@@ -297,8 +302,8 @@ def _run_local(opts: IndexOptions, config: MemoryConfig, *, embedder: Embedder |
             vectors = embed_batches(model, texts)  # tokenising ahead of the device
         scored: tuple[list[Window], list[str]] = ([], [])
         if lm is not None:
-            new = [call_groups(c.messages, most=config.max_messages_per_call, chars=config.max_request_chars)
-                   for c, f in zip(convs, fresh, strict=True) if len(f) == len(c.messages)]  # as store_conversation adds them
+            new = [add_groups(c.messages, config) for c, f in zip(convs, fresh, strict=True)
+                   if len(f) == len(c.messages)]
             with clock.stage("surprise"):
                 scored = prescore_sessions(
                     lm, new, max_unit_chars=config.episodes.max_unit_chars, max_chars=config.message_chars,

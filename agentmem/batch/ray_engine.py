@@ -36,6 +36,7 @@ from agentmem.batch.pipeline import (
     Chunk,
     IndexOptions,
     IndexSummary,
+    add_groups,
     begin_job,
     chunks,
     complete_job,
@@ -56,7 +57,6 @@ from agentmem.batch.surprise import (
 )
 from agentmem.config import EpisodeConfig, MemoryConfig
 from agentmem.errors import BackendUnavailableError, ConfigError
-from agentmem.normalize import call_groups
 
 __all__ = ["run_ray"]
 
@@ -137,8 +137,7 @@ class _Embed:
             if not is_fresh:  # a continued stream's windows depend on its stored state: scored in _Store
                 per_row.append([])
                 continue
-            groups = call_groups(_decode(record).messages, most=cfg.max_messages_per_call,
-                                 chars=cfg.max_request_chars)
+            groups = add_groups(_decode(record).messages, cfg)
             windows, texts = session_windows(self.lm.tokenize, [groups], max_unit_chars=eps.max_unit_chars,
                                              max_chars=cfg.message_chars, context=eps.lm_context,
                                              page=eps.lm_page)
@@ -168,9 +167,10 @@ class _Store:
             conv = _decode(record)
             texts = json.loads(texts_json)
             vecs = np.frombuffer(blob, dtype=np.float32).reshape(len(texts), -1) if texts else np.zeros((0, 0))
-            windows: list[Window] = [(tuple(ids), int(start)) for ids, start, _ in json.loads(scored)]
+            given = json.loads(scored)
+            windows: list[Window] = [(tuple(ids), int(start)) for ids, start, _ in given]
             if self.lm is not None and windows:
-                self.lm.provide(windows, [np.asarray(r, dtype=np.float32) for _, _, r in json.loads(scored)])
+                self.lm.provide(windows, [np.asarray(r, dtype=np.float32) for _, _, r in given])
             with self.clock.stage("store_sql"):
                 a, d, bad = store_conversation(self.mem, conv, user=self.opts.user, tenant=self.opts.tenant,
                                                vectors=dict(zip(texts, vecs, strict=True)))
