@@ -37,7 +37,7 @@ try:
 except ImportError:  # built without a C compiler: torch.sparse.mm on the CPU too
     _spmm = None
 
-__all__ = ["Transition", "personalized_pagerank", "personalized_pagerank_torch"]
+__all__ = ["Transition", "pagerank_one", "personalized_pagerank", "personalized_pagerank_torch"]
 
 
 @dataclass
@@ -276,6 +276,18 @@ def personalized_pagerank_torch(
                 return out[0] if single else out
         x = new
     raise ConvergenceError("personalized_pagerank_torch", max_iter, float(err.max()))
+
+
+def pagerank_one(adj: Any, reset: np.ndarray, *, damping: float = 0.5, tol: float = 1e-10,
+                 max_iter: int = 100) -> np.ndarray:
+    """One query's :func:`personalized_pagerank` (same arguments, fixed point and stopping
+    iteration) on the C kernel in float64 on one thread when it is built, else by the reference."""
+    tr = _as_transition(adj)
+    if _spmm is None or tr.n >= 2**31:
+        return personalized_pagerank(tr, reset, damping=damping, tol=tol, max_iter=max_iter)
+    _check(damping, tol, max_iter)
+    raw, total = _reset_totals(np.atleast_2d(np.asarray(reset)), tr.n)
+    return _solve_host(tr, raw, 1.0 / total[:, 0], damping, tr.n * tol, max_iter, torch.float64, 1)[0]
 
 
 def _tile_width(b: int, dtype: torch.dtype) -> int:

@@ -23,8 +23,8 @@ from agentmem.errors import ValidationError
 ray = pytest.importorskip("ray")
 
 
-@pytest.fixture
-def local_ray() -> Iterator[None]:
+@pytest.fixture(scope="module")
+def local_ray() -> Iterator[None]:  # one local Ray for the module's tests: each job ends its actors
     ray.init(num_cpus=2, include_dashboard=False, runtime_env={"env_vars": {
         "HF_HUB_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False", "OMP_NUM_THREADS": "1",
         "TOKENIZERS_PARALLELISM": "false"}})

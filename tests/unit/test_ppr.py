@@ -10,7 +10,12 @@ import torch
 
 from agentmem.errors import ConvergenceError, ValidationError
 from agentmem.kernels import ppr as ppr_module
-from agentmem.kernels.ppr import Transition, personalized_pagerank, personalized_pagerank_torch
+from agentmem.kernels.ppr import (
+    Transition,
+    pagerank_one,
+    personalized_pagerank,
+    personalized_pagerank_torch,
+)
 
 
 def random_graph(seed: int, n: int, *, directed: bool, density: float = 0.1) -> np.ndarray:
@@ -220,3 +225,17 @@ def test_torch_path_checks_convergence_every_few_iterations(every: int) -> None:
         np.testing.assert_allclose(got[i].numpy(), personalized_pagerank(a, resets[i], damping=0.5), atol=2e-6)
     with pytest.raises(ValidationError):
         personalized_pagerank_torch(a, resets, device="cpu", check_every=0)
+
+
+@pytest.mark.parametrize("directed", [False, True])
+def test_one_query_path_matches_the_reference(directed: bool) -> None:
+    # what the graph's search runs: the C kernel when built, with the reference's stopping rule
+    a = random_graph(7, 120, directed=directed)
+    r = random_reset(7, 120)
+    tr = Transition.from_adjacency(sp.csr_matrix(a))
+    np.testing.assert_allclose(pagerank_one(tr, r, damping=0.5), personalized_pagerank(tr, r, damping=0.5),
+                               rtol=0, atol=1e-15)
+    with pytest.raises(ConvergenceError):
+        pagerank_one(a, r, damping=0.99, tol=1e-15, max_iter=3)
+    with pytest.raises(ValidationError):
+        pagerank_one(a, r, damping=1.0)

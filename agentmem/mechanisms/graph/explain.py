@@ -13,7 +13,7 @@ from typing import Literal
 
 import numpy as np
 
-from agentmem.kernels.ppr import personalized_pagerank
+from agentmem.kernels.ppr import pagerank_one
 from agentmem.mechanisms.graph.index import GraphSnapshot
 from agentmem.mechanisms.graph.rank import personalization
 
@@ -85,7 +85,7 @@ def explain_passage(
         return None
     n_e = snap.n_entities
     reset = personalization(snap, qvec, facts, link_top_k=link_top_k, passage_weight=passage_weight)
-    x = personalized_pagerank(snap.transition, reset, damping=damping)
+    x = pagerank_one(snap.transition, reset, damping=damping)
     p_row = n_e + snap.passage_ids.index(passage_id)
     passage_mass = x[n_e:]
     rank = 1 + int(np.sum(passage_mass > x[p_row]))

@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from agentmem.kernels.order import stable_top
-from agentmem.kernels.ppr import personalized_pagerank, personalized_pagerank_torch
+from agentmem.kernels.ppr import pagerank_one, personalized_pagerank_torch
 from agentmem.mechanisms.base import min_max
 from agentmem.mechanisms.graph.index import GraphSnapshot
 
@@ -139,7 +139,7 @@ def rank_passages(
                            top_facts=top_facts, keep_facts=keep_facts)
     reset = personalization(snap, q, facts, link_top_k=link_top_k, passage_weight=passage_weight)
     if device == "cpu":
-        x = personalized_pagerank(snap.transition, reset, damping=damping)
+        x = pagerank_one(snap.transition, reset, damping=damping)
     else:
         x = personalized_pagerank_torch(snap.transition, reset, damping=damping, device=device).cpu().numpy()
     scores = x[n_e:]
