@@ -14,10 +14,11 @@ logits — 262,144 columns for Gemma — never exist.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import shutil
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -286,11 +287,37 @@ def _bundled_gguf(cache: Path) -> Path:
     return Path(bundled.assemble(output_path=cache / "gguf" / bundled.MODEL_NAME))
 
 
+@contextlib.contextmanager
+def _one_gguf_parse() -> Iterator[None]:
+    """Within the block, ``gguf.GGUFReader(path)`` returns one shared reader per file.
+
+    transformers builds a reader for the config, another for the tokenizer and a third for the
+    weights, and each one parses every metadata field, Gemma's whole vocabulary included; the
+    readers only read their memory map, so one serves all three. The name is put back after.
+    """
+    import gguf as gguf_package
+
+    real = gguf_package.GGUFReader
+    readers: dict[tuple[str, str], Any] = {}
+
+    def shared(path: Any, mode: str = "r") -> Any:
+        key = (str(Path(path).resolve()), mode)
+        if key not in readers:
+            readers[key] = real(path, mode)
+        return readers[key]
+
+    gguf_package.GGUFReader = shared
+    try:
+        yield
+    finally:
+        gguf_package.GGUFReader = real
+
+
 def _dequantize(tf: Any, gguf: Path, target: Path) -> None:
     """Read a GGUF file with transformers and save it as safetensors in ``target``."""
     if importlib.util.find_spec("gguf") is None:
         raise BackendUnavailableError("gguf (to read GGUF models)", "lm")
-    with quiet_model_loading():
+    with quiet_model_loading(), _one_gguf_parse():
         model = tf.AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
         tok = tf.AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
     # The weights are already dequantised; drop the GGUF "quantizer" marker, which would
