@@ -295,12 +295,13 @@ def _one_gguf_parse() -> Iterator[None]:
     weights, and each one parses every metadata field, Gemma's whole vocabulary included; the
     readers only read their memory map, so one serves all three. The name is put back after.
     """
-    import gguf as gguf_package
+    import gguf
 
+    gguf_package: Any = gguf  # its reader class is swapped for a function below
     real = gguf_package.GGUFReader
     readers: dict[tuple[str, str], Any] = {}
 
-    def shared(path: Any, mode: str = "r") -> Any:
+    def shared(path: Any, mode: Any = "r") -> Any:
         key = (str(Path(path).resolve()), mode)
         if key not in readers:
             readers[key] = real(path, mode)
