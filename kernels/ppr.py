@@ -283,11 +283,10 @@ def pagerank_one(adj: Any, reset: np.ndarray, *, damping: float = 0.5, tol: floa
     """One query's :func:`personalized_pagerank` (same arguments, fixed point and stopping
     iteration) on the C kernel in float64 on one thread when it is built, else by the reference."""
     tr = _as_transition(adj)
-    if _spmm is None or tr.n >= 2**31:
+    if _spmm is None or tr.n >= 2**31:  # the batched path would fall back to torch.sparse
         return personalized_pagerank(tr, reset, damping=damping, tol=tol, max_iter=max_iter)
-    _check(damping, tol, max_iter)
-    raw, total = _reset_totals(np.atleast_2d(np.asarray(reset)), tr.n)
-    return _solve_host(tr, raw, 1.0 / total[:, 0], damping, tr.n * tol, max_iter, torch.float64, 1)[0]
+    return personalized_pagerank_torch(tr, reset, damping=damping, tol=tol, max_iter=max_iter, device="cpu",
+                                       threads=1).numpy()
 
 
 def _tile_width(b: int, dtype: torch.dtype) -> int:
