@@ -109,7 +109,7 @@ class ExactIndex:
         """Append rows (an existing id is replaced); returns the rows assigned."""
         if len(ids) == 0:
             return []
-        vecs32 = torch.as_tensor(np.asarray(vectors, dtype=np.float32))
+        vecs32 = torch.as_tensor(np.ascontiguousarray(vectors, dtype=np.float32))
         if vecs32.ndim != 2 or vecs32.shape != (len(ids), self.dim):
             raise ValueError(f"expected vectors of shape ({len(ids)}, {self.dim}), got {tuple(vecs32.shape)}")
         vecs = vecs32.to(self.device, self.dtype)
@@ -215,6 +215,16 @@ class ExactIndex:
             sketch = extend_sketch(sketch, self._mat[len(sketch) : n])
         self._sketch = sketch
         return sketch
+
+    def frozen_rows(self) -> tuple[torch.Tensor, Sketch | None]:
+        """Rows ``[0, n_rows)`` (dead ones included) and their sketch (``None``: not sketched),
+        brought up to date first, for a caller that searches them as they are now: later adds
+        write new rows only or a new matrix, and extend the sketch past its length, so neither
+        changes. CPU float32 storage without rescoring only."""
+        if self._exact is not None or self.dtype != torch.float32 or self.device.type != "cpu":
+            raise ValueError("frozen_rows needs an index of float32 rows on the CPU")
+        n = len(self._ids)
+        return self._mat[:n], (self._current_sketch(n) if n else None)
 
     @property
     def sketch(self) -> Sketch | None:

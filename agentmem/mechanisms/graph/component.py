@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from agentmem.embedding import embed_query
-from agentmem.kernels.order import stable_top
 from agentmem.mechanisms.base import Candidate, Query, Services, TurnFilter, stored_vectors
 from agentmem.mechanisms.graph.index import (
     GraphDelta,
@@ -225,12 +224,11 @@ class GraphComponent:
         mentions = (seed_mentions(snap, facts[0]), seed_mentions(snap, facts[0][:1]))
         if facts[0] and self.services.config.recall.reads(BRIDGE):
             qvec = embed_query(self.services.embedder, bridge_query(query.text, snap.fact_triples[facts[0][0]]))
-            sims = snap.passage_vecs @ np.asarray(qvec, dtype=np.float32)
-            order = stable_top(sims, want)
-            lists.append((BRIDGE, order, sims[order]))
+            order, sims = snap.passage_rows.top(np.asarray(qvec, dtype=np.float32), want)
+            lists.append((BRIDGE, order, sims))
         return self._accepted(query, snap, lists, mentions)
 
-    def _seed_facts(self, snap: GraphSnapshot, text: str, vector: np.ndarray) -> tuple[list[int], np.ndarray]:
+    def _seed_facts(self, snap: GraphSnapshot, text: str, vector: np.ndarray) -> tuple[list[int], dict[int, float]]:
         keep = None
         if self.runner is not None and self.config.recognition_filter:
             runner = self.runner

@@ -22,6 +22,7 @@ the index (HippoRAG recomputes every entity's neighbours on every insert).
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -40,7 +41,9 @@ from agentmem.mechanisms.graph.delta import (
     topic_name,
 )
 from agentmem.mechanisms.graph.plan import plan_add, plan_delete, plan_topics
+from agentmem.mechanisms.graph.vectors import RowView
 from agentmem.store.bm25 import BM25Index
+from agentmem.store.dense import ExactIndex
 
 __all__ = [
     "GraphDelta",
@@ -66,10 +69,10 @@ class GraphSnapshot:
     entity_vecs: np.ndarray
     entity_passages: np.ndarray  # number of passages mentioning each entity
     passage_ids: tuple[str, ...]
-    passage_vecs: np.ndarray
+    passage_rows: RowView  # the passages' vectors, searchable
     fact_ids: tuple[str, ...]
     fact_triples: tuple[tuple[str, str, str], ...]
-    fact_vecs: np.ndarray
+    fact_rows: RowView  # the facts' vectors, searchable
     fact_ends: np.ndarray  # [F, 2] entity rows of subject and object
     adjacency: sp.csr_matrix
     transition: Transition
@@ -85,6 +88,16 @@ class GraphSnapshot:
         index.add(list(self.fact_ids), [" ".join(t) for t in self.fact_triples])
         return index
 
+    @property
+    def passage_vecs(self) -> np.ndarray:
+        """``[P, D]`` float32 passage vectors in row order (a copy)."""
+        return self.passage_rows.matrix()
+
+    @property
+    def fact_vecs(self) -> np.ndarray:
+        """``[F, D]`` float32 fact vectors in row order (a copy)."""
+        return self.fact_rows.matrix()
+
 
 class GraphIndex:
     """The mutable graph of one user (what SQL holds), with a cached :class:`GraphSnapshot`."""
@@ -95,7 +108,6 @@ class GraphIndex:
         self.entities: dict[str, str] = {}
         self.entity_vecs: dict[str, np.ndarray] = {}
         self.facts: dict[str, tuple[str, str, str, str, str]] = {}
-        self.fact_vecs: dict[str, np.ndarray] = {}
         self.passages: dict[str, np.ndarray] = {}
         self.mentions: dict[str, set[str]] = {}  # entity id -> passage ids
         self.passage_entities: dict[str, set[str]] = {}
@@ -103,7 +115,11 @@ class GraphIndex:
         self.passage_facts: dict[str, set[str]] = {}
         self.synonyms: dict[tuple[str, str], float] = {}
         self.topics: dict[str, str] = {}  # passage id -> entity id
+        # the passage vectors (again) and the fact vectors, in exact indexes whose sketches grow with the graph
+        self.passage_index = ExactIndex(dim)
+        self.fact_index = ExactIndex(dim)
         self._snapshot: GraphSnapshot | None = None
+        self._freezing = threading.Lock()
         self._name_matrix: tuple[list[str], np.ndarray] | None = None
 
     # -- mutation ---------------------------------------------------------------------------
@@ -115,7 +131,6 @@ class GraphIndex:
             self.mentions.pop(e, None)
         for f in delta.removed_facts:
             self.facts.pop(f, None)
-            self.fact_vecs.pop(f, None)
             self.sources.pop(f, None)
         for p in delta.removed_passages:
             self.passages.pop(p, None)
@@ -132,7 +147,6 @@ class GraphIndex:
         self.entities.update(delta.entities)
         self.entity_vecs.update(delta.entity_vecs)
         self.facts.update(delta.facts)
-        self.fact_vecs.update(delta.fact_vecs)
         self.passages.update(delta.passages)
         for e, p in delta.mentions:
             self.mentions.setdefault(e, set()).add(p)
@@ -142,6 +156,10 @@ class GraphIndex:
             self.passage_facts.setdefault(p, set()).add(f)
         self.synonyms.update(delta.synonyms)
         self.topics.update(delta.topics)
+        self.passage_index.remove(list(delta.removed_passages))
+        self.fact_index.remove(list(delta.removed_facts))
+        _index_add(self.passage_index, delta.passages, self.dim)
+        _index_add(self.fact_index, delta.fact_vecs, self.dim)
         self._snapshot = None
         if delta.entities or delta.removed_entities:
             self._name_matrix = None
@@ -159,10 +177,12 @@ class GraphIndex:
         return self._name_matrix
 
     def snapshot(self) -> GraphSnapshot:
-        """The CSR view for queries (built on first use after a change)."""
-        if self._snapshot is None:
-            self._snapshot = _freeze(self)
-        return self._snapshot
+        """The CSR view for queries (built on first use after a change, once: readers share it,
+        and building it brings the exact indexes' sketches up to date)."""
+        with self._freezing:
+            if self._snapshot is None:
+                self._snapshot = _freeze(self)
+            return self._snapshot
 
     def edge_set(self) -> dict[tuple[str, str], float]:
         """Every undirected edge ``(u, v)`` (u < v, node ids) with its weight — for tests."""
@@ -173,6 +193,11 @@ class GraphIndex:
             tuple(sorted((names[i], names[j]))): round(float(w), 6)  # type: ignore[misc]
             for i, j, w in zip(coo.row, coo.col, coo.data, strict=True)
         }
+
+
+def _index_add(index: ExactIndex, vecs: dict[str, np.ndarray], dim: int) -> None:
+    if vecs:
+        index.add(list(vecs), np.stack([np.asarray(v, dtype=np.float32).reshape(dim) for v in vecs.values()]))
 
 
 def _stack(vecs: dict[str, np.ndarray], ids: Sequence[str], dim: int) -> np.ndarray:
@@ -228,10 +253,10 @@ def _freeze(g: GraphIndex) -> GraphSnapshot:
         entity_vecs=_stack(g.entity_vecs, ent_ids, g.dim),
         entity_passages=np.array([len(g.mentions.get(e, ())) for e in ent_ids], dtype=np.float64),
         passage_ids=tuple(pas_ids),
-        passage_vecs=_stack(g.passages, pas_ids, g.dim),
+        passage_rows=RowView.of(g.passage_index, pas_ids),
         fact_ids=tuple(fact_ids),
         fact_triples=tuple(g.facts[f][:3] for f in fact_ids),
-        fact_vecs=_stack(g.fact_vecs, fact_ids, g.dim),
+        fact_rows=RowView.of(g.fact_index, fact_ids),
         fact_ends=ends,
         adjacency=adj,
         transition=Transition.from_adjacency(adj),

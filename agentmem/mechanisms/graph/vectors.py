@@ -1,0 +1,110 @@
+"""Exact top-k over a graph snapshot's passage or fact vectors, through the graph's growing
+:class:`~agentmem.store.dense.ExactIndex`.
+
+The graph keeps its passage and fact vectors in two exact indexes that writes append to and
+mask, so their certified sketches (:mod:`agentmem.kernels.topk_projected`) are extended as the
+graph grows instead of planned again for every snapshot. A :class:`RowView` is one snapshot's
+rows of such an index, in the snapshot's order: a search reads the sketch and rescores only
+the rows its bounds cannot rule out (indexes below the sketch's minimum size are scanned whole).
+Either way the answer is the full product's: the best rows by float32 inner product, ties by
+snapshot row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from agentmem.kernels import scan as _scan
+from agentmem.kernels.order import stable_top
+from agentmem.kernels.sketch import Sketch
+from agentmem.kernels.topk import topk
+from agentmem.kernels.topk_projected import topk_projected
+from agentmem.store.dense import ExactIndex
+
+__all__ = ["RowView", "top_rows_reference"]
+
+
+def top_rows_reference(mat: np.ndarray, q: np.ndarray, k: int, *, valid: np.ndarray | None = None
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` rows of ``mat`` with the largest ``mat @ q`` (among ``valid`` ones), best
+    first, ties by row, and their scores: what :meth:`RowView.top` answers.
+
+    >>> top_rows_reference(np.eye(3, dtype=np.float32), np.array([0.2, 0.9, 0.2], np.float32), 2)[0].tolist()
+    [1, 0]
+    """
+    scores = np.asarray(mat, dtype=np.float32) @ np.asarray(q, dtype=np.float32).ravel()
+    if valid is not None:
+        scores = np.where(valid, scores, -np.inf).astype(np.float32)
+        k = min(k, int(np.count_nonzero(valid)))
+    rows = stable_top(scores, k)
+    return rows.astype(np.int64), scores[rows]
+
+
+@dataclass(frozen=True)
+class RowView:
+    """The rows of an :class:`ExactIndex` that one snapshot holds, as they were when it was
+    taken, addressed by snapshot row."""
+
+    corpus: torch.Tensor  # [n, D] float32: the index's rows [0, n), dead ones included
+    sketch: Sketch | None
+    index_rows: np.ndarray  # [S] int64: snapshot row -> index row
+    snap_rows: np.ndarray  # [n] int64: index row -> snapshot row, -1 when not in the snapshot
+    in_view: np.ndarray | None  # [n] bool: the index rows in the snapshot (None: all n)
+
+    @classmethod
+    def of(cls, index: ExactIndex, ids: Sequence[str]) -> RowView:
+        """The rows of ``ids`` (each in ``index``), in that order."""
+        corpus, sketch = index.frozen_rows()
+        n = corpus.shape[0]
+        index_rows = np.fromiter((index.row_of(i) for i in ids), dtype=np.int64, count=len(ids))
+        snap_rows = np.full(n, -1, dtype=np.int64)
+        snap_rows[index_rows] = np.arange(len(ids))
+        return cls(corpus, sketch, index_rows, snap_rows, None if len(ids) == n else snap_rows >= 0)
+
+    def __len__(self) -> int:
+        return len(self.index_rows)
+
+    def matrix(self) -> np.ndarray:
+        """``[S, D]`` float32 rows in snapshot order (a copy)."""
+        return self.corpus.numpy()[self.index_rows]
+
+    def all_scores(self, q: np.ndarray) -> np.ndarray:
+        """float32 inner products of ``q`` with every row, in snapshot order."""
+        return (self.corpus.numpy() @ np.asarray(q, dtype=np.float32).ravel())[self.index_rows]
+
+    def scores(self, rows: np.ndarray, q: np.ndarray) -> np.ndarray:
+        """float32 inner products of ``q`` with the given snapshot rows."""
+        return _scan.gather_dot(self.corpus.numpy(), self.index_rows[np.asarray(rows, dtype=np.int64)],
+                                np.asarray(q, dtype=np.float32).ravel())
+
+    def top(self, q: np.ndarray, k: int, *, valid: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` best snapshot rows for ``q`` among the ``valid`` ones (a boolean mask over
+        snapshot rows; ``None``: all), best first, ties by snapshot row, and their float32
+        scores."""
+        mask = self.in_view
+        if valid is not None:
+            mask = np.zeros(self.corpus.shape[0], dtype=bool)
+            mask[self.index_rows] = valid
+        n_valid = len(self) if mask is None else int(np.count_nonzero(mask))
+        if k <= 0 or n_valid == 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        query = torch.from_numpy(np.ascontiguousarray(q, dtype=np.float32).reshape(1, -1))
+        mask_t = None if mask is None else torch.from_numpy(mask)
+        want = min(k, n_valid)
+        while True:  # widen until no row tied with the k-th is left out (the index orders ties its own way)
+            ask = min(want + 1, n_valid)
+            if self.sketch is not None:
+                s_t, r_t = topk_projected(query, self.corpus, self.sketch, ask, valid=mask_t)
+            else:
+                s_t, r_t = topk(query, self.corpus, ask, valid=mask_t, device="cpu")
+            s, r = s_t[0].numpy(), r_t[0].numpy()
+            if ask == n_valid or np.min(s) < np.partition(s, len(s) - k)[len(s) - k]:
+                break
+            want *= 2
+        rows = self.snap_rows[r]
+        order = np.lexsort((rows, -s))[:k]
+        return rows[order], s[order]

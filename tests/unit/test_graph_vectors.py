@@ -1,0 +1,216 @@
+"""The graph's top-k searches (RowView, top_fact_scores) against their full-product references."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from agentmem.mechanisms.base import min_max
+from agentmem.mechanisms.graph.index import GraphDelta, GraphIndex, plan_delete
+from agentmem.mechanisms.graph.rank import (
+    personalization,
+    seed_facts,
+    top_fact_scores,
+    top_fact_scores_reference,
+)
+from agentmem.mechanisms.graph.vectors import RowView, top_rows_reference
+from agentmem.store.dense import ExactIndex
+
+
+def _embeddings(n: int, dim: int = 64, seed: int = 0) -> np.ndarray:
+    """Unit rows concentrated in a few directions, as sentence embeddings are."""
+    rng = np.random.default_rng(seed)
+    axes = rng.standard_normal((8, dim))
+    x = rng.standard_normal((n, 8)) * np.linspace(3.0, 0.5, 8) @ axes + 0.3 * rng.standard_normal((n, dim))
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+def _queries(m: int, dim: int = 64, seed: int = 1) -> np.ndarray:
+    return _embeddings(m, dim, seed)
+
+
+def _view(mat: np.ndarray, *, min_rows: int = 10_000) -> RowView:
+    index = ExactIndex(mat.shape[1], sketch_min_rows=min_rows)
+    index.add([f"r{i}" for i in range(len(mat))], mat)
+    return RowView.of(index, [f"r{i}" for i in range(len(mat))])
+
+
+@pytest.fixture(scope="module")
+def search() -> RowView:
+    s = _view(_embeddings(4000), min_rows=1000)
+    assert s.sketch is not None  # the sketched path is the one under test
+    return s
+
+
+def test_top_rows_match_the_full_product(search: RowView) -> None:
+    mat = _embeddings(4000)
+    for q in _queries(20):
+        for k in (1, 5, 37):
+            rows, scores = search.top(q, k)
+            ref_rows, ref_scores = top_rows_reference(mat, q, k)
+            assert rows.tolist() == ref_rows.tolist()
+            np.testing.assert_allclose(scores, ref_scores, rtol=0, atol=1e-6)
+            low, _ = search.top(-q, 1)
+            assert low[0] == int(np.argmin(mat @ q))
+
+
+def test_top_rows_respect_the_mask(search: RowView) -> None:
+    mat = _embeddings(4000)
+    valid = np.random.default_rng(3).random(4000) < 0.3
+    for q in _queries(10, seed=4):
+        rows, _ = search.top(q, 10, valid=valid)
+        assert valid[rows].all()
+        assert rows.tolist() == top_rows_reference(mat, q, 10, valid=valid)[0].tolist()
+    assert search.top(_queries(1)[0], 5, valid=np.zeros(4000, dtype=bool))[0].size == 0
+
+
+def test_a_small_matrix_is_scanned_whole() -> None:
+    mat = _embeddings(50)
+    s = _view(mat)
+    assert s.sketch is None
+    rows, _ = s.top(_queries(1)[0], 100)
+    assert sorted(rows.tolist()) == list(range(50))
+    assert _view(np.zeros((0, 64), np.float32)).top(_queries(1)[0], 3)[0].size == 0
+
+
+def _lexical(n: int, hits: int, seed: int) -> np.ndarray:
+    """BM25-like scores: zero for most facts, a few discrete positive values for ``hits`` of them."""
+    rng = np.random.default_rng(seed)
+    lex = np.zeros(n)
+    lex[rng.choice(n, size=hits, replace=False)] = rng.choice([0.7, 1.3, 2.9, 4.1], size=hits)
+    return lex
+
+
+@pytest.mark.parametrize("hits", [0, 1, 40, 900, 2500])
+@pytest.mark.parametrize("weight", [0.0, 0.25, 1.0])
+def test_top_fact_scores_match_the_reference(search: RowView, hits: int, weight: float) -> None:
+    """Few lexical hits take the top-k path; more than a quarter of the facts, the product."""
+    mat = _embeddings(4000)
+    for i, q in enumerate(_queries(6, seed=5)):
+        lex = _lexical(4000, hits, seed=i)
+        for k in (1, 5):
+            rows, scores = top_fact_scores(search, q, lex, lexical_weight=weight, k=k)
+            ref_rows, ref_scores = top_fact_scores_reference(mat, q, lex, lexical_weight=weight, k=k)
+            assert rows.tolist() == ref_rows.tolist()
+            np.testing.assert_allclose(scores, ref_scores, rtol=0, atol=1e-5)
+
+
+def test_top_fact_scores_without_lexical_scores_or_with_equal_ones(search: RowView) -> None:
+    mat = _embeddings(4000)
+    q = _queries(1, seed=7)[0]
+    for lex in (None, np.full(4000, 2.0)):
+        rows, scores = top_fact_scores(search, q, lex, lexical_weight=0.25, k=5)
+        ref_rows, ref_scores = top_fact_scores_reference(mat, q, lex, lexical_weight=0.25, k=5)
+        assert rows.tolist() == ref_rows.tolist()
+        np.testing.assert_allclose(scores, ref_scores, rtol=0, atol=1e-5)
+    assert scores[0] == pytest.approx(1.0)
+
+
+def test_top_fact_scores_on_tiny_graphs() -> None:
+    one = _embeddings(1)
+    rows, scores = top_fact_scores(_view(one), _queries(1)[0], np.array([1.0]), lexical_weight=0.25, k=5)
+    assert rows.tolist() == [0] and scores.tolist() == [1.0]
+    three = _embeddings(3)
+    lex = np.array([0.0, 3.0, 0.0])
+    got = top_fact_scores(_view(three), _queries(1)[0], lex, lexical_weight=0.5, k=5)
+    ref = top_fact_scores_reference(three, _queries(1)[0], lex, lexical_weight=0.5, k=5)
+    assert got[0].tolist() == ref[0].tolist()
+    np.testing.assert_allclose(got[1], ref[1], atol=1e-6)
+    empty = top_fact_scores(_view(np.zeros((0, 64), np.float32)), _queries(1)[0], None, lexical_weight=0, k=5)
+    assert empty[0].size == 0
+
+
+def test_a_view_reads_its_snapshot_rows_in_their_order_and_not_later_writes() -> None:
+    """Rows are addressed in the snapshot's order, rows deleted or left out of the snapshot are
+    never answered, and adds after the view was taken (new rows, a grown matrix, an extended
+    sketch) do not change what it answers."""
+    mat = _embeddings(3000, seed=11)
+    index = ExactIndex(64, sketch_min_rows=1000)
+    index.add([f"r{i}" for i in range(3000)], mat)
+    index.remove(["r5", "r17"])
+    rng = np.random.default_rng(2)
+    kept = [i for i in rng.permutation(3000).tolist() if i not in (5, 17, 40)]  # r40 stored, not in the snapshot
+    view = RowView.of(index, [f"r{i}" for i in kept])
+    assert view.sketch is not None and view.in_view is not None
+    sub = mat[kept]
+    np.testing.assert_array_equal(view.matrix(), sub)
+    queries = _queries(8, seed=12)
+    before = [view.top(q, 10) for q in queries]
+    index.add([f"n{i}" for i in range(3000)], _embeddings(3000, seed=13))  # grows the matrix and the sketch
+    index.remove([f"r{kept[0]}"])
+    for q, (rows, scores) in zip(queries, before, strict=True):
+        again = view.top(q, 10)
+        assert again[0].tolist() == rows.tolist()
+        ref_rows, ref_scores = top_rows_reference(sub, q, 10)
+        assert rows.tolist() == ref_rows.tolist()
+        np.testing.assert_allclose(scores, ref_scores, atol=1e-6)
+        np.testing.assert_allclose(view.all_scores(q), sub @ q, atol=1e-6)
+        np.testing.assert_allclose(view.scores(np.array([3, 0, 7]), q), sub[[3, 0, 7]] @ q, atol=1e-6)
+
+
+def test_rows_tied_with_the_kth_come_in_snapshot_order() -> None:
+    """Duplicate vectors tie exactly; the view answers the lower snapshot row whatever order
+    the index stored them in."""
+    base = _embeddings(40, seed=21)
+    mat = np.concatenate([base, base[:10], base[:10]])  # rows 0-9 three times
+    index = ExactIndex(64)
+    ids = [f"r{i}" for i in range(len(mat))]
+    index.add(ids[::-1], mat[::-1])  # stored in reverse
+    view = RowView.of(index, ids)
+    for q in _queries(6, seed=22):
+        for k in (1, 2, 4, 11):
+            rows, _ = view.top(q, k)
+            assert rows.tolist() == top_rows_reference(mat, q, k)[0].tolist()
+
+
+def _graph_delta(n_passages: int, n_facts: int, n_entities: int, seed: int) -> GraphDelta:
+    rng = np.random.default_rng(seed)
+    d = GraphDelta()
+    words = ["alpha", "beta", "gamma", "delta", "harbour", "porto", "walsh", "glory", "miso", "sintra"]
+    for e in range(n_entities):
+        d.entities[f"e{e}"] = f"{words[e % 10]} {e}"
+    ent_vecs = _embeddings(n_entities, seed=seed + 1)
+    d.entity_vecs = {f"e{e}": ent_vecs[e] for e in range(n_entities)}
+    fact_vecs = _embeddings(n_facts, seed=seed + 2)
+    pas_vecs = _embeddings(n_passages, seed=seed + 3)
+    d.passages = {f"p{p}": pas_vecs[p] for p in range(n_passages)}
+    for f in range(n_facts):
+        a, b = (int(x) for x in rng.choice(n_entities, size=2, replace=False))
+        d.facts[f"f{f}"] = (d.entities[f"e{a}"], "met", d.entities[f"e{b}"], f"e{a}", f"e{b}")
+        d.fact_vecs[f"f{f}"] = fact_vecs[f]
+        p = f"p{int(rng.integers(n_passages))}"
+        d.sources.add((f"f{f}", p))
+        d.mentions |= {(f"e{a}", p), (f"e{b}", p)}
+    return d
+
+
+def test_the_graph_answers_through_its_sketches_as_the_full_products_do() -> None:
+    """A graph past the sketch's minimum size: seed facts, the bridge list and the
+    personalization agree with the products over every fact and passage, before and after
+    a delete and an add."""
+    g = GraphIndex(64)
+    g.apply(_graph_delta(12_000, 15_000, 3_000, seed=30))
+    texts = ["alpha 12", "glory walsh porto", "nothing matches here"]  # a fifth, a half and none of the facts
+    for step in range(2):
+        snap = g.snapshot()
+        assert snap.fact_rows.sketch is not None and snap.passage_rows.sketch is not None
+        facts, passages = snap.fact_vecs, snap.passage_vecs
+        for text, q in zip(texts, _queries(3, seed=31 + step), strict=True):
+            top, scores = seed_facts(snap, q, query_text=text, lexical_weight=0.25, top_facts=5)
+            ref_rows, ref_scores = top_fact_scores_reference(
+                facts, q, snap.fact_lexicon.scores(text), lexical_weight=0.25, k=5)
+            assert top == ref_rows.tolist()
+            np.testing.assert_allclose([scores[r] for r in top], ref_scores, atol=1e-5)
+            rows, _ = snap.passage_rows.top(q, 50)
+            assert rows.tolist() == top_rows_reference(passages, q, 50)[0].tolist()
+            reset = personalization(snap, q, (top, scores))
+            np.testing.assert_allclose(reset[snap.n_entities:],
+                                       0.05 * (min_max(passages @ q, constant=1.0)), atol=1e-6)
+        g.apply(plan_delete(g, [f"p{i}" for i in range(0, 12_000, 7)]))
+        more = _graph_delta(500, 600, 3_000, seed=40)
+        more.passages = {f"q{k[1:]}": v for k, v in more.passages.items()}
+        more.sources = {(f"g{f[1:]}", f"q{p[1:]}") for f, p in more.sources}
+        more.mentions = {(e, f"q{p[1:]}") for e, p in more.mentions}
+        more.facts = {f"g{k[1:]}": v for k, v in more.facts.items()}
+        more.fact_vecs = {f"g{k[1:]}": v for k, v in more.fact_vecs.items()}
+        g.apply(more)
