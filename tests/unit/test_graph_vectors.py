@@ -1,4 +1,4 @@
-"""The graph's top-k searches (RowView, top_fact_scores) against their full-product references."""
+"""The graph's passage searches (RowView over an ExactIndex) against the full product."""
 
 from __future__ import annotations
 
@@ -7,12 +7,7 @@ import pytest
 
 from agentmem.mechanisms.base import min_max
 from agentmem.mechanisms.graph.index import GraphDelta, GraphIndex, plan_delete
-from agentmem.mechanisms.graph.rank import (
-    personalization,
-    seed_facts,
-    top_fact_scores,
-    top_fact_scores_reference,
-)
+from agentmem.mechanisms.graph.rank import personalization, seed_facts
 from agentmem.mechanisms.graph.vectors import RowView, top_rows_reference
 from agentmem.store.dense import ExactIndex
 
@@ -71,53 +66,6 @@ def test_a_small_matrix_is_scanned_whole() -> None:
     rows, _ = s.top(_queries(1)[0], 100)
     assert sorted(rows.tolist()) == list(range(50))
     assert _view(np.zeros((0, 64), np.float32)).top(_queries(1)[0], 3)[0].size == 0
-
-
-def _lexical(n: int, hits: int, seed: int) -> np.ndarray:
-    """BM25-like scores: zero for most facts, a few discrete positive values for ``hits`` of them."""
-    rng = np.random.default_rng(seed)
-    lex = np.zeros(n)
-    lex[rng.choice(n, size=hits, replace=False)] = rng.choice([0.7, 1.3, 2.9, 4.1], size=hits)
-    return lex
-
-
-@pytest.mark.parametrize("hits", [0, 1, 40, 900, 2500])
-@pytest.mark.parametrize("weight", [0.0, 0.25, 1.0])
-def test_top_fact_scores_match_the_reference(search: RowView, hits: int, weight: float) -> None:
-    """Few lexical hits take the top-k path; more than a quarter of the facts, the product."""
-    mat = _embeddings(4000)
-    for i, q in enumerate(_queries(6, seed=5)):
-        lex = _lexical(4000, hits, seed=i)
-        for k in (1, 5):
-            rows, scores = top_fact_scores(search, q, lex, lexical_weight=weight, k=k)
-            ref_rows, ref_scores = top_fact_scores_reference(mat, q, lex, lexical_weight=weight, k=k)
-            assert rows.tolist() == ref_rows.tolist()
-            np.testing.assert_allclose(scores, ref_scores, rtol=0, atol=1e-5)
-
-
-def test_top_fact_scores_without_lexical_scores_or_with_equal_ones(search: RowView) -> None:
-    mat = _embeddings(4000)
-    q = _queries(1, seed=7)[0]
-    for lex in (None, np.full(4000, 2.0)):
-        rows, scores = top_fact_scores(search, q, lex, lexical_weight=0.25, k=5)
-        ref_rows, ref_scores = top_fact_scores_reference(mat, q, lex, lexical_weight=0.25, k=5)
-        assert rows.tolist() == ref_rows.tolist()
-        np.testing.assert_allclose(scores, ref_scores, rtol=0, atol=1e-5)
-    assert scores[0] == pytest.approx(1.0)
-
-
-def test_top_fact_scores_on_tiny_graphs() -> None:
-    one = _embeddings(1)
-    rows, scores = top_fact_scores(_view(one), _queries(1)[0], np.array([1.0]), lexical_weight=0.25, k=5)
-    assert rows.tolist() == [0] and scores.tolist() == [1.0]
-    three = _embeddings(3)
-    lex = np.array([0.0, 3.0, 0.0])
-    got = top_fact_scores(_view(three), _queries(1)[0], lex, lexical_weight=0.5, k=5)
-    ref = top_fact_scores_reference(three, _queries(1)[0], lex, lexical_weight=0.5, k=5)
-    assert got[0].tolist() == ref[0].tolist()
-    np.testing.assert_allclose(got[1], ref[1], atol=1e-6)
-    empty = top_fact_scores(_view(np.zeros((0, 64), np.float32)), _queries(1)[0], None, lexical_weight=0, k=5)
-    assert empty[0].size == 0
 
 
 def test_a_view_reads_its_snapshot_rows_in_their_order_and_not_later_writes() -> None:
@@ -184,26 +132,22 @@ def _graph_delta(n_passages: int, n_facts: int, n_entities: int, seed: int) -> G
     return d
 
 
-def test_the_graph_answers_through_its_sketches_as_the_full_products_do() -> None:
-    """A graph past the sketch's minimum size: seed facts, the bridge list and the
-    personalization agree with the products over every fact and passage, before and after
-    a delete and an add."""
+def test_the_graph_answers_through_its_passage_sketch_as_the_full_product_does() -> None:
+    """A graph past the sketch's minimum size: the bridge list and the personalization agree
+    with the product over every passage, before and after a delete and an add."""
     g = GraphIndex(64)
     g.apply(_graph_delta(12_000, 15_000, 3_000, seed=30))
-    texts = ["alpha 12", "glory walsh porto", "nothing matches here"]  # a fifth, a half and none of the facts
     for step in range(2):
         snap = g.snapshot()
-        assert snap.fact_rows.sketch is not None and snap.passage_rows.sketch is not None
-        facts, passages = snap.fact_vecs, snap.passage_vecs
-        for text, q in zip(texts, _queries(3, seed=31 + step), strict=True):
-            top, scores = seed_facts(snap, q, query_text=text, lexical_weight=0.25, top_facts=5)
-            ref_rows, ref_scores = top_fact_scores_reference(
-                facts, q, snap.fact_lexicon.scores(text), lexical_weight=0.25, k=5)
-            assert top == ref_rows.tolist()
-            np.testing.assert_allclose([scores[r] for r in top], ref_scores, atol=1e-5)
-            rows, _ = snap.passage_rows.top(q, 50)
-            assert rows.tolist() == top_rows_reference(passages, q, 50)[0].tolist()
-            reset = personalization(snap, q, (top, scores))
+        assert snap.passage_rows.sketch is not None
+        passages = snap.passage_vecs
+        for q in _queries(3, seed=31 + step):
+            rows, scores = snap.passage_rows.top(q, 50)
+            ref_rows, ref_scores = top_rows_reference(passages, q, 50)
+            assert rows.tolist() == ref_rows.tolist()
+            np.testing.assert_allclose(scores, ref_scores, atol=1e-6)
+            facts = seed_facts(snap, q, query_text="alpha 12", lexical_weight=0.25)
+            reset = personalization(snap, q, facts)
             np.testing.assert_allclose(reset[snap.n_entities:],
                                        0.05 * (min_max(passages @ q, constant=1.0)), atol=1e-6)
         g.apply(plan_delete(g, [f"p{i}" for i in range(0, 12_000, 7)]))

@@ -228,7 +228,7 @@ class GraphComponent:
             lists.append((BRIDGE, order, sims))
         return self._accepted(query, snap, lists, mentions)
 
-    def _seed_facts(self, snap: GraphSnapshot, text: str, vector: np.ndarray) -> tuple[list[int], dict[int, float]]:
+    def _seed_facts(self, snap: GraphSnapshot, text: str, vector: np.ndarray) -> tuple[list[int], np.ndarray]:
         keep = None
         if self.runner is not None and self.config.recognition_filter:
             runner = self.runner

@@ -56,7 +56,7 @@ def explain_passage(
     snap: GraphSnapshot,
     qvec: np.ndarray,
     passage_id: str,
-    facts: tuple[list[int], dict[int, float]] | None,
+    facts: tuple[list[int], np.ndarray] | None,
     *,
     link_top_k: int = 5,
     passage_weight: float = 0.05,
@@ -93,7 +93,7 @@ def explain_passage(
     adj = snap.adjacency.tocsr()
     linked = [int(c) for c in adj.indices[adj.indptr[p_row]: adj.indptr[p_row + 1]] if c < n_e]
     linked = sorted(linked, key=lambda e: (-x[e], e))[:max_entities]
-    top, fact_score = facts if facts is not None and len(snap.fact_ids) else ([], {})
+    top, fact_score = facts if facts is not None and len(snap.fact_ids) else ([], np.zeros(0))
     fact_ends = [int(e) for f in top for e in snap.fact_ends[f]]
     seeds = [int(e) for e in np.flatnonzero(reset[:n_e])]
     entities = list(dict.fromkeys(fact_ends + seeds + linked))

@@ -72,7 +72,7 @@ class GraphSnapshot:
     passage_rows: RowView  # the passages' vectors, searchable
     fact_ids: tuple[str, ...]
     fact_triples: tuple[tuple[str, str, str], ...]
-    fact_rows: RowView  # the facts' vectors, searchable
+    fact_vecs: np.ndarray
     fact_ends: np.ndarray  # [F, 2] entity rows of subject and object
     adjacency: sp.csr_matrix
     transition: Transition
@@ -93,11 +93,6 @@ class GraphSnapshot:
         """``[P, D]`` float32 passage vectors in row order (a copy)."""
         return self.passage_rows.matrix()
 
-    @property
-    def fact_vecs(self) -> np.ndarray:
-        """``[F, D]`` float32 fact vectors in row order (a copy)."""
-        return self.fact_rows.matrix()
-
 
 class GraphIndex:
     """The mutable graph of one user (what SQL holds), with a cached :class:`GraphSnapshot`."""
@@ -108,6 +103,7 @@ class GraphIndex:
         self.entities: dict[str, str] = {}
         self.entity_vecs: dict[str, np.ndarray] = {}
         self.facts: dict[str, tuple[str, str, str, str, str]] = {}
+        self.fact_vecs: dict[str, np.ndarray] = {}
         self.passages: dict[str, np.ndarray] = {}
         self.mentions: dict[str, set[str]] = {}  # entity id -> passage ids
         self.passage_entities: dict[str, set[str]] = {}
@@ -115,9 +111,8 @@ class GraphIndex:
         self.passage_facts: dict[str, set[str]] = {}
         self.synonyms: dict[tuple[str, str], float] = {}
         self.topics: dict[str, str] = {}  # passage id -> entity id
-        # the passage vectors (again) and the fact vectors, in exact indexes whose sketches grow with the graph
+        # the passage vectors again, in an exact index whose sketch grows with the graph
         self.passage_index = ExactIndex(dim)
-        self.fact_index = ExactIndex(dim)
         self._snapshot: GraphSnapshot | None = None
         self._freezing = threading.Lock()
         self._name_matrix: tuple[list[str], np.ndarray] | None = None
@@ -131,6 +126,7 @@ class GraphIndex:
             self.mentions.pop(e, None)
         for f in delta.removed_facts:
             self.facts.pop(f, None)
+            self.fact_vecs.pop(f, None)
             self.sources.pop(f, None)
         for p in delta.removed_passages:
             self.passages.pop(p, None)
@@ -147,6 +143,7 @@ class GraphIndex:
         self.entities.update(delta.entities)
         self.entity_vecs.update(delta.entity_vecs)
         self.facts.update(delta.facts)
+        self.fact_vecs.update(delta.fact_vecs)
         self.passages.update(delta.passages)
         for e, p in delta.mentions:
             self.mentions.setdefault(e, set()).add(p)
@@ -157,9 +154,8 @@ class GraphIndex:
         self.synonyms.update(delta.synonyms)
         self.topics.update(delta.topics)
         self.passage_index.remove(list(delta.removed_passages))
-        self.fact_index.remove(list(delta.removed_facts))
-        _index_add(self.passage_index, delta.passages, self.dim)
-        _index_add(self.fact_index, delta.fact_vecs, self.dim)
+        if delta.passages:
+            self.passage_index.add(list(delta.passages), np.stack(list(delta.passages.values())))
         self._snapshot = None
         if delta.entities or delta.removed_entities:
             self._name_matrix = None
@@ -178,7 +174,7 @@ class GraphIndex:
 
     def snapshot(self) -> GraphSnapshot:
         """The CSR view for queries (built on first use after a change, once: readers share it,
-        and building it brings the exact indexes' sketches up to date)."""
+        and building it brings the passage index's sketch up to date)."""
         with self._freezing:
             if self._snapshot is None:
                 self._snapshot = _freeze(self)
@@ -193,11 +189,6 @@ class GraphIndex:
             tuple(sorted((names[i], names[j]))): round(float(w), 6)  # type: ignore[misc]
             for i, j, w in zip(coo.row, coo.col, coo.data, strict=True)
         }
-
-
-def _index_add(index: ExactIndex, vecs: dict[str, np.ndarray], dim: int) -> None:
-    if vecs:
-        index.add(list(vecs), np.stack([np.asarray(v, dtype=np.float32).reshape(dim) for v in vecs.values()]))
 
 
 def _stack(vecs: dict[str, np.ndarray], ids: Sequence[str], dim: int) -> np.ndarray:
@@ -256,7 +247,7 @@ def _freeze(g: GraphIndex) -> GraphSnapshot:
         passage_rows=RowView.of(g.passage_index, pas_ids),
         fact_ids=tuple(fact_ids),
         fact_triples=tuple(g.facts[f][:3] for f in fact_ids),
-        fact_rows=RowView.of(g.fact_index, fact_ids),
+        fact_vecs=_stack(g.fact_vecs, fact_ids, g.dim),
         fact_ends=ends,
         adjacency=adj,
         transition=Transition.from_adjacency(adj),

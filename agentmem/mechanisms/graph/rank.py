@@ -6,9 +6,7 @@ Query time (Gutiérrez et al. 2025, §3.2, with its defaults):
 1. score every fact by cosine with the query, min-max normalize, keep the top ``top_facts``
    (optionally filtered by a chat model: "recognition memory"). With ``lexical_weight`` > 0
    the fact score also counts BM25 over the fact strings ``"s r o"`` (:func:`fact_scores`):
-   entity names are rare tokens that a small sentence encoder embeds poorly. The top facts
-   come from exact top-k searches of the fact vectors (:func:`top_fact_scores`), not a
-   product with every fact;
+   entity names are rare tokens that a small sentence encoder embeds poorly;
 2. seed each entity of those facts with ``fact score / |passages mentioning the entity|``
    (an entity keeps its best score), keep the ``link_top_k`` strongest;
 3. seed every passage with its min-max normalized dense score times ``passage_weight``;
@@ -28,12 +26,8 @@ from agentmem.kernels.order import stable_top
 from agentmem.kernels.ppr import pagerank_one, personalized_pagerank_torch
 from agentmem.mechanisms.base import min_max
 from agentmem.mechanisms.graph.index import GraphSnapshot
-from agentmem.mechanisms.graph.vectors import RowView
 
-__all__ = [
-    "bridge_query", "fact_scores", "personalization", "rank_passages", "seed_facts", "seed_mentions",
-    "top_fact_scores", "top_fact_scores_reference",
-]
+__all__ = ["bridge_query", "fact_scores", "personalization", "rank_passages", "seed_facts", "seed_mentions"]
 
 
 def fact_scores(dense: np.ndarray, lexical: np.ndarray | None = None, *, lexical_weight: float = 0.0) -> np.ndarray:
@@ -63,80 +57,16 @@ def seed_facts(
     lexical_weight: float = 0.0,
     top_facts: int = 5,
     keep_facts: Callable[[list[int]], list[int]] | None = None,
-) -> tuple[list[int], dict[int, float]]:
+) -> tuple[list[int], np.ndarray]:
     """The query's best ``top_facts`` fact rows, best first (after ``keep_facts``, the optional
-    recognition filter), and the scores (:func:`fact_scores`) of the best ``top_facts`` rows
-    before the filter, by row (:func:`top_fact_scores`)."""
+    recognition filter), and every fact's score (:func:`fact_scores`)."""
     if not len(snap.fact_ids):
-        return [], {}
+        return [], np.zeros(0)
     q = np.asarray(qvec, dtype=np.float32).ravel()
     lexical = snap.fact_lexicon.scores(query_text) if query_text and lexical_weight > 0 else None
-    rows, scores = top_fact_scores(snap.fact_rows, q, lexical, lexical_weight=lexical_weight, k=top_facts)
-    top = [int(i) for i in rows]
-    return (keep_facts(top) if keep_facts is not None else top), dict(zip(top, scores.tolist(), strict=True))
-
-
-def top_fact_scores_reference(fact_vecs: np.ndarray, qvec: np.ndarray, lexical: np.ndarray | None, *,
-                              lexical_weight: float, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The ``k`` best fact rows by :func:`fact_scores` over the product with every fact, best
-    first, ties by row, and their scores."""
-    score = fact_scores(np.asarray(fact_vecs, dtype=np.float32) @ np.asarray(qvec, dtype=np.float32).ravel(),
-                        lexical, lexical_weight=lexical_weight)
-    rows = stable_top(score, k).astype(np.int64)
-    return rows, score[rows]
-
-
-def top_fact_scores(search: RowView, qvec: np.ndarray, lexical: np.ndarray | None, *,
-                    lexical_weight: float, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`top_fact_scores_reference` from a few exact top-k searches instead of the product
-    with every fact.
-
-    A fact outside the set ``A`` of facts whose normalized BM25 is above the lowest has that
-    lowest BM25, so among those facts the order is the dense one: the best are the dense
-    top ``k`` outside ``A``. The two min-max normalizations need the dense extremes (the
-    top-1 of ``q`` and of ``-q``) and the lowest fused score, which is either in ``A`` or the
-    dense lowest outside it. So the answer reads the dense scores of ``A`` and two searches
-    (the top ``k`` for ``q`` and the top 1 for ``-q``, both outside ``A``). Where ``A`` holds
-    more than a quarter of the facts, the product with every fact is cheaper and is used.
-    """
-    n = len(search)
-    q = np.asarray(qvec, dtype=np.float32).ravel()
-    if n == 0 or k <= 0:
-        return np.zeros(0, dtype=np.int64), np.zeros(0)
-    lex = (min_max(np.asarray(lexical, dtype=np.float64), constant=1.0)
-           if lexical is not None and lexical_weight > 0 else None)
-    above = np.zeros(0, dtype=np.int64) if lex is None else np.flatnonzero(lex > lex.min())
-    if len(above) > n // 4:
-        score = fact_scores(search.all_scores(q), lexical, lexical_weight=lexical_weight)
-        rows = stable_top(score, k).astype(np.int64)
-        return rows, score[rows]
-    rest = None
-    if len(above):
-        rest = np.ones(n, dtype=bool)
-        rest[above] = False
-    best, best_dense = search.top(q, k, valid=rest)
-    _, neg_low = search.top(-q, 1, valid=rest)
-    dense_above = search.scores(above, q).astype(np.float64)
-    cand = np.concatenate([best, above])
-    dense = np.concatenate([best_dense.astype(np.float64), dense_above])
-    low_rest = -float(neg_low[0])
-    lo = min(low_rest, float(dense_above.min())) if len(above) else low_rest
-    hi = max(float(dense[0]), float(dense_above.max())) if len(above) else float(dense[0])
-    score = _scaled(dense, lo, hi)
-    if lex is not None:
-        score = score + lexical_weight * lex[cand]
-        low_fused = float(_scaled(np.array([low_rest]), lo, hi)[0] + lexical_weight * lex.min())
-        lo_f = min(low_fused, float(score.min()))
-        score = _scaled(score, lo_f, float(score.max()))
-    order = np.lexsort((cand, -score))[:k]
-    return cand[order], score[order]
-
-
-def _scaled(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
-    """:func:`~agentmem.mechanisms.base.min_max` with the extremes given (``constant=1.0``)."""
-    if hi - lo <= 1e-12:
-        return np.full_like(x, 1.0)
-    return (x - lo) / (hi - lo)
+    fact = fact_scores(snap.fact_vecs @ q, lexical, lexical_weight=lexical_weight)
+    top = [int(i) for i in stable_top(fact, top_facts)]
+    return (keep_facts(top) if keep_facts is not None else top), fact
 
 
 def bridge_query(query: str, fact: Sequence[str]) -> str:
@@ -172,7 +102,7 @@ def rank_passages(
     damping: float = 0.5,
     keep_facts: Callable[[list[int]], list[int]] | None = None,
     device: str = "cpu",
-    facts: tuple[list[int], dict[int, float]] | None = None,
+    facts: tuple[list[int], np.ndarray] | None = None,
     top: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Passages of ``snap`` ranked by HippoRAG 2's personalized PageRank for one query.
@@ -218,7 +148,7 @@ def rank_passages(
 
 
 def personalization(
-    snap: GraphSnapshot, qvec: np.ndarray, facts: tuple[list[int], dict[int, float]] | None, *,
+    snap: GraphSnapshot, qvec: np.ndarray, facts: tuple[list[int], np.ndarray] | None, *,
     link_top_k: int = 5, passage_weight: float = 0.05,
 ) -> np.ndarray:
     """The PageRank reset vector of :func:`rank_passages` (steps 2 and 3), nodes in snapshot order.
