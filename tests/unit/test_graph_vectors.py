@@ -93,7 +93,6 @@ def test_a_view_reads_its_snapshot_rows_in_their_order_and_not_later_writes() ->
         assert rows.tolist() == ref_rows.tolist()
         np.testing.assert_allclose(scores, ref_scores, atol=1e-6)
         np.testing.assert_allclose(view.all_scores(q), sub @ q, atol=1e-6)
-        np.testing.assert_allclose(view.scores(np.array([3, 0, 7]), q), sub[[3, 0, 7]] @ q, atol=1e-6)
 
 
 def test_rows_tied_with_the_kth_come_in_snapshot_order() -> None:

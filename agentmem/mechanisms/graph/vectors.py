@@ -1,13 +1,12 @@
-"""Exact top-k over a graph snapshot's passage or fact vectors, through the graph's growing
+"""Exact top-k over a graph snapshot's passage vectors, through the graph's growing
 :class:`~agentmem.store.dense.ExactIndex`.
 
-The graph keeps its passage and fact vectors in two exact indexes that writes append to and
-mask, so their certified sketches (:mod:`agentmem.kernels.topk_projected`) are extended as the
-graph grows instead of planned again for every snapshot. A :class:`RowView` is one snapshot's
-rows of such an index, in the snapshot's order: a search reads the sketch and rescores only
-the rows its bounds cannot rule out (indexes below the sketch's minimum size are scanned whole).
-Either way the answer is the full product's: the best rows by float32 inner product, ties by
-snapshot row.
+The graph keeps its passage vectors in an exact index that writes append to and mask, so its
+certified sketch (:mod:`agentmem.kernels.topk_projected`) is extended as the graph grows
+instead of planned again for every snapshot. A :class:`RowView` is one snapshot's rows of such
+an index, in the snapshot's order: a search reads the sketch and rescores only the rows its
+bounds cannot rule out (an index below the sketch's minimum size is scanned whole). Either way
+the answer is the full product's: the best rows by float32 inner product, ties by snapshot row.
 """
 
 from __future__ import annotations
@@ -18,7 +17,6 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from agentmem.kernels import scan as _scan
 from agentmem.kernels.order import stable_top
 from agentmem.kernels.sketch import Sketch
 from agentmem.kernels.topk import topk
@@ -75,11 +73,6 @@ class RowView:
     def all_scores(self, q: np.ndarray) -> np.ndarray:
         """float32 inner products of ``q`` with every row, in snapshot order."""
         return (self.corpus.numpy() @ np.asarray(q, dtype=np.float32).ravel())[self.index_rows]
-
-    def scores(self, rows: np.ndarray, q: np.ndarray) -> np.ndarray:
-        """float32 inner products of ``q`` with the given snapshot rows."""
-        return _scan.gather_dot(self.corpus.numpy(), self.index_rows[np.asarray(rows, dtype=np.int64)],
-                                np.asarray(q, dtype=np.float32).ravel())
 
     def top(self, q: np.ndarray, k: int, *, valid: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` best snapshot rows for ``q`` among the ``valid`` ones (a boolean mask over
