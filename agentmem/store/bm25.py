@@ -202,6 +202,10 @@ class BM25Index:
         order = hits[np.lexsort((hits, -s[hits]))]
         return [(self._ids[r], float(s[r])) for r in order]
 
+    def row_of(self, doc_id: str) -> int | None:
+        """The row of a live document (``None`` for an unknown id)."""
+        return self._row.get(doc_id)
+
     def rows(self) -> list[str]:
         """Id of every row, including dead ones (for building ``allowed`` masks)."""
         return list(self._ids)

@@ -161,6 +161,30 @@ def test_streaming_calls_and_replicas_equal_one_call(tmp_path: Path, embedder: M
     assert got == want
 
 
+def test_a_warm_index_is_advanced_by_each_write_to_what_a_rebuild_reads(tmp_path: Path, embedder: MemoEmbedder) -> None:
+    """Writes apply to the cached index in place (open tails replaced, new episodes ordered by
+    start, then seq, over two sessions) instead of dropping it; it equals the index read afresh
+    from SQL and the vector store after every write."""
+    s = make_services(tmp_path, embedder, window=6)
+    comp = EpisodeComponent(s)
+    owner = SCOPE.owner()
+    other = Scope("default", "ann", None, "s2")
+    texts = stream_texts()
+    first, second = make_turns(SCOPE, texts), make_turns(other, texts[::-1], start_seq=3)
+    comp.search(query(s, SCOPE, "bread"))
+    warm = comp._cache.get(owner, s.sql.versions(owner).get("episode", 0))
+    for chunk, scope in [(first[:5], SCOPE), (second[:7], other), (first[5:6], SCOPE), (first[6:15], SCOPE),
+                         (second[7:], other), (first[15:], SCOPE)]:
+        feed(comp, s, scope, chunk)
+        version = s.sql.versions(owner)["episode"]
+        got = comp._cache.get(owner, version)
+        assert got is warm  # advanced, not rebuilt
+        fresh = comp._build(owner)
+        assert got.episodes == fresh.episodes and got.position == fresh.position
+        np.testing.assert_allclose(got.vectors, fresh.vectors, rtol=0, atol=1e-6)
+    assert len(warm.episodes) > 4 and {e.scope.session_id for e in warm.episodes} == {"s1", "s2"}
+
+
 def test_search_two_stage_and_scoped(tmp_path: Path, embedder: MemoEmbedder) -> None:
     s = make_services(tmp_path, embedder, window=6, k_similar=1, k_contiguous=1)
     comp = EpisodeComponent(s)

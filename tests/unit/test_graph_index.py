@@ -141,7 +141,7 @@ def test_sql_roundtrip_equals_in_memory(sql: SqlStore) -> None:
         g.apply(delta)
     loaded = load_graph(sql, SCOPE, DIM, topic_weight=TOPIC_W)
     assert graph_signature(loaded) == graph_signature(g)
-    np.testing.assert_array_equal(loaded.snapshot().fact_vecs, g.snapshot().fact_vecs)
+    np.testing.assert_array_equal(loaded.snapshot().fact_rows.matrix(), g.snapshot().fact_rows.matrix())
 
 
 def _orphans(sql: SqlStore, scope: Scope) -> dict[str, int]:

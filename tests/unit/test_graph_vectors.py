@@ -9,6 +9,7 @@ from agentmem.mechanisms.base import min_max
 from agentmem.mechanisms.graph.index import GraphDelta, GraphIndex, plan_delete
 from agentmem.mechanisms.graph.rank import personalization, seed_facts
 from agentmem.mechanisms.graph.vectors import RowView, top_rows_reference
+from agentmem.store.bm25 import BM25Index
 from agentmem.store.dense import ExactIndex
 
 
@@ -133,13 +134,14 @@ def _graph_delta(n_passages: int, n_facts: int, n_entities: int, seed: int) -> G
 
 def test_the_graph_answers_through_its_passage_sketch_as_the_full_product_does() -> None:
     """A graph past the sketch's minimum size: the bridge list and the personalization agree
-    with the product over every passage, before and after a delete and an add."""
+    with the product over every passage, and the fact lexicon with one built afresh, before
+    and after a delete and an add."""
     g = GraphIndex(64)
     g.apply(_graph_delta(12_000, 15_000, 3_000, seed=30))
     for step in range(2):
         snap = g.snapshot()
         assert snap.passage_rows.sketch is not None
-        passages = snap.passage_vecs
+        passages = snap.passage_rows.matrix()
         for q in _queries(3, seed=31 + step):
             rows, scores = snap.passage_rows.top(q, 50)
             ref_rows, ref_scores = top_rows_reference(passages, q, 50)
@@ -149,6 +151,11 @@ def test_the_graph_answers_through_its_passage_sketch_as_the_full_product_does()
             reset = personalization(snap, q, facts)
             np.testing.assert_allclose(reset[snap.n_entities:],
                                        0.05 * (min_max(passages @ q, constant=1.0)), atol=1e-6)
+        # the lexicon the writes updated in place scores as one built afresh on the snapshot's facts
+        fresh = BM25Index(compact=False)
+        fresh.add(list(snap.fact_ids), [" ".join(t) for t in snap.fact_triples])
+        for text in ("alpha 12", "glory walsh porto", "met", "nothing"):
+            np.testing.assert_allclose(snap.fact_lexicon.scores(text), fresh.scores(text), rtol=1e-12, atol=0)
         g.apply(plan_delete(g, [f"p{i}" for i in range(0, 12_000, 7)]))
         more = _graph_delta(500, 600, 3_000, seed=40)
         more.passages = {f"q{k[1:]}": v for k, v in more.passages.items()}

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -35,7 +34,12 @@ from sqlalchemy.engine import Connection
 
 from agentmem.errors import BackendUnavailableError, StorageError
 from agentmem.mechanisms.base import Candidate, Query, Services, stored_vectors
-from agentmem.mechanisms.episodes.repository import EpisodeRepository, EpisodeTrace, episode_row
+from agentmem.mechanisms.episodes.repository import (
+    EpisodeRepository,
+    EpisodeTrace,
+    episode_of_row,
+    episode_row,
+)
 from agentmem.mechanisms.episodes.segment.scorers import DriftScorer, LMSurpriseScorer, UnitScorer
 from agentmem.mechanisms.episodes.segment.stream import (
     Segment,
@@ -43,23 +47,14 @@ from agentmem.mechanisms.episodes.segment.stream import (
     StreamSegmenter,
     split_sentences,
 )
+from agentmem.mechanisms.episodes.state import EpisodeIndex, forget_turns, normed_mean, two_stage
 from agentmem.mechanisms.episodes.state import Unit as _Unit
-from agentmem.mechanisms.episodes.state import forget_turns, normed_mean, two_stage
 from agentmem.store.cache import VersionedCache
 from agentmem.types import Episode, Scope, Turn
 
 __all__ = ["EpisodeComponent", "EpisodeIndex"]
 
 KIND = "episodes"
-
-
-@dataclass
-class EpisodeIndex:
-    """One user's episodes in stream order, with a unit-norm embedding matrix."""
-
-    episodes: list[Episode]
-    vectors: np.ndarray
-    position: dict[str, int]  # episode id -> row
 
 
 
@@ -279,7 +274,7 @@ class EpisodeComponent:
                     new_tail = seg.open_tail()
                     keep_from = (new_tail.start if new_tail is not None else seg.position) - base
                     self._save_stream(conn, scope, stream, seg, units[keep_from:], rev + 1, consumed)
-                    repo.bump_version(conn, scope, self.name)
+                    version = repo.bump_version(conn, scope, self.name)
                 break
             else:
                 raise StorageError(f"episode stream {stream!r} kept changing under concurrent writers")
@@ -287,7 +282,9 @@ class EpisodeComponent:
         if rows:
             self.s.vectors.upsert(KIND, scope, [r["id"] for r in rows], np.stack(vecs),
                                   [{"stream": stream} for _ in rows])
-        self._cache.drop(scope)
+        added = [episode_of_row(r) for r in rows]
+        matrix = np.stack(vecs) if vecs else np.zeros((0, self.s.embedder.dim), dtype=np.float32)
+        self._cache.advance(scope, version, lambda idx: idx.advance(set(old_open), added, matrix))
         return len(todo)
 
     def on_delete(self, scope: Scope, turns: Sequence[Turn], version: int) -> None:
@@ -348,7 +345,7 @@ class EpisodeComponent:
     def _build(self, scope: Scope) -> EpisodeIndex:
         eps = self.episodes(scope)
         if not eps:
-            return EpisodeIndex([], np.zeros((0, self.s.embedder.dim), dtype=np.float32), {})
+            return EpisodeIndex.of([], np.zeros((0, self.s.embedder.dim), dtype=np.float32))
         ids, vecs = self.s.vectors.fetch(KIND, scope)
         have = {i: r for r, i in enumerate(ids)}
         missing = [e for e in eps if e.id not in have]
@@ -358,7 +355,7 @@ class EpisodeComponent:
             vecs = new if not ids else np.vstack([vecs, new])
             have.update({e.id: len(ids) + j for j, e in enumerate(missing)})
         matrix = np.asarray(vecs, dtype=np.float32)[[have[e.id] for e in eps]]
-        return EpisodeIndex(eps, matrix, {e.id: r for r, e in enumerate(eps)})
+        return EpisodeIndex.of(eps, matrix)
 
     def _episode_vectors(self, scope: Scope, eps: list[Episode]) -> np.ndarray:
         """Episode embeddings computed again as :meth:`_add_stream` did: the normalised mean of
@@ -376,11 +373,11 @@ class EpisodeComponent:
 
     def _two_stage(self, scope: Scope, vector: np.ndarray, version: int, k_similar: int,
                    k_contiguous: int, query: Query | None = None) -> list[tuple[Episode, float]]:
-        idx = self._cache.get(scope, version)
-        if not idx.episodes:
+        with self._cache.reading(scope, version) as idx:  # no write advances it meanwhile
+            episodes, vectors = idx.episodes, idx.vectors
+        if not episodes:
             return []
-        return two_stage(idx.episodes, idx.vectors, vector, k_similar, k_contiguous,
-                         None if query is None else query.filter)
+        return two_stage(episodes, vectors, vector, k_similar, k_contiguous, None if query is None else query.filter)
 
     def recall(self, scope: Scope, vector: np.ndarray, *, k_similar: int | None = None,
                k_contiguous: int | None = None) -> list[Episode]:

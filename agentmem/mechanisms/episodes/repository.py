@@ -11,6 +11,7 @@ from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any, Protocol
 
 import sqlalchemy as sa
@@ -22,7 +23,7 @@ from agentmem.store.dialect import lock_scope
 from agentmem.store.sql import SqlStore, scoped
 from agentmem.types import Episode, Scope
 
-__all__ = ["EpisodeRepository", "EpisodeTrace", "StoredStream", "episode_row"]
+__all__ = ["EpisodeRepository", "EpisodeTrace", "StoredStream", "episode_of_row", "episode_row"]
 
 
 def _episode(row: Any) -> Episode:
@@ -71,6 +72,12 @@ def episode_row(scope: Scope, stream: str, units: Sequence[_UnitLike], *, seq: i
         "surprise_mean": surprise_mean, "surprise_max": surprise_max,
         "method": method, "is_open": is_open, "created_at": to_db(utcnow()),
     }
+
+
+def episode_of_row(row: dict[str, Any]) -> Episode:
+    """The :class:`Episode` that reading ``row`` (:func:`episode_row`'s, once inserted) back
+    from the database gives."""
+    return _episode(SimpleNamespace(**row))
 
 
 class StoredStream:

@@ -1,4 +1,5 @@
-"""Pure parts of the episode mechanism: a stream's saved state, forgetting deleted turns, two-stage recall.
+"""Pure parts of the episode mechanism: a stream's saved state, forgetting deleted turns, the
+searchable index of a user's episodes and how a write advances it, two-stage recall.
 
 The state (see :class:`~agentmem.mechanisms.episodes.component.EpisodeComponent`) is a dict:
 ``rev``, ``consumed``, ``scorer`` (the unit scorer's state), ``segmenter`` (the
@@ -20,7 +21,33 @@ from agentmem.kernels.order import stable_top
 from agentmem.mechanisms.base import TurnFilter
 from agentmem.types import Episode
 
-__all__ = ["Unit", "forget_turns", "normed_mean", "two_stage"]
+__all__ = ["EpisodeIndex", "Unit", "forget_turns", "normed_mean", "two_stage"]
+
+
+@dataclass
+class EpisodeIndex:
+    """One user's episodes in the repository's order (start time, then ``seq``), with a
+    unit-norm embedding matrix (rows aligned)."""
+
+    episodes: list[Episode]
+    vectors: np.ndarray
+    position: dict[str, int]  # episode id -> row
+
+    @classmethod
+    def of(cls, episodes: list[Episode], vectors: np.ndarray) -> EpisodeIndex:
+        return cls(episodes, vectors, {e.id: r for r, e in enumerate(episodes)})
+
+    def advance(self, removed: set[str], added: Sequence[Episode], vectors: np.ndarray) -> None:
+        """Apply one write: drop the ``removed`` ids, add ``added`` (rows of ``vectors``), and
+        order as the repository lists them. Every field is replaced, none mutated, so a reader
+        holding the old ones keeps a consistent set."""
+        keep = [i for i, e in enumerate(self.episodes) if e.id not in removed]
+        eps = [self.episodes[i] for i in keep] + list(added)
+        mat = np.concatenate([self.vectors[keep], np.asarray(vectors, dtype=np.float32).reshape(len(added), -1)])
+        order = sorted(range(len(eps)), key=lambda i: (eps[i].start, eps[i].seq))
+        self.episodes = [eps[i] for i in order]
+        self.vectors = mat[order]
+        self.position = {e.id: r for r, e in enumerate(self.episodes)}
 
 
 @dataclass

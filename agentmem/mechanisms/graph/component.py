@@ -245,7 +245,9 @@ class GraphComponent:
         the passage is not in the user's graph); see :func:`~agentmem.mechanisms.graph.explain.explain_passage`."""
         from agentmem.mechanisms.graph.explain import explain_passage
 
-        snap = self.index(scope.owner()).snapshot()
+        owner = scope.owner()
+        with self.cache.reading(owner, self._version(owner)) as index:
+            snap = index.snapshot()  # taken while no local write applies a delta
         c = self.config
         facts = self._seed_facts(snap, text, vector) if len(snap.fact_ids) else None
         return explain_passage(snap, vector, passage_id, facts, link_top_k=c.link_top_k,

@@ -26,7 +26,6 @@ import threading
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cached_property
 
 import numpy as np
 import scipy.sparse as sp
@@ -66,13 +65,13 @@ class GraphSnapshot:
 
     entity_ids: tuple[str, ...]
     entity_names: tuple[str, ...]
-    entity_vecs: np.ndarray
     entity_passages: np.ndarray  # number of passages mentioning each entity
     passage_ids: tuple[str, ...]
     passage_rows: RowView  # the passages' vectors, searchable
     fact_ids: tuple[str, ...]
     fact_triples: tuple[tuple[str, str, str], ...]
-    fact_vecs: np.ndarray
+    fact_rows: RowView  # the facts' vectors
+    fact_lexicon: FactLexicon  # BM25 over the fact strings
     fact_ends: np.ndarray  # [F, 2] entity rows of subject and object
     adjacency: sp.csr_matrix
     transition: Transition
@@ -81,17 +80,24 @@ class GraphSnapshot:
     def n_entities(self) -> int:
         return len(self.entity_ids)
 
-    @cached_property
-    def fact_lexicon(self) -> BM25Index:
-        """BM25 over the fact strings ``"s r o"``, rows aligned with ``fact_ids`` (built on first use)."""
-        index = BM25Index(compact=False)
-        index.add(list(self.fact_ids), [" ".join(t) for t in self.fact_triples])
-        return index
 
-    @property
-    def passage_vecs(self) -> np.ndarray:
-        """``[P, D]`` float32 passage vectors in row order (a copy)."""
-        return self.passage_rows.matrix()
+@dataclass(frozen=True)
+class FactLexicon:
+    """The graph's BM25 over the fact strings ``"s r o"``, scored for one snapshot's facts.
+
+    The index is the graph's own, which writes update in place: a search that runs while a
+    write applies scores with the corpus statistics (document count, frequencies) of either
+    side of it, never with a half-applied write (both hold ``lock``).
+    """
+
+    index: BM25Index
+    rows: np.ndarray  # [F] int64: snapshot fact row -> the index's row
+    lock: threading.Lock
+
+    def scores(self, query: str) -> np.ndarray:
+        """BM25 score of every fact of the snapshot for ``query``, in fact-row order."""
+        with self.lock:
+            return self.index.scores(query)[self.rows]
 
 
 class GraphIndex:
@@ -103,7 +109,6 @@ class GraphIndex:
         self.entities: dict[str, str] = {}
         self.entity_vecs: dict[str, np.ndarray] = {}
         self.facts: dict[str, tuple[str, str, str, str, str]] = {}
-        self.fact_vecs: dict[str, np.ndarray] = {}
         self.passages: dict[str, np.ndarray] = {}
         self.mentions: dict[str, set[str]] = {}  # entity id -> passage ids
         self.passage_entities: dict[str, set[str]] = {}
@@ -111,8 +116,12 @@ class GraphIndex:
         self.passage_facts: dict[str, set[str]] = {}
         self.synonyms: dict[tuple[str, str], float] = {}
         self.topics: dict[str, str] = {}  # passage id -> entity id
-        # the passage vectors again, in an exact index whose sketch grows with the graph
+        # the passage vectors again, in an exact index whose sketch grows with the graph; the
+        # fact vectors and fact strings in indexes that writes update in place
         self.passage_index = ExactIndex(dim)
+        self.fact_index = ExactIndex(dim, sketch_rank=0)
+        self.fact_lexicon = BM25Index(compact=False)
+        self._lexicon_lock = threading.Lock()
         self._snapshot: GraphSnapshot | None = None
         self._freezing = threading.Lock()
         self._name_matrix: tuple[list[str], np.ndarray] | None = None
@@ -126,7 +135,6 @@ class GraphIndex:
             self.mentions.pop(e, None)
         for f in delta.removed_facts:
             self.facts.pop(f, None)
-            self.fact_vecs.pop(f, None)
             self.sources.pop(f, None)
         for p in delta.removed_passages:
             self.passages.pop(p, None)
@@ -143,7 +151,6 @@ class GraphIndex:
         self.entities.update(delta.entities)
         self.entity_vecs.update(delta.entity_vecs)
         self.facts.update(delta.facts)
-        self.fact_vecs.update(delta.fact_vecs)
         self.passages.update(delta.passages)
         for e, p in delta.mentions:
             self.mentions.setdefault(e, set()).add(p)
@@ -156,6 +163,13 @@ class GraphIndex:
         self.passage_index.remove(list(delta.removed_passages))
         if delta.passages:
             self.passage_index.add(list(delta.passages), np.stack(list(delta.passages.values())))
+        self.fact_index.remove(list(delta.removed_facts))
+        if delta.fact_vecs:
+            self.fact_index.add(list(delta.fact_vecs), np.stack(list(delta.fact_vecs.values())))
+        with self._lexicon_lock:
+            self.fact_lexicon.remove(list(delta.removed_facts))
+            new_facts = [f for f in delta.facts if f not in self.fact_lexicon]
+            self.fact_lexicon.add(new_facts, [" ".join(self.facts[f][:3]) for f in new_facts])
         self._snapshot = None
         if delta.entities or delta.removed_entities:
             self._name_matrix = None
@@ -191,10 +205,12 @@ class GraphIndex:
         }
 
 
-def _stack(vecs: dict[str, np.ndarray], ids: Sequence[str], dim: int) -> np.ndarray:
-    if not ids:
-        return np.zeros((0, dim), dtype=np.float32)
-    return np.ascontiguousarray(np.stack([vecs[i] for i in ids]), dtype=np.float32)
+def _rows(lexicon: BM25Index, ids: Sequence[str]) -> np.ndarray:
+    """The lexicon's row of each id (every fact of the graph is in its lexicon)."""
+    rows = [lexicon.row_of(i) for i in ids]
+    if None in rows:
+        raise KeyError("a fact of the graph is missing from its lexicon")
+    return np.array(rows, dtype=np.int64)
 
 
 def _freeze(g: GraphIndex) -> GraphSnapshot:
@@ -241,13 +257,13 @@ def _freeze(g: GraphIndex) -> GraphSnapshot:
     return GraphSnapshot(
         entity_ids=tuple(ent_ids),
         entity_names=tuple(g.entities[e] for e in ent_ids),
-        entity_vecs=_stack(g.entity_vecs, ent_ids, g.dim),
         entity_passages=np.array([len(g.mentions.get(e, ())) for e in ent_ids], dtype=np.float64),
         passage_ids=tuple(pas_ids),
         passage_rows=RowView.of(g.passage_index, pas_ids),
         fact_ids=tuple(fact_ids),
         fact_triples=tuple(g.facts[f][:3] for f in fact_ids),
-        fact_vecs=_stack(g.fact_vecs, fact_ids, g.dim),
+        fact_rows=RowView.of(g.fact_index, fact_ids),
+        fact_lexicon=FactLexicon(g.fact_lexicon, _rows(g.fact_lexicon, fact_ids), g._lexicon_lock),
         fact_ends=ends,
         adjacency=adj,
         transition=Transition.from_adjacency(adj),

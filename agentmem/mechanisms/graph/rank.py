@@ -64,7 +64,7 @@ def seed_facts(
         return [], np.zeros(0)
     q = np.asarray(qvec, dtype=np.float32).ravel()
     lexical = snap.fact_lexicon.scores(query_text) if query_text and lexical_weight > 0 else None
-    fact = fact_scores(snap.fact_vecs @ q, lexical, lexical_weight=lexical_weight)
+    fact = fact_scores(snap.fact_rows.all_scores(q), lexical, lexical_weight=lexical_weight)
     top = [int(i) for i in stable_top(fact, top_facts)]
     return (keep_facts(top) if keep_facts is not None else top), fact
 

@@ -1,12 +1,13 @@
-"""Exact top-k over a graph snapshot's passage vectors, through the graph's growing
+"""A graph snapshot's passage or fact vectors, read from the graph's growing
 :class:`~agentmem.store.dense.ExactIndex`.
 
-The graph keeps its passage vectors in an exact index that writes append to and mask, so its
-certified sketch (:mod:`agentmem.kernels.topk_projected`) is extended as the graph grows
-instead of planned again for every snapshot. A :class:`RowView` is one snapshot's rows of such
-an index, in the snapshot's order: a search reads the sketch and rescores only the rows its
-bounds cannot rule out (an index below the sketch's minimum size is scanned whole). Either way
-the answer is the full product's: the best rows by float32 inner product, ties by snapshot row.
+The graph keeps its passage and fact vectors in exact indexes that writes append to and mask,
+so a snapshot does not stack them again, and the passages' certified sketch
+(:mod:`agentmem.kernels.topk_projected`) is extended as the graph grows instead of planned
+again for every snapshot. A :class:`RowView` is one snapshot's rows of such an index, in the
+snapshot's order. Its top-k reads the sketch and rescores only the rows the bounds cannot rule
+out (an index without a sketch is scanned whole); either way the answer is the full product's:
+the best rows by float32 inner product, ties by snapshot row.
 """
 
 from __future__ import annotations
