@@ -109,15 +109,15 @@ class GraphIndex:
         self.entities: dict[str, str] = {}
         self.entity_vecs: dict[str, np.ndarray] = {}
         self.facts: dict[str, tuple[str, str, str, str, str]] = {}
-        self.passages: dict[str, np.ndarray] = {}
+        self.passages: set[str] = set()  # their vectors are in passage_index
         self.mentions: dict[str, set[str]] = {}  # entity id -> passage ids
         self.passage_entities: dict[str, set[str]] = {}
         self.sources: dict[str, set[str]] = {}  # fact id -> passage ids
         self.passage_facts: dict[str, set[str]] = {}
         self.synonyms: dict[tuple[str, str], float] = {}
         self.topics: dict[str, str] = {}  # passage id -> entity id
-        # the passage vectors again, in an exact index whose sketch grows with the graph; the
-        # fact vectors and fact strings in indexes that writes update in place
+        # the passage vectors in an exact index whose sketch grows with the graph; the fact
+        # vectors and fact strings in indexes that writes update in place
         self.passage_index = ExactIndex(dim)
         self.fact_index = ExactIndex(dim, sketch_rank=0)
         self.fact_lexicon = BM25Index(compact=False)
@@ -137,7 +137,7 @@ class GraphIndex:
             self.facts.pop(f, None)
             self.sources.pop(f, None)
         for p in delta.removed_passages:
-            self.passages.pop(p, None)
+            self.passages.discard(p)
             self.topics.pop(p, None)
             for e in self.passage_entities.pop(p, set()):
                 self.mentions.get(e, set()).discard(p)
@@ -151,7 +151,7 @@ class GraphIndex:
         self.entities.update(delta.entities)
         self.entity_vecs.update(delta.entity_vecs)
         self.facts.update(delta.facts)
-        self.passages.update(delta.passages)
+        self.passages.update(delta.passages.keys())
         for e, p in delta.mentions:
             self.mentions.setdefault(e, set()).add(p)
             self.passage_entities.setdefault(p, set()).add(e)
