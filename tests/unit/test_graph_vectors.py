@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 from agentmem.mechanisms.base import min_max
 from agentmem.mechanisms.graph.index import GraphDelta, GraphIndex, plan_delete
@@ -164,3 +167,59 @@ def test_the_graph_answers_through_its_passage_sketch_as_the_full_product_does()
         more.facts = {f"g{k[1:]}": v for k, v in more.facts.items()}
         more.fact_vecs = {f"g{k[1:]}": v for k, v in more.fact_vecs.items()}
         g.apply(more)
+
+
+def _adjacency_reference(g: GraphIndex) -> sp.csr_matrix:
+    """The snapshot's adjacency, edge by edge: fact edges (weight = stating passages), context
+    edges (1), synonym edges (cosine), topic edges (shared by the passages of one topic), both
+    directions each, self-loops and weights <= 0 left out, duplicates summed."""
+    ent_ids, pas_ids = sorted(g.entities), sorted(g.passages)
+    row = {e: i for i, e in enumerate(ent_ids)} | {p: len(ent_ids) + i for i, p in enumerate(pas_ids)}
+    coo: list[tuple[int, int, float]] = []
+
+    def edge(u: int, v: int, w: float) -> None:
+        if u != v and w > 0:
+            coo.extend([(u, v, w), (v, u, w)])
+
+    for f in sorted(g.facts):
+        _, _, _, sid, oid = g.facts[f]
+        if sid in row and oid in row:
+            edge(row[sid], row[oid], float(len(g.sources.get(f, ()))))
+    for e, ps in g.mentions.items():
+        for p in ps:
+            if p in row and e in row:
+                edge(row[e], row[p], 1.0)
+    for (a, b), w in g.synonyms.items():
+        if a in row and b in row:
+            edge(row[a], row[b], w)
+    sharing = Counter(g.topics.values())
+    for p, e in g.topics.items():
+        if p in row and e in row:
+            edge(row[e], row[p], g.topic_weight / sharing[e])
+    u, v, w = (list(x) for x in zip(*coo, strict=True)) if coo else ([], [], [])
+    adj = sp.csr_matrix((w, (u, v)), shape=(len(row), len(row)), dtype=np.float64)
+    adj.sum_duplicates()
+    return adj
+
+
+def test_the_snapshot_adjacency_is_the_edge_by_edge_one() -> None:
+    """Built from arrays, the CSR is the reference's to the bit: fact edges (a self-loop fact
+    among them), context, synonym and topic edges, after a delete."""
+    g = GraphIndex(64, topic_weight=0.5)
+    d = _graph_delta(400, 900, 120, seed=50)
+    d.facts["loop"] = ("alpha 0", "is", "alpha 0", "e0", "e0")
+    d.fact_vecs["loop"] = _embeddings(1, seed=51)[0]
+    d.sources.add(("loop", "p3"))
+    rng = np.random.default_rng(52)
+    d.synonyms = {(f"e{a}", f"e{b}"): float(rng.uniform(0.8, 1.0)) for a, b in rng.integers(0, 120, size=(60, 2)) if a < b}
+    d.topics = {f"p{p}": f"e{p % 7}" for p in range(0, 400, 3)}
+    g.apply(d)
+    for _ in range(2):
+        snap = g.snapshot()
+        ref = _adjacency_reference(g)
+        got = snap.adjacency
+        assert np.array_equal(got.indptr, ref.indptr) and np.array_equal(got.indices, ref.indices)
+        assert np.array_equal(got.data, ref.data)
+        assert snap.fact_triples == tuple(g.facts[f][:3] for f in snap.fact_ids)
+        g.apply(plan_delete(g, [f"p{i}" for i in range(0, 400, 5)]))
+    assert "loop" in snap.fact_ids and any(s == o for s, o in snap.fact_ends.tolist())

@@ -213,6 +213,19 @@ def _rows(lexicon: BM25Index, ids: Sequence[str]) -> np.ndarray:
     return np.array(rows, dtype=np.int64)
 
 
+def _columns(edges: list[tuple[int, int, float]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    arr = np.array(edges, dtype=np.float64).reshape(-1, 3)
+    return arr[:, 0].astype(np.int64), arr[:, 1].astype(np.int64), arr[:, 2]
+
+
+def _both_ways(u: np.ndarray, v: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """COO rows, columns and weights of the edges ``u[i] -- v[i]`` (weight ``w[i]``) in both
+    directions, ``(u, v)`` then ``(v, u)`` for each in turn; self-loops and weights <= 0 left out."""
+    keep = (u != v) & (w > 0)
+    u, v, w = u[keep], v[keep], w[keep]
+    return np.column_stack([u, v]).ravel(), np.column_stack([v, u]).ravel(), np.repeat(w, 2)
+
+
 def _freeze(g: GraphIndex) -> GraphSnapshot:
     ent_ids = sorted(g.entities)
     pas_ids = sorted(g.passages)
@@ -223,34 +236,20 @@ def _freeze(g: GraphIndex) -> GraphSnapshot:
     # one committed can read a fact before its entity; the version has moved, so the next
     # search loads the graph again, whole.
     fact_ids = sorted(f for f, (_, _, _, sid, oid) in g.facts.items() if sid in row and oid in row)
-    rows: list[int] = []
-    cols: list[int] = []
-    weights: list[float] = []
-
-    def edge(u: int, v: int, w: float) -> None:
-        if u != v and w > 0:
-            rows.extend((u, v))
-            cols.extend((v, u))
-            weights.extend((w, w))
-
-    ends = np.zeros((len(fact_ids), 2), dtype=np.int64)
-    for k, f in enumerate(fact_ids):
-        _, _, _, sid, oid = g.facts[f]
-        ends[k] = (row[sid], row[oid])
-        edge(row[sid], row[oid], float(len(g.sources.get(f, ()))))
-    for e, ps in g.mentions.items():
-        for p in ps:
-            if p in row and e in row:
-                edge(row[e], row[p], 1.0)
-    for (a, b), w in g.synonyms.items():
-        if a in row and b in row:
-            edge(row[a], row[b], w)
+    facts = [g.facts[f] for f in fact_ids]
+    ends = np.array([(row[x[3]], row[x[4]]) for x in facts], dtype=np.int64).reshape(-1, 2)
+    sources = np.fromiter((len(g.sources.get(f, ())) for f in fact_ids), dtype=np.float64, count=len(fact_ids))
+    linked = np.array([(row[e], row[p]) for e, ps in g.mentions.items() if e in row for p in ps if p in row],
+                      dtype=np.int64).reshape(-1, 2)
+    synonyms = [(row[a], row[b], w) for (a, b), w in g.synonyms.items() if a in row and b in row]
     # Passages sharing a topic (the chunks of one document) share its weight, so a long
     # document's title does not become a hub that pulls all its chunks along.
     sharing = Counter(g.topics.values())
-    for p, e in g.topics.items():
-        if p in row and e in row:
-            edge(row[e], row[p], g.topic_weight / sharing[e])
+    topics = [(row[e], row[p], g.topic_weight / sharing[e]) for p, e in g.topics.items() if p in row and e in row]
+    parts = [_both_ways(ends[:, 0], ends[:, 1], sources),
+             _both_ways(linked[:, 0], linked[:, 1], np.ones(len(linked))),
+             *(_both_ways(*_columns(x)) for x in (synonyms, topics))]
+    rows, cols, weights = (np.concatenate([part[i] for part in parts]) for i in range(3))
     n = n_e + len(pas_ids)
     adj = sp.csr_matrix((weights, (rows, cols)), shape=(n, n), dtype=np.float64)
     adj.sum_duplicates()
@@ -261,7 +260,7 @@ def _freeze(g: GraphIndex) -> GraphSnapshot:
         passage_ids=tuple(pas_ids),
         passage_rows=RowView.of(g.passage_index, pas_ids),
         fact_ids=tuple(fact_ids),
-        fact_triples=tuple(g.facts[f][:3] for f in fact_ids),
+        fact_triples=tuple(x[:3] for x in facts),
         fact_rows=RowView.of(g.fact_index, fact_ids),
         fact_lexicon=FactLexicon(g.fact_lexicon, _rows(g.fact_lexicon, fact_ids), g._lexicon_lock),
         fact_ends=ends,
