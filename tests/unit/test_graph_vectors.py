@@ -53,14 +53,21 @@ def test_top_rows_match_the_full_product(search: RowView) -> None:
             assert low[0] == int(np.argmin(mat @ q))
 
 
-def test_top_rows_respect_the_mask(search: RowView) -> None:
+def test_a_view_of_some_rows_searches_those_alone() -> None:
+    """A view holding a third of the index's rows (the sketch's masked path) answers as the
+    full product over those rows; a view holding none answers nothing."""
     mat = _embeddings(4000)
-    valid = np.random.default_rng(3).random(4000) < 0.3
+    index = ExactIndex(64, sketch_min_rows=1000)
+    index.add([f"r{i}" for i in range(4000)], mat)
+    held = np.flatnonzero(np.random.default_rng(3).random(4000) < 0.3)
+    view = RowView.of(index, [f"r{i}" for i in held])
+    assert view.sketch is not None and view.in_view is not None
     for q in _queries(10, seed=4):
-        rows, _ = search.top(q, 10, valid=valid)
-        assert valid[rows].all()
-        assert rows.tolist() == top_rows_reference(mat, q, 10, valid=valid)[0].tolist()
-    assert search.top(_queries(1)[0], 5, valid=np.zeros(4000, dtype=bool))[0].size == 0
+        rows, _ = view.top(q, 10)
+        assert rows.tolist() == top_rows_reference(mat[held], q, 10)[0].tolist()
+    assert RowView.of(index, []).top(_queries(1)[0], 5)[0].size == 0
+    with pytest.raises(KeyError, match="nope"):
+        RowView.of(index, ["r1", "nope"])
 
 
 def test_a_small_matrix_is_scanned_whole() -> None:

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,7 +39,7 @@ from agentmem.mechanisms.graph.delta import (
     topic_name,
 )
 from agentmem.mechanisms.graph.plan import plan_add, plan_delete, plan_topics
-from agentmem.mechanisms.graph.vectors import RowView
+from agentmem.mechanisms.graph.vectors import RowView, rows_of
 from agentmem.store.bm25 import BM25Index
 from agentmem.store.dense import ExactIndex
 
@@ -205,14 +204,6 @@ class GraphIndex:
         }
 
 
-def _rows(lexicon: BM25Index, ids: Sequence[str]) -> np.ndarray:
-    """The lexicon's row of each id (every fact of the graph is in its lexicon)."""
-    rows = [lexicon.row_of(i) for i in ids]
-    if None in rows:
-        raise KeyError("a fact of the graph is missing from its lexicon")
-    return np.array(rows, dtype=np.int64)
-
-
 def _columns(edges: list[tuple[int, int, float]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     arr = np.array(edges, dtype=np.float64).reshape(-1, 3)
     return arr[:, 0].astype(np.int64), arr[:, 1].astype(np.int64), arr[:, 2]
@@ -262,7 +253,7 @@ def _freeze(g: GraphIndex) -> GraphSnapshot:
         fact_ids=tuple(fact_ids),
         fact_triples=tuple(x[:3] for x in facts),
         fact_rows=RowView.of(g.fact_index, fact_ids),
-        fact_lexicon=FactLexicon(g.fact_lexicon, _rows(g.fact_lexicon, fact_ids), g._lexicon_lock),
+        fact_lexicon=FactLexicon(g.fact_lexicon, rows_of(g.fact_lexicon, fact_ids), g._lexicon_lock),
         fact_ends=ends,
         adjacency=adj,
         transition=Transition.from_adjacency(adj),

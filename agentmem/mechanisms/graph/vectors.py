@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -24,21 +25,29 @@ from agentmem.kernels.topk import topk
 from agentmem.kernels.topk_projected import topk_projected
 from agentmem.store.dense import ExactIndex
 
-__all__ = ["RowView", "top_rows_reference"]
+__all__ = ["RowView", "rows_of", "top_rows_reference"]
 
 
-def top_rows_reference(mat: np.ndarray, q: np.ndarray, k: int, *, valid: np.ndarray | None = None
-                       ) -> tuple[np.ndarray, np.ndarray]:
-    """The ``k`` rows of ``mat`` with the largest ``mat @ q`` (among ``valid`` ones), best
-    first, ties by row, and their scores: what :meth:`RowView.top` answers.
+class _RowsById(Protocol):
+    def row_of(self, doc_id: str) -> int | None: ...
+
+
+def rows_of(index: _RowsById, ids: Sequence[str]) -> np.ndarray:
+    """``index``'s row of each id, as int64; a ``KeyError`` names the first id it lacks."""
+    rows = [index.row_of(i) for i in ids]
+    if None in rows:
+        raise KeyError(f"{ids[rows.index(None)]!r} is not in the index")
+    return np.array(rows, dtype=np.int64)
+
+
+def top_rows_reference(mat: np.ndarray, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` rows of ``mat`` with the largest ``mat @ q``, best first, ties by row, and
+    their scores: what :meth:`RowView.top` answers.
 
     >>> top_rows_reference(np.eye(3, dtype=np.float32), np.array([0.2, 0.9, 0.2], np.float32), 2)[0].tolist()
     [1, 0]
     """
     scores = np.asarray(mat, dtype=np.float32) @ np.asarray(q, dtype=np.float32).ravel()
-    if valid is not None:
-        scores = np.where(valid, scores, -np.inf).astype(np.float32)
-        k = min(k, int(np.count_nonzero(valid)))
     rows = stable_top(scores, k)
     return rows.astype(np.int64), scores[rows]
 
@@ -59,7 +68,7 @@ class RowView:
         """The rows of ``ids`` (each in ``index``), in that order."""
         corpus, sketch = index.frozen_rows()
         n = corpus.shape[0]
-        index_rows = np.fromiter((index.row_of(i) for i in ids), dtype=np.int64, count=len(ids))
+        index_rows = rows_of(index, ids)
         snap_rows = np.full(n, -1, dtype=np.int64)
         snap_rows[index_rows] = np.arange(len(ids))
         return cls(corpus, sketch, index_rows, snap_rows, None if len(ids) == n else snap_rows >= 0)
@@ -75,19 +84,14 @@ class RowView:
         """float32 inner products of ``q`` with every row, in snapshot order."""
         return (self.corpus.numpy() @ np.asarray(q, dtype=np.float32).ravel())[self.index_rows]
 
-    def top(self, q: np.ndarray, k: int, *, valid: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """The ``k`` best snapshot rows for ``q`` among the ``valid`` ones (a boolean mask over
-        snapshot rows; ``None``: all), best first, ties by snapshot row, and their float32
-        scores."""
-        mask = self.in_view
-        if valid is not None:
-            mask = np.zeros(self.corpus.shape[0], dtype=bool)
-            mask[self.index_rows] = valid
-        n_valid = len(self) if mask is None else int(np.count_nonzero(mask))
+    def top(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` best snapshot rows for ``q``, best first, ties by snapshot row, and their
+        float32 scores."""
+        n_valid = len(self)
         if k <= 0 or n_valid == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         query = torch.from_numpy(np.ascontiguousarray(q, dtype=np.float32).reshape(1, -1))
-        mask_t = None if mask is None else torch.from_numpy(mask)
+        mask_t = None if self.in_view is None else torch.from_numpy(self.in_view)
         want = min(k, n_valid)
         while True:  # widen until no row tied with the k-th is left out (the index orders ties its own way)
             ask = min(want + 1, n_valid)
