@@ -75,10 +75,11 @@ class RecallConfig:
     contiguity: float = 0.4  # weight of the best neighbouring turn's score
     speaker_boost: float = 0.1  # for turns by the one speaker a query names
     # Also search each turn by its in-context view, taking the better of both views
-    # (agentmem.mechanisms.turns.context): "text" embeds the previous turn followed by this one;
-    # "vectors" embeds nothing more, adding ``context_weight`` times the previous turn's vector.
+    # (agentmem.mechanisms.turns.context): "vectors" embeds nothing more, adding
+    # ``context_weight`` times the previous turn's vector; "text" embeds the previous turn
+    # followed by this one.
     context_view: bool = True
-    context_source: Literal["text", "vectors"] = "text"
+    context_source: Literal["text", "vectors"] = "vectors"
     context_weight: float = 0.5
     # Rank candidates with the learned reader (agentmem.recall.reader) instead of RRF; it
     # reads every signal, so components compute the ones RRF would skip (``bridge``). False:
@@ -345,6 +346,11 @@ class MemoryConfig:
     long_turn_chars: int = 2_000
     passage_chars: int = 1_000
     passage_overlap: int = 100
+    # The turns of a session written together are read by the embedder in windows of up to
+    # turn_window tokens, each turn's vector the mean of its own tokens' states there
+    # (agentmem.mechanisms.turns.late); 0 embeds every turn alone. Needs an embedder that reads
+    # windows (agentmem.protocols.ContextEmbedder); others embed every turn alone.
+    turn_window: int = 128
     recall: RecallConfig = field(default_factory=RecallConfig)
     episodes: EpisodeConfig = field(default_factory=EpisodeConfig)
     graph: GraphConfig = field(default_factory=GraphConfig)
@@ -368,6 +374,8 @@ class MemoryConfig:
             raise ConfigError(f"vector_dtype must be 'auto', 'bfloat16' or 'float32', not {self.vector_dtype!r}")
         if self.embed_batch_size < 1:
             raise ConfigError("embed_batch_size must be >= 1")
+        if isinstance(self.turn_window, bool) or not isinstance(self.turn_window, int) or self.turn_window < 0:
+            raise ConfigError(f"turn_window must be an int >= 0, not {self.turn_window!r}")
 
     @property
     def message_chars(self) -> int:

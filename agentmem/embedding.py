@@ -207,6 +207,29 @@ class SentenceTransformerEmbedder:
         return out
 
     @property
+    def reads_windows(self) -> bool:
+        """Whether :meth:`embed_windows` applies: the model is a transformer with mean pooling."""
+        from agentmem._windows import reads_windows
+
+        return reads_windows(self._load())
+
+    def token_counts(self, texts: Sequence[str]) -> list[int]:
+        """The model's tokens in each of ``texts``, special tokens left out."""
+        model = self._load()
+        if not texts:
+            return []
+        return [len(x) for x in model.tokenizer(list(texts), add_special_tokens=False)["input_ids"]]
+
+    def embed_windows(self, windows: Sequence[tuple[Sequence[str], Sequence[str]]]) -> np.ndarray:
+        """``[n, D]`` unit float32 vectors of the texts of ``windows``, each text read in its
+        window (:mod:`agentmem._windows`); ``ConfigError`` when :attr:`reads_windows` is false."""
+        from agentmem._windows import embed_windows
+
+        if not self.reads_windows:
+            raise ConfigError(f"embedding model {self.name!r} does not mean-pool token states: no windows")
+        return embed_windows(self._load(), windows, batch_size=max(1, self.batch_size // 4))
+
+    @property
     def query_path(self) -> str:
         """How :meth:`embed_query` runs: ``"compact"`` or ``"sentence-transformers"``."""
         self._load()

@@ -28,6 +28,7 @@ from typing import Any
 from agentmem._time import utcnow
 from agentmem.errors import NotFoundError, ValidationError
 from agentmem.mechanisms.base import TURN_KIND, MemoryComponent, Services
+from agentmem.mechanisms.turns.late import context_embedder, plan_windows, turn_vectors
 from agentmem.normalize import content_hash, normalize_messages, parse_timestamp
 from agentmem.protocols import WriteObserver
 from agentmem.storable import check_value
@@ -149,7 +150,9 @@ class Engine:
              metadata: Mapping[str, Any] | None = None) -> WritePlan:
         """Which of ``messages`` are not stored yet, and the texts :meth:`add` of them will embed.
 
-        The texts are each new turn's rendering (:meth:`Turn.render`) and the views components
+        The texts are each new turn's rendering (:meth:`Turn.render`) that is embedded alone
+        (turns read in a window of their session are not listed: their vectors depend on the
+        window, :mod:`agentmem.mechanisms.turns.late`) and the views components
         declare (:class:`~agentmem.mechanisms.base.PlansEmbeddings`), as if the new messages
         were stored in order after the session's stored turns. Messages ``add`` would reject
         are left out. Texts that only a component's own analysis produces (episode units,
@@ -160,7 +163,7 @@ class Engine:
         known = self.services.sql.existing_hashes(scope, [n.content_hash for _, n in drafts])
         fresh = [(i, n) for i, n in drafts if n.content_hash not in known]
         turns = provisional_turns(scope, [n for _, n in fresh])
-        texts = [t.render() for t in turns]
+        texts = self._rendered_alone(turns)
         for c in self.components:
             planned = getattr(c, "planned_texts", None)
             if planned is not None:
@@ -212,8 +215,23 @@ class Engine:
                     catch_up(scope)
 
     def embed_turns(self, turns: Sequence[Turn]) -> Any:
-        """The stored vectors of ``turns``: the embedder over each turn's rendering."""
-        return self.services.embedder.embed([t.render() for t in turns])
+        """The stored vectors of ``turns`` (stored already): each turn's rendering, read in its
+        session's context when the embedder can (:mod:`agentmem.mechanisms.turns.late`)."""
+        s = self.services
+        return turn_vectors(s.embedder, turns, self._previous, s.config.turn_window)
+
+    def _previous(self, turn: Turn, n: int) -> list[Turn]:
+        return self.services.sql.previous_turns(turn.scope, str(turn.scope.session_id), turn.seq, n)
+
+    def _rendered_alone(self, turns: Sequence[Turn]) -> list[str]:
+        """The renderings :meth:`embed_turns` of ``turns`` passes to ``embed`` (the others are
+        read in windows)."""
+        s = self.services
+        reader = context_embedder(s.embedder) if s.config.turn_window > 0 else None
+        if reader is None:
+            return [t.render() for t in turns]
+        plan = plan_windows(turns, reader.token_counts, self._previous, s.config.turn_window)
+        return [turns[k].render() for k in plan.alone]
 
     # -- update / delete -----------------------------------------------------------------------
     def update(self, scope: Scope, memory_id: str, content: str, metadata: Mapping[str, Any] | None) -> Turn:

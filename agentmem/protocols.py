@@ -11,7 +11,7 @@ import numpy as np
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["ChatMessage", "ChatModel", "Embedder", "LogitsModel", "TokenCounter", "WriteObserver"]
+__all__ = ["ChatMessage", "ChatModel", "ContextEmbedder", "Embedder", "LogitsModel", "TokenCounter", "WriteObserver"]
 
 ChatMessage = tuple[str, str]
 """``(role, content)`` with role in ``system | user | assistant``."""
@@ -30,6 +30,29 @@ class Embedder(Protocol):
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Return an ``[len(texts), dim]`` float32 array with unit-norm rows."""
+        ...
+
+
+@runtime_checkable
+class ContextEmbedder(Protocol):
+    """An :class:`Embedder` that can also read several texts as one sequence and give each text
+    a vector read in that context (late chunking). A :class:`~agentmem.Memory` with one embeds
+    the turns of a session together (``MemoryConfig.turn_window``); without one, each turn alone.
+    """
+
+    @property
+    def reads_windows(self) -> bool:
+        """Whether :meth:`embed_windows` works for this model."""
+        ...
+
+    def token_counts(self, texts: Sequence[str]) -> list[int]:
+        """How many tokens of the model's window each text takes (special tokens left out)."""
+        ...
+
+    def embed_windows(self, windows: Sequence[tuple[Sequence[str], Sequence[str]]]) -> np.ndarray:
+        """For windows ``(context, texts)``: one ``[n, dim]`` float32 array of unit vectors, a
+        row per text of every window's ``texts`` in order, each text read after ``context``
+        and among its window's other texts."""
         ...
 
 

@@ -64,6 +64,16 @@ class WriteEmbedder:
                 rows[i] = v
         return np.stack([np.asarray(r, dtype=np.float32) for r in rows])
 
+    def embed_windows(self, windows: Sequence[tuple[Sequence[str], Sequence[str]]]) -> np.ndarray:
+        """``inner.embed_windows(windows)`` (:class:`~agentmem.protocols.ContextEmbedder`),
+        timed and counted like :meth:`embed`; given vectors do not apply to texts read in a window."""
+        if self.observer is None:
+            return self.inner.embed_windows(windows)  # type: ignore[attr-defined]
+        with self.observer.stage("embed"):
+            out = self.inner.embed_windows(windows)  # type: ignore[attr-defined]
+        self.observer.count("embed", len(out))
+        return out
+
     def _model(self, texts: list[str]) -> np.ndarray:
         if self.observer is None:
             return self.inner.embed(texts)

@@ -195,6 +195,12 @@ class TurnLog(SqlBase):
             row = conn.execute(q.order_by(t.turns.c.seq.desc()).limit(1)).first()
         return None if row is None else _turn(row)
 
+    def previous_turns(self, scope: Scope, session_id: str, seq: int, n: int) -> list[Turn]:
+        """Up to ``n`` turns of a session before ``seq``, nearest first."""
+        q = sa.select(t.turns).where(scoped(t.turns, scope), t.turns.c.seq < seq, t.turns.c.session_id == session_id)
+        with self.begin() as conn:
+            return [_turn(r) for r in conn.execute(q.order_by(t.turns.c.seq.desc()).limit(max(0, n)))]
+
     def existing_hashes(self, scope: Scope, hashes: Sequence[str]) -> set[str]:
         if not hashes:
             return set()

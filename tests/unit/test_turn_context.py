@@ -66,7 +66,7 @@ def _views(mem: Memory, user: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
 
 @pytest.mark.parametrize("source", ["text", "vectors"])
 def test_incremental_views_equal_rebuilt_ones_across_add_calls(tmp_path: Path, embedder: Any, source: str) -> None:
-    cfg = MemoryConfig(home=tmp_path, device="cpu", graph=GraphConfig(enabled=False),
+    cfg = MemoryConfig(home=tmp_path, device="cpu", graph=GraphConfig(enabled=False), turn_window=0,
                        episodes=EpisodeConfig(segmenter="off"), recall=RecallConfig(context_source=source))  # type: ignore[arg-type]
     mem = Memory(cfg, embedder=embedder)
     try:
@@ -95,14 +95,15 @@ def test_incremental_views_equal_rebuilt_ones_across_add_calls(tmp_path: Path, e
 
 
 def test_the_text_view_is_the_previous_turn_then_the_rendering(tmp_path: Path, embedder: Any) -> None:
-    mem = Memory(MemoryConfig(home=tmp_path, device="cpu", graph=GraphConfig(enabled=False),
-                              episodes=EpisodeConfig(segmenter="off")), embedder=embedder)
+    mem = Memory(MemoryConfig(home=tmp_path, device="cpu", graph=GraphConfig(enabled=False), turn_window=0,
+                              episodes=EpisodeConfig(segmenter="off"), recall=RecallConfig(context_source="text")),
+                 embedder=embedder)
     try:
         mem.add([{"role": "user", "content": "Where to?", "speaker": "Ana"}], user_id="u", session_id="s")
         plan = mem.maintenance.plan([{"role": "user", "content": "Porto!", "speaker": "Ben"}], user_id="u",
                                     session_id="s")
         assert any(t.startswith("Ana: Where to?\n[") and t.endswith("] Ben: Porto!") for t in plan.texts)
-        vectors_only = Memory(MemoryConfig(home=tmp_path / "v", device="cpu", graph=GraphConfig(enabled=False),
+        vectors_only = Memory(MemoryConfig(home=tmp_path / "v", device="cpu", graph=GraphConfig(enabled=False), turn_window=0,
                                            episodes=EpisodeConfig(segmenter="off"),
                                            recall=RecallConfig(context_source="vectors")), embedder=embedder)
         try:

@@ -1,0 +1,109 @@
+"""Several texts read as one sequence by a sentence-transformers model, one vector per text.
+
+A *window* is ``(context, texts)``: the model reads ``[CLS] context… texts… [SEP]`` as one
+sequence, and each text of ``texts`` gets the mean of its own tokens' final states,
+normalised ("late chunking", Günther et al. 2024, *Late Chunking: Contextual Chunk Embeddings
+Using Long-Context Embedding Models*). The context texts are read but get no vector. A text's
+vector thus carries what surrounds it: a reply ("Yes, last Tuesday!") is read with the
+question it answers.
+
+:func:`embed_windows` pads windows of similar length into batches; :func:`embed_windows_reference`
+runs each window alone, unpadded. They agree to float32 rounding (tests). Only models whose
+pipeline is a transformer followed by mean pooling (and optionally normalisation) qualify
+(:func:`reads_windows`): their vector of one text is, by construction, the mean of token states.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = ["Window", "embed_windows", "embed_windows_reference", "reads_windows", "window_ids"]
+
+Window = tuple[Sequence[str], Sequence[str]]
+"""``(context, texts)``: texts read before, without a vector of their own; texts to embed."""
+
+
+def reads_windows(model: Any) -> bool:
+    """Whether ``model`` (a ``SentenceTransformer``) is a transformer then mean pooling."""
+    try:
+        names = [type(m).__name__ for m in model]
+    except TypeError:
+        return False
+    if names[:2] != ["Transformer", "Pooling"] or any(n != "Normalize" for n in names[2:]):
+        return False
+    return getattr(model[1], "pooling_mode", None) == "mean" and hasattr(model, "tokenizer")
+
+
+def window_ids(tokenizer: Any, window: Window, max_len: int) -> tuple[list[int], list[tuple[int, int]]]:
+    """Token ids of one window (special tokens included, cut to ``max_len``) and, per text of
+    ``window[1]``, its ``[start, end)`` token span; a text cut away entirely keeps the last
+    token before ``[SEP]`` so that its span is never empty."""
+    context, texts = window
+    pieces = tokenizer([*context, *texts], add_special_tokens=False)["input_ids"] if (context or texts) else []
+    ids = [tokenizer.cls_token_id]
+    spans: list[tuple[int, int]] = []
+    for k, piece in enumerate(pieces):
+        start = len(ids)
+        ids.extend(piece)
+        if k >= len(context):
+            spans.append((start, len(ids)))
+    ids = ids[: max_len - 1] + [tokenizer.sep_token_id]
+    last = len(ids) - 1  # [SEP]
+    spans = [(min(a, last - 1), max(min(b, last), min(a, last - 1) + 1)) for a, b in spans]
+    return ids, spans
+
+
+def _states(model: Any, batch: list[list[int]]) -> Any:
+    import torch
+
+    width = max(len(x) for x in batch)
+    ids = torch.zeros((len(batch), width), dtype=torch.long)
+    mask = torch.zeros((len(batch), width), dtype=torch.long)
+    for i, x in enumerate(batch):
+        ids[i, : len(x)] = torch.tensor(x)
+        mask[i, : len(x)] = 1
+    device = model.device
+    with torch.inference_mode():
+        out = model[0]({"input_ids": ids.to(device), "attention_mask": mask.to(device)})
+    return out["token_embeddings"].float().cpu()
+
+
+def _pool(states: Any, spans: list[tuple[int, int]]) -> np.ndarray:
+    import torch
+
+    if not spans:
+        return np.zeros((0, int(states.shape[-1])), dtype=np.float32)
+    rows = torch.stack([states[a:b].mean(0) for a, b in spans])
+    return torch.nn.functional.normalize(rows, dim=1).numpy().astype(np.float32, copy=False)
+
+
+def _joined(rows: list[np.ndarray], model: Any) -> np.ndarray:
+    if rows:
+        return np.ascontiguousarray(np.concatenate(rows), dtype=np.float32)
+    return np.zeros((0, int(model.get_sentence_embedding_dimension())), dtype=np.float32)
+
+
+def embed_windows(model: Any, windows: Sequence[Window], *, batch_size: int = 32) -> np.ndarray:
+    """``[n, D]`` unit vectors of every window's texts, in order (windows of similar token
+    length share a padded batch)."""
+    max_len = int(getattr(model, "max_seq_length", None) or 512)
+    prepared = [window_ids(model.tokenizer, w, max_len) for w in windows]
+    rows: list[np.ndarray] = [np.zeros(0)] * len(prepared)
+    order = sorted(range(len(prepared)), key=lambda i: len(prepared[i][0]))
+    for b in range(0, len(order), batch_size):
+        chunk = order[b: b + batch_size]
+        states = _states(model, [prepared[i][0] for i in chunk])
+        for row, i in enumerate(chunk):
+            rows[i] = _pool(states[row], prepared[i][1])
+    return _joined(rows, model)
+
+
+def embed_windows_reference(model: Any, windows: Sequence[Window]) -> np.ndarray:
+    """:func:`embed_windows`, one window at a time and without padding."""
+    max_len = int(getattr(model, "max_seq_length", None) or 512)
+    rows = [_pool(_states(model, [ids])[0], spans)
+            for ids, spans in (window_ids(model.tokenizer, w, max_len) for w in windows)]
+    return _joined(rows, model)

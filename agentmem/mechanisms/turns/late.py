@@ -1,0 +1,136 @@
+"""Turn vectors read in their session's context (late chunking over a conversation).
+
+A reply ("Yes, last Tuesday!") embedded alone says little; read among the turns around it, its
+tokens carry what it answers. When the embedder can read several texts as one sequence
+(:class:`~agentmem.protocols.ContextEmbedder`), the turns of one write are embedded in
+*windows* (:func:`plan_windows`):
+
+* the linked turns (:func:`~agentmem.mechanisms.turns.context.linked`) of each session, in
+  order, are packed greedily into runs of consecutive turns whose tokens sum to at most
+  ``MemoryConfig.turn_window`` minus the two special tokens (:func:`pack`); each run is a
+  window, and each turn's vector is the mean of its own tokens' states in it;
+* a write that continues a stored session also reads, before its first run, the session's
+  latest stored turns that fit in that window's remaining room (whole turns, nearest first),
+  as context that gets no vector;
+* a run of one turn with no context, a document, and a turn outside a session are embedded
+  alone, by the embedder's ``embed``: a turn without neighbours gets its plain vector.
+
+Vectors are computed once, when a turn is written; later turns do not change them. A session
+stored in one write reads every turn among neighbours on both sides; a session stored turn by
+turn reads each turn after up to a window of its predecessors. docs/benchmarks.md compares
+the two with embedding each turn alone.
+
+>>> pack([50, 50, 40, 200, 10], room=126)
+[[0, 1], [2], [3], [4]]
+>>> fill_context([30, 40, 90], room=80)
+2
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from agentmem.mechanisms.turns.context import linked
+from agentmem.protocols import ContextEmbedder, Embedder
+from agentmem.types import Turn
+
+__all__ = ["WindowPlan", "context_embedder", "fill_context", "pack", "plan_windows", "turn_vectors"]
+
+SPECIAL_TOKENS = 2  # [CLS] and [SEP]
+MAX_CONTEXT_TURNS = 16  # stored turns fetched to fill a write's first window
+
+Previous = Callable[[Turn, int], Sequence[Turn]]
+"""``previous(turn, n)``: up to ``n`` stored turns of ``turn``'s session before it, nearest first."""
+
+
+def pack(lengths: Sequence[int], room: int) -> list[list[int]]:
+    """Greedy runs of consecutive positions whose lengths sum to at most ``room`` (a position
+    longer than ``room`` is a run alone)."""
+    runs: list[list[int]] = []
+    used = room + 1
+    for i, n in enumerate(lengths):
+        if runs and used + n <= room:
+            runs[-1].append(i)
+            used += n
+        else:
+            runs.append([i])
+            used = n
+    return runs
+
+
+def fill_context(lengths_nearest_first: Sequence[int], room: int) -> int:
+    """How many of the nearest turns fit, whole, in ``room`` tokens."""
+    used = taken = 0
+    for n in lengths_nearest_first:
+        if used + n > room:
+            break
+        used += n
+        taken += 1
+    return taken
+
+
+@dataclass
+class WindowPlan:
+    """How one write's turns are embedded: ``alone`` (positions embedded by ``embed``) and
+    ``windows`` (context texts, positions read together)."""
+
+    alone: list[int] = field(default_factory=list)
+    windows: list[tuple[list[str], list[int]]] = field(default_factory=list)
+
+
+def plan_windows(turns: Sequence[Turn], counts: Callable[[Sequence[str]], list[int]], previous: Previous,
+                 window: int) -> WindowPlan:
+    """The windows :func:`turn_vectors` embeds ``turns`` in (see the module docstring);
+    ``counts`` gives the embedder's tokens per text."""
+    room = window - SPECIAL_TOKENS
+    plan = WindowPlan()
+    sessions: dict[str, list[int]] = {}
+    for k, t in enumerate(turns):
+        if linked(t) and room > 0:
+            sessions.setdefault(str(t.scope.session_id), []).append(k)
+        else:
+            plan.alone.append(k)
+    for members in sessions.values():
+        lengths = counts([turns[k].render() for k in members])
+        runs = [[members[i] for i in run] for run in pack(lengths, room)]
+        first = runs[0]
+        left = room - sum(lengths[: len(first)])
+        before = list(previous(turns[first[0]], MAX_CONTEXT_TURNS)) if left > 0 else []
+        taken = fill_context(counts([t.render() for t in before]), left) if before else 0
+        context = [t.render() for t in reversed(before[:taken])]
+        for i, run in enumerate(runs):
+            ctx = context if i == 0 else []
+            if len(run) == 1 and not ctx:
+                plan.alone.append(run[0])
+            else:
+                plan.windows.append((ctx, run))
+    plan.alone.sort()
+    return plan
+
+
+def context_embedder(embedder: Embedder) -> ContextEmbedder | None:
+    """``embedder`` when it reads windows (:class:`~agentmem.protocols.ContextEmbedder`), else ``None``."""
+    try:
+        reads = bool(getattr(embedder, "reads_windows", False))
+    except Exception:  # noqa: BLE001 - a plug-in whose property fails cannot read windows
+        return None
+    return embedder if reads else None  # type: ignore[return-value]
+
+
+def turn_vectors(embedder: Embedder, turns: Sequence[Turn], previous: Previous, window: int) -> np.ndarray:
+    """``[len(turns), dim]`` vectors of ``turns``, read in windows of ``window`` tokens when the
+    embedder can (:func:`plan_windows`), each alone otherwise or when ``window`` is 0."""
+    reader = context_embedder(embedder) if window > 0 else None
+    if reader is None:
+        return embedder.embed([t.render() for t in turns])
+    plan = plan_windows(turns, reader.token_counts, previous, window)
+    out = np.zeros((len(turns), embedder.dim), dtype=np.float32)
+    if plan.alone:
+        out[plan.alone] = embedder.embed([turns[k].render() for k in plan.alone])
+    if plan.windows:
+        vecs = reader.embed_windows([(ctx, [turns[k].render() for k in run]) for ctx, run in plan.windows])
+        out[[k for _, run in plan.windows for k in run]] = vecs
+    return out
