@@ -15,15 +15,42 @@ pipeline is a transformer followed by mean pooling (and optionally normalisation
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-__all__ = ["Window", "embed_windows", "embed_windows_reference", "reads_windows", "window_ids"]
+__all__ = ["WINDOW_KEY", "Window", "embed_windows", "embed_windows_reference", "parse_window_keys", "reads_windows",
+           "window_ids", "window_keys"]
+
+WINDOW_KEY = "\x00window\x00"
+"""Prefix of the key that names one text read in a window, in a write plan's list of texts
+(no rendered turn starts with a NUL character)."""
 
 Window = tuple[Sequence[str], Sequence[str]]
 """``(context, texts)``: texts read before, without a vector of their own; texts to embed."""
+
+
+def window_keys(window: Window) -> list[str]:
+    """One key per text of ``window``: the string a write plan lists, and a given-vectors
+    mapping is keyed by, for that text's vector read in this window."""
+    context, texts = [list(x) for x in window]
+    return [WINDOW_KEY + json.dumps([context, texts, i]) for i in range(len(texts))]
+
+
+def parse_window_keys(keys: Sequence[str]) -> tuple[list[int], list[Window]]:
+    """Split a write plan's texts: the positions of plain texts, and the distinct windows that
+    window keys name (in order of first mention)."""
+    plain: list[int] = []
+    windows: dict[str, Window] = {}
+    for pos, key in enumerate(keys):
+        if not key.startswith(WINDOW_KEY):
+            plain.append(pos)
+            continue
+        context, texts, _ = json.loads(key[len(WINDOW_KEY):])
+        windows.setdefault(json.dumps([context, texts]), (context, texts))
+    return plain, list(windows.values())
 
 
 def reads_windows(model: Any) -> bool:

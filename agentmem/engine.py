@@ -26,6 +26,7 @@ from datetime import datetime
 from typing import Any
 
 from agentmem._time import utcnow
+from agentmem._windows import window_keys
 from agentmem.errors import NotFoundError, ValidationError
 from agentmem.mechanisms.base import TURN_KIND, MemoryComponent, Services
 from agentmem.mechanisms.turns.late import context_embedder, plan_windows, turn_vectors
@@ -150,9 +151,9 @@ class Engine:
              metadata: Mapping[str, Any] | None = None) -> WritePlan:
         """Which of ``messages`` are not stored yet, and the texts :meth:`add` of them will embed.
 
-        The texts are each new turn's rendering (:meth:`Turn.render`) that is embedded alone
-        (turns read in a window of their session are not listed: their vectors depend on the
-        window, :mod:`agentmem.mechanisms.turns.late`) and the views components
+        The texts are each new turn's rendering (:meth:`Turn.render`), or for a turn read in a
+        window of its session (:mod:`agentmem.mechanisms.turns.late`) the key of its text in
+        that window (:func:`agentmem._windows.window_keys`), and the views components
         declare (:class:`~agentmem.mechanisms.base.PlansEmbeddings`), as if the new messages
         were stored in order after the session's stored turns. Messages ``add`` would reject
         are left out. Texts that only a component's own analysis produces (episode units,
@@ -163,7 +164,7 @@ class Engine:
         known = self.services.sql.existing_hashes(scope, [n.content_hash for _, n in drafts])
         fresh = [(i, n) for i, n in drafts if n.content_hash not in known]
         turns = provisional_turns(scope, [n for _, n in fresh])
-        texts = self._rendered_alone(turns)
+        texts = self._planned_turn_texts(turns)
         for c in self.components:
             planned = getattr(c, "planned_texts", None)
             if planned is not None:
@@ -223,15 +224,16 @@ class Engine:
     def _previous(self, turn: Turn, n: int) -> list[Turn]:
         return self.services.sql.previous_turns(turn.scope, str(turn.scope.session_id), turn.seq, n)
 
-    def _rendered_alone(self, turns: Sequence[Turn]) -> list[str]:
-        """The renderings :meth:`embed_turns` of ``turns`` passes to ``embed`` (the others are
-        read in windows)."""
+    def _planned_turn_texts(self, turns: Sequence[Turn]) -> list[str]:
+        """What :meth:`embed_turns` of ``turns`` embeds: the renderings of turns embedded alone
+        and a key per turn read in a window (:func:`~agentmem._windows.window_keys`)."""
         s = self.services
         reader = context_embedder(s.embedder) if s.config.turn_window > 0 else None
         if reader is None:
             return [t.render() for t in turns]
         plan = plan_windows(turns, reader.token_counts, self._previous, s.config.turn_window)
-        return [turns[k].render() for k in plan.alone]
+        keys = [k for ctx, run in plan.windows for k in window_keys((ctx, [turns[i].render() for i in run]))]
+        return [turns[k].render() for k in plan.alone] + keys
 
     # -- update / delete -----------------------------------------------------------------------
     def update(self, scope: Scope, memory_id: str, content: str, metadata: Mapping[str, Any] | None) -> Turn:

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from agentmem._windows import window_keys
 from agentmem.protocols import Embedder, WriteObserver
 
 __all__ = ["WriteEmbedder"]
@@ -66,13 +67,30 @@ class WriteEmbedder:
 
     def embed_windows(self, windows: Sequence[tuple[Sequence[str], Sequence[str]]]) -> np.ndarray:
         """``inner.embed_windows(windows)`` (:class:`~agentmem.protocols.ContextEmbedder`),
-        timed and counted like :meth:`embed`; given vectors do not apply to texts read in a window."""
+        timed and counted like :meth:`embed`, answering the windows the current write was given
+        (keyed by :func:`~agentmem._windows.window_keys`) from the given vectors."""
+        given = _GIVEN.get() or {}
+        keys = [window_keys(w) for w in windows]
+        missing = [k for k, ks in enumerate(keys) if not all(x in given for x in ks)]
+        fresh = iter(self._windows([windows[k] for k in missing])) if missing else iter(())
+        todo = set(missing)
+        rows: list[Any] = []
+        for k, ks in enumerate(keys):
+            if k in todo:
+                rows.extend(next(fresh) for _ in ks)
+            else:
+                rows.extend(given[x] for x in ks)
+        if not rows:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.stack([np.asarray(r, dtype=np.float32) for r in rows])
+
+    def _windows(self, windows: list[tuple[Sequence[str], Sequence[str]]]) -> np.ndarray:
         if self.observer is None:
-            return self.inner.embed_windows(windows)  # type: ignore[attr-defined]
+            return self.inner.embed_windows(windows)  # type: ignore[attr-defined, no-any-return]
         with self.observer.stage("embed"):
             out = self.inner.embed_windows(windows)  # type: ignore[attr-defined]
         self.observer.count("embed", len(out))
-        return out
+        return out  # type: ignore[no-any-return]
 
     def _model(self, texts: list[str]) -> np.ndarray:
         if self.observer is None:

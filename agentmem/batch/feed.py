@@ -26,9 +26,10 @@ from typing import Any
 
 import numpy as np
 
+from agentmem._windows import parse_window_keys, window_keys
 from agentmem.errors import ValidationError
 
-__all__ = ["embed_batches", "pipelined"]
+__all__ = ["embed_batches", "embed_planned", "pipelined"]
 
 _DONE = object()
 
@@ -161,4 +162,21 @@ def embed_batches(embedder: Any, texts: Sequence[str], *, batch_size: int | None
         parts = list(pipelined(batches, embedder.embed, depth=depth))
     out = np.empty((len(texts), parts[0].shape[1]), dtype=np.float32)
     out[order] = np.concatenate(parts)
+    return out
+
+
+def embed_planned(embedder: Any, texts: Sequence[str], *, batch_size: int | None = None) -> np.ndarray:
+    """``[len(texts), D]`` vectors of a write plan's texts: plain texts by :func:`embed_batches`,
+    keys of texts read in a window (:func:`agentmem._windows.window_keys`) by the embedder's
+    ``embed_windows``, each window once."""
+    plain, windows = parse_window_keys(texts)
+    if not windows:
+        return embed_batches(embedder, texts, batch_size=batch_size)
+    vecs = np.asarray(embedder.embed_windows(windows), dtype=np.float32)
+    by_key = dict(zip([k for w in windows for k in window_keys(w)], vecs, strict=True))
+    out = np.empty((len(texts), vecs.shape[1]), dtype=np.float32)
+    if plain:
+        out[plain] = embed_batches(embedder, [texts[i] for i in plain], batch_size=batch_size)
+    keyed = sorted(set(range(len(texts))) - set(plain))
+    out[keyed] = np.stack([by_key[texts[i]] for i in keyed])
     return out

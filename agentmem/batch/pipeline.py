@@ -39,7 +39,7 @@ from typing import Any, Literal
 import numpy as np
 
 from agentmem.batch.dedupe import plan_chunk, user_of
-from agentmem.batch.feed import embed_batches
+from agentmem.batch.feed import embed_planned
 from agentmem.batch.job import JobState, job_id
 from agentmem.batch.progress import Display, StageClock
 from agentmem.batch.readers import (
@@ -299,7 +299,7 @@ def _run_local(opts: IndexOptions, config: MemoryConfig, *, embedder: Embedder |
         with clock.stage("dedupe"):
             fresh, texts = plan_chunk(mem, convs, user=opts.user, tenant=opts.tenant)
         with clock.stage("embed"):
-            vectors = embed_batches(model, texts)  # tokenising ahead of the device
+            vectors = embed_planned(model, texts)  # tokenising ahead of the device
         scored: tuple[list[Window], list[str]] = ([], [])
         if lm is not None:
             new = [add_groups(c.messages, config) for c, f in zip(convs, fresh, strict=True)

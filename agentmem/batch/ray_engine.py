@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from agentmem.batch.feed import embed_batches
+from agentmem.batch.feed import embed_planned
 from agentmem.batch.pipeline import (
     Chunk,
     IndexOptions,
@@ -117,7 +117,7 @@ class _Embed:
         t0 = time.perf_counter()
         per_row = [json.loads(t) for t in batch["texts"]]
         flat = list(dict.fromkeys(t for texts in per_row for t in texts))
-        vecs = embed_batches(self.embedder, flat)  # tokenising ahead of the device
+        vecs = embed_planned(self.embedder, flat)  # tokenising ahead of the device
         row = {t: k for k, t in enumerate(flat)}
         batch["vectors"] = [vecs[[row[t] for t in texts]].astype(np.float32).tobytes() for texts in per_row]
         batch["embed_s"] = [time.perf_counter() - t0] + [0.0] * (len(per_row) - 1)

@@ -12,7 +12,14 @@ import numpy as np
 import pytest
 
 from agentmem import Memory, MemoryConfig
-from agentmem._windows import embed_windows, embed_windows_reference, window_ids
+from agentmem._windows import (
+    embed_windows,
+    embed_windows_reference,
+    parse_window_keys,
+    window_ids,
+    window_keys,
+)
+from agentmem.batch.feed import embed_planned
 from agentmem.config import EpisodeConfig, GraphConfig
 from agentmem.errors import ConfigError
 from agentmem.mechanisms.turns.late import fill_context, pack, plan_windows, turn_vectors
@@ -127,9 +134,17 @@ def test_a_session_written_at_once_is_read_in_one_window(tmp_path: Path, embedde
         want = embedder.embed_windows([([], TEXTS)])
         for text, row in zip(TEXTS, want, strict=True):
             np.testing.assert_allclose(got[text.split(": ", 1)[1]], row, atol=1e-5)
-        # the plan of the same messages for another user lists no turn rendering
+        # the plan of the same messages for another user names the window, not the renderings
         plan = mem.maintenance.plan(_messages(TEXTS), user_id="v", session_id="s")
-        assert not any(t in plan.texts for t in TEXTS)
+        assert plan.texts == window_keys(([], TEXTS)) and not any(t in plan.texts for t in TEXTS)
+        np.testing.assert_allclose(embed_planned(embedder, ["a plain text", *plan.texts])[1:], want, atol=1e-5)
+        np.testing.assert_allclose(embed_planned(embedder, ["a plain text"]), embedder.embed(["a plain text"]),
+                                   atol=1e-6)
+        # a write given the planned vectors stores them instead of reading the window again
+        given = dict(zip(plan.texts, np.roll(want, 1, axis=1), strict=True))
+        mem.add(_messages(TEXTS), user_id="v", session_id="s", vectors=given)
+        for text, row in zip(TEXTS, np.roll(want, 1, axis=1), strict=True):
+            np.testing.assert_allclose(_stored(mem, "v")[text.split(": ", 1)[1]], row, atol=1e-6)
     finally:
         mem.close()
 
@@ -171,3 +186,14 @@ def test_windows_off_and_embedders_without_windows_embed_each_turn_alone(tmp_pat
     assert turn_vectors(Plain(), turns, lambda t, n: [], 128).shape == (2, 3)
     with pytest.raises(ConfigError, match="turn_window"):
         MemoryConfig(turn_window=-1)
+
+
+def test_window_keys_name_each_text_of_a_window_once(embedder: Any) -> None:
+    a, b = window_keys((["ctx"], ["x", "y"])), window_keys(([], ["z"]))
+    assert len(set(a + b)) == 3
+    plain, windows = parse_window_keys(["p", a[1], b[0], "q", a[0], a[1]])
+    assert plain == [0, 3] and windows == [(["ctx"], ["x", "y"]), ([], ["z"])]
+    got = embed_planned(embedder, ["p", a[1], b[0], "q", a[0], a[1]])
+    want = embedder.embed_windows(windows)
+    np.testing.assert_allclose(got[[4, 1, 5, 2]], want[[0, 1, 1, 2]], atol=1e-6)
+    np.testing.assert_allclose(got[[0, 3]], embedder.embed(["p", "q"]), atol=1e-5)
