@@ -29,8 +29,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--episodes", default="off,surprise", help="comma-separated: off, drift, surprise")
     p.add_argument("--chunk-turns", type=int, default=512)
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    p.add_argument("--context-source", default="text", choices=["text", "vectors"],
+    p.add_argument("--context-source", default="vectors", choices=["text", "vectors"],
                    help="RecallConfig.context_source: how the turns' in-context view is made")
+    p.add_argument("--turn-window", type=int, default=128,
+                   help="MemoryConfig.turn_window: tokens per window turns are read in (0: each turn alone)")
 
 
 def _subset(path: Path, n: int, tmp: Path) -> Path:
@@ -62,6 +64,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                                     episodes=None if episodes == "off" else episodes)  # type: ignore[arg-type]
                 t0 = time.perf_counter()
                 config = MemoryConfig(home=home, device=args.device,  # every other mechanism as Memory()'s
+                                      turn_window=args.turn_window,
                                       recall=RecallConfig(context_source=args.context_source))
                 if episodes == "off":
                     config = replace(config, episodes=EpisodeConfig(segmenter="off"))
@@ -77,7 +80,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 print(json.dumps(results[-1]), file=sys.stderr, flush=True)  # partial results
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
     return {"benchmark": "indexing", "data": str(args.data), "conversations": args.conversations or "all",
-            "device": device, "context_source": args.context_source, "cpus": os.cpu_count(), "loadavg_at_end": load, "one_embedding_pass": one_pass,
+            "device": device, "context_source": args.context_source, "turn_window": args.turn_window, "cpus": os.cpu_count(), "loadavg_at_end": load, "one_embedding_pass": one_pass,
             "results": results}
 
 

@@ -38,6 +38,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-context-view", action="store_true", help="search each turn by its own vector only")
     p.add_argument("--context-source", choices=["text", "vectors"], default=d.context_source,
                    help="a turn's in-context view: its text after the previous turn's, or vectors added")
+    p.add_argument("--turn-window", type=int, default=MemoryConfig().turn_window,
+                   help="tokens per window a session's turns are read in (0: each turn embedded alone)")
     p.add_argument("--context-weight", type=float, default=d.context_weight,
                    help="the predecessor's share of a turn's in-context view (vectors)")
     p.add_argument("--graph", choices=("off", "offline"), default="offline",
@@ -70,7 +72,7 @@ def memory_config(args: argparse.Namespace, home: Path) -> MemoryConfig:
         enabled=args.graph != "off", extractor="offline", lexical_weight=args.graph_lexical_weight
     )
     return MemoryConfig(home=home, chroma=str(home / "chroma"), recall=recall, graph=graph,
-                        episodes=EpisodeConfig(segmenter=args.episodes))
+                        episodes=EpisodeConfig(segmenter=args.episodes), turn_window=args.turn_window)
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -136,7 +138,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "config": {
             "lexical_weight": args.lexical_weight, "contiguity": args.contiguity,
             "speaker_boost": args.speaker_boost, "context_view": not args.no_context_view,
-            "context_source": args.context_source, "context_weight": args.context_weight,
+            "context_source": args.context_source, "turn_window": args.turn_window, "context_weight": args.context_weight,
             "graph": args.graph, "primary": config.recall.primary, "head": config.recall.head,
             "graph_lexical_weight": config.graph.lexical_weight,
         },
