@@ -33,6 +33,7 @@ BENCHES = {
     "updates": "updates",
     "gpu": "gpu",
     "ppr": "ppr",
+    "turn-vectors": "turn_vectors",
 }
 
 
