@@ -51,3 +51,32 @@ def test_retrieval_fusion_flags(tmp_path: Path) -> None:
     assert retrieval.memory_config(_parse(*hop, "--lead", "none"), tmp_path).recall.lead == ()
     assert retrieval.memory_config(_parse(*hop, "--lead", "graph, turns"), tmp_path).recall.lead == ("graph", "turns")
     assert config.graph.lexical_weight == 0.25 and not config.graph.enabled
+
+
+def test_locomo_turn_window_flag(tmp_path: Path) -> None:
+    from agentmem.config import MemoryConfig
+
+    assert locomo.memory_config(_parse("locomo", "--data", "x.json"), tmp_path).turn_window == MemoryConfig().turn_window
+    assert locomo.memory_config(_parse("locomo", "--data", "x.json", "--turn-window", "0"), tmp_path).turn_window == 0
+
+
+def test_bench_turn_vectors_on_a_small_conversation(tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from agentmem.bench import turn_vectors
+
+    session = [{"speaker": "Ana", "dia_id": "D1:1", "text": "Did you book the hiking trip to Sintra?"},
+               {"speaker": "Ben", "dia_id": "D1:2", "text": "Yes, last Tuesday!"},
+               {"speaker": "Ana", "dia_id": "D1:3", "text": "I bought a new blue raincoat for it."}]
+    data = [{"sample_id": "tiny", "conversation": {"session_1": session, "session_1_date_time": "1:56 pm on 8 May, 2023"},
+             "qa": [{"question": "When was the Sintra trip booked?", "category": 2, "evidence": ["D1:2"]},
+                    {"question": "What colour is Ana's raincoat?", "category": 4, "evidence": ["D1:3"]}]}]
+    path = tmp_path / "tiny.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    out = turn_vectors.run(_parse("turn-vectors", "--data", str(path), "--windows", "64"))
+    assert out["questions"] == 2
+    rows = out["recall"]
+    assert set(rows) == {"alone", "alone + text view", "alone + vector view", "window 64", "window 64 + vector view",
+                         "window 64, turn by turn"}
+    assert all(r["R@5"] == 100.0 for r in rows.values())  # three turns: everything is in the top 5
+    assert out["tokens"]["alone + text view"] > out["tokens"]["alone"] > 0
