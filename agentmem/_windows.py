@@ -69,7 +69,7 @@ def window_ids(tokenizer: Any, window: Window, max_len: int) -> tuple[list[int],
     ``window[1]``, its ``[start, end)`` token span; a text cut away entirely keeps the last
     token before ``[SEP]`` so that its span is never empty."""
     context, texts = window
-    pieces = tokenizer([*context, *texts], add_special_tokens=False)["input_ids"] if (context or texts) else []
+    pieces = tokenizer([*context, *texts], add_special_tokens=False, verbose=False)["input_ids"] if (context or texts) else []
     ids = [tokenizer.cls_token_id]
     spans: list[tuple[int, int]] = []
     for k, piece in enumerate(pieces):

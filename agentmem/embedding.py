@@ -218,7 +218,8 @@ class SentenceTransformerEmbedder:
         model = self._load()
         if not texts:
             return []
-        return [len(x) for x in model.tokenizer(list(texts), add_special_tokens=False)["input_ids"]]
+        ids = model.tokenizer(list(texts), add_special_tokens=False, verbose=False)["input_ids"]
+        return [len(x) for x in ids]
 
     def embed_windows(self, windows: Sequence[tuple[Sequence[str], Sequence[str]]]) -> np.ndarray:
         """``[n, D]`` unit float32 vectors of the texts of ``windows``, each text read in its

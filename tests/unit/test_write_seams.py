@@ -3,6 +3,7 @@ observer, ``Memory.maintenance``; and thought recalls that a search counts witho
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -12,7 +13,9 @@ import pytest
 import sqlalchemy as sa
 
 from agentmem import Memory, MemoryConfig
-from agentmem.config import EpisodeConfig, ThoughtConfig
+from agentmem._windows import WINDOW_KEY, window_keys
+from agentmem.batch.feed import embed_planned
+from agentmem.config import EpisodeConfig, RecallConfig, ThoughtConfig
 from agentmem.errors import StorageError
 from agentmem.mechanisms.turns.component import CONTEXT_KIND, KIND
 from agentmem.mechanisms.turns.passages import PASSAGE_KIND
@@ -34,6 +37,19 @@ class Recording:
         return np.asarray(self.inner.embed(list(texts)))
 
 
+class RecordingWindows(Recording):
+    """:class:`Recording` of an embedder that reads windows; a window's texts are recorded by their keys."""
+
+    reads_windows = True
+
+    def token_counts(self, texts: Sequence[str]) -> list[int]:
+        return list(self.inner.token_counts(texts))
+
+    def embed_windows(self, windows: Sequence[tuple[Sequence[str], Sequence[str]]]) -> np.ndarray:
+        self.seen += [k for w in windows for k in window_keys(w)]
+        return np.asarray(self.inner.embed_windows(windows))
+
+
 class Clock:
     """A write observer: the stages entered and the counts reported."""
 
@@ -48,6 +64,39 @@ class Clock:
 
     def count(self, name: str, n: int) -> None:
         self.counts[name] = self.counts.get(name, 0) + n
+
+
+def test_the_plan_names_the_windows_turns_are_read_in(tmp_path: Any, embedder: Any) -> None:
+    rec = RecordingWindows(embedder)
+    mem = _memory(tmp_path, rec)
+    try:
+        mem.add(_messages(0, 2), user_id="u", session_id="s")
+        plan = mem.maintenance.plan(_messages(2, 4), user_id="u", session_id="s")
+        keys = [t for t in plan.texts if t.startswith(WINDOW_KEY)]
+        # 2 is read after the stored turns 0 and 1; the long turn 3 is longer than a window, so
+        # it is embedded alone; 4 and 5 share a window
+        assert len(keys) == 3 and not any(t.startswith("[") and "Message 2 " in t for t in plan.texts)
+        assert any(t.startswith("[") and LONG in t for t in plan.texts)
+        given = dict(zip(plan.texts, embed_planned(embedder, plan.texts), strict=True))
+        rec.seen.clear()
+        turns = mem.add(_messages(2, 4), user_id="u", session_id="s", vectors=given)
+        assert len(turns) == 4 and rec.seen == []  # nothing embedded: every vector was given
+        ids, vecs = mem.services.vectors.fetch(KIND, Scope("default", "u"), [t.id for t in turns])
+        stored = dict(zip(ids, vecs, strict=True))
+        by_text = {json.loads(k[len(WINDOW_KEY):])[1][json.loads(k[len(WINDOW_KEY):])[2]]: k for k in keys}
+        for t in turns:
+            np.testing.assert_allclose(stored[t.id], given[by_text.get(t.render(), t.render())], atol=1e-6)
+        other = _memory(tmp_path / "b", RecordingWindows(embedder))
+        try:
+            other.add(_messages(0, 2), user_id="u", session_id="s")
+            planned = other.maintenance.plan(_messages(2, 4), user_id="u", session_id="s").texts
+            other.services.embedder.inner.seen.clear()  # type: ignore[attr-defined]
+            other.add(_messages(2, 4), user_id="u", session_id="s")
+            assert sorted(set(other.services.embedder.inner.seen)) == sorted(planned)  # type: ignore[attr-defined]
+        finally:
+            other.close()
+    finally:
+        mem.close()
 
 
 def _memory(tmp_path: Any, embedder: Any, **kw: Any) -> Memory:
@@ -66,8 +115,8 @@ def _messages(first: int, n: int) -> list[dict[str, Any]]:
 
 
 def test_the_plan_names_every_text_the_write_embeds(tmp_path: Any, embedder: Any) -> None:
-    rec = Recording(embedder)
-    mem = _memory(tmp_path, rec)
+    rec = Recording(embedder)  # reads no windows: each turn embedded alone, the text view embedded
+    mem = _memory(tmp_path, rec, config={"recall": RecallConfig(context_source="text")})
     try:
         mem.add(_messages(0, 2), user_id="u", session_id="s")  # the session has stored turns already
         batch = [*_messages(0, 2), *_messages(2, 4), {"role": "user", "content": ""}]  # stored, new, invalid
@@ -89,7 +138,7 @@ def test_the_plan_names_every_text_the_write_embeds(tmp_path: Any, embedder: Any
         assert set(ctx_ids) == {t.id for t in turns}
         assert mem.services.vectors.fetch(PASSAGE_KIND, scope)[0]  # the long turn's passages
         # the same add without given vectors embeds exactly the planned texts
-        other = _memory(tmp_path / "b", Recording(embedder))
+        other = _memory(tmp_path / "b", Recording(embedder), config={"recall": RecallConfig(context_source="text")})
         try:
             other.add(_messages(0, 2), user_id="u", session_id="s")
             planned = other.maintenance.plan(batch[2:6], user_id="u", session_id="s").texts
