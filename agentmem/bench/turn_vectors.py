@@ -21,6 +21,7 @@ Also the tokens each way embeds, against the turns' own (the cost of a view).
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from typing import Any
 
@@ -120,7 +121,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             before = _stored_before(turns)
             one = timed(by_turn, lambda: np.concatenate([turn_vectors(emb, [t], before, w) for t in turns]))  # noqa: B023
             add(by_turn, [one], qv, evidence)
-        print(f"{conv.sample_id}: {len(turns)} turns", flush=True)
+        print(f"turn-vectors: {conv.sample_id}, {len(turns)} turns", file=sys.stderr, flush=True)
     rows = {name: {f"R@{k}": round(100 * float(np.mean(v)), 1) for k, v in r.items()} for name, r in recall.items()}
     return {"benchmark": "turn-vectors", "data": str(args.data), "questions": len(next(iter(recall.values()))[5]),
             "recall": rows, "embed_seconds": {k: round(v, 1) for k, v in seconds.items()},
