@@ -54,14 +54,17 @@ def parse_window_keys(keys: Sequence[str]) -> tuple[list[int], list[Window]]:
 
 
 def reads_windows(model: Any) -> bool:
-    """Whether ``model`` (a ``SentenceTransformer``) is a transformer then mean pooling."""
+    """Whether ``model`` (a ``SentenceTransformer``) is a transformer then mean pooling, with a
+    tokenizer that marks a sequence's start and end (``[CLS]``, ``[SEP]``)."""
     try:
         names = [type(m).__name__ for m in model]
     except TypeError:
         return False
     if names[:2] != ["Transformer", "Pooling"] or any(n != "Normalize" for n in names[2:]):
         return False
-    return getattr(model[1], "pooling_mode", None) == "mean" and hasattr(model, "tokenizer")
+    tokenizer = getattr(model, "tokenizer", None)
+    specials = all(getattr(tokenizer, f, None) is not None for f in ("cls_token_id", "sep_token_id"))
+    return getattr(model[1], "pooling_mode", None) == "mean" and specials
 
 
 def window_ids(tokenizer: Any, window: Window, max_len: int) -> tuple[list[int], list[tuple[int, int]]]:

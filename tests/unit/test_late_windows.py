@@ -197,3 +197,29 @@ def test_window_keys_name_each_text_of_a_window_once(embedder: Any) -> None:
     want = embedder.embed_windows(windows)
     np.testing.assert_allclose(got[[4, 1, 5, 2]], want[[0, 1, 1, 2]], atol=1e-6)
     np.testing.assert_allclose(got[[0, 3]], embedder.embed(["p", "q"]), atol=1e-5)
+
+
+def test_only_mean_pooled_models_with_start_and_end_tokens_read_windows(embedder: Any) -> None:
+    from agentmem._windows import reads_windows
+
+    assert reads_windows(embedder._load()) and embedder.reads_windows
+
+    class Transformer:
+        pass
+
+    class Pooling:
+        def __init__(self, mode: str) -> None:
+            self.pooling_mode = mode
+
+    class Tok:
+        cls_token_id, sep_token_id = 101, 102
+
+    class Model(list):  # type: ignore[type-arg]
+        tokenizer = Tok()
+
+    assert reads_windows(Model([Transformer(), Pooling("mean")]))
+    assert not reads_windows(Model([Transformer(), Pooling("cls")]))
+    assert not reads_windows(Model([Transformer(), Pooling("mean"), Transformer()]))
+    Model.tokenizer = object()  # type: ignore[assignment]
+    assert not reads_windows(Model([Transformer(), Pooling("mean")]))
+    assert not reads_windows(object())
