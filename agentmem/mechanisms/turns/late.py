@@ -15,10 +15,12 @@ tokens carry what it answers. When the embedder can read several texts as one se
 * a run of one turn with no context, a document, and a turn outside a session are embedded
   alone, by the embedder's ``embed``: a turn without neighbours gets its plain vector.
 
-Vectors are computed once, when a turn is written; later turns do not change them. A session
-stored in one write reads every turn among neighbours on both sides; a session stored turn by
-turn reads each turn after up to a window of its predecessors. docs/benchmarks.md compares
-the two with embedding each turn alone.
+Vectors are computed once, when a turn is written (or edited: ``Memory.update`` reads the new
+text after its stored predecessors); later turns and edits of a neighbour do not change them.
+A session stored in one write reads every turn among neighbours on both sides; a session
+stored turn by turn reads each turn after up to a window of its predecessors. A vector that a
+crash kept from being stored is embedded again alone when the index is rebuilt.
+docs/benchmarks.md compares these with embedding each turn alone.
 
 >>> pack([50, 50, 40, 200, 10], room=126)
 [[0, 1], [2], [3], [4]]
