@@ -162,6 +162,11 @@ def test_turn_by_turn_each_turn_is_read_after_its_stored_predecessors(tmp_path: 
             np.testing.assert_allclose(got[TEXTS[i].split(": ", 1)[1]], want, atol=1e-5)
         hits = mem.search("When was the Sintra trip booked?", user_id="u", k=2)
         assert "Yes, last Tuesday!" in [h.text for h in hits]
+        # an edit reads the new text after the stored predecessors
+        reply = next(t for t in mem.memories(user_id="u") if t.content == "Yes, last Tuesday!")
+        after = mem.update(reply.id, "Yes, on Monday!", user_id="u")
+        want = embedder.embed_windows([(TEXTS[:1], [after.render()])])[0]
+        np.testing.assert_allclose(_stored(mem, "u")["Yes, on Monday!"], want, atol=1e-5)
     finally:
         mem.close()
 
