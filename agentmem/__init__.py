@@ -31,7 +31,7 @@ from agentmem.errors import (
     StorageError,
     ValidationError,
 )
-from agentmem.protocols import ChatModel, Embedder, LogitsModel, TokenCounter
+from agentmem.protocols import ChatModel, ContextEmbedder, Embedder, LogitsModel, TokenCounter
 from agentmem.recall.filter_dialect import compile_filter
 from agentmem.recall.filter_dialect import matches as matches_filter
 from agentmem.types import (
@@ -79,6 +79,7 @@ __all__ = [
     "ChatModel",
     "Citation",
     "ConfigError",
+    "ContextEmbedder",
     "ContextPack",
     "ConvergenceError",
     "DeviceUnavailableError",
