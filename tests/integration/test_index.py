@@ -40,7 +40,8 @@ def stored_state(home: Path, embedder: Any, users: list[str], **config: Any) -> 
             turns = mem.memories(user_id=u)
             scope = Scope("default", u)
             ids = {t.id for t in turns}
-            for kind in (KIND, CONTEXT_KIND):
+            text_view = mem.services.config.recall.context_source == "text"  # else no vectors of its own
+            for kind in (KIND, CONTEXT_KIND) if text_view else (KIND,):
                 got = set(mem.services.vectors.fetch(kind, scope)[0])
                 assert got == ids, f"{kind} vectors of {u}: {len(got)} for {len(ids)} turns"
             by_session: dict[str, list[Any]] = {}
@@ -196,6 +197,15 @@ class CrashingEmbedder:
             raise KeyboardInterrupt
         return np.asarray(self.inner.embed(list(texts)))
 
+    # it reads turns in windows as the real embedder does, so its run stores the same vectors
+    reads_windows = True
+
+    def token_counts(self, texts: Sequence[str]) -> list[int]:
+        return list(self.inner.token_counts(texts))
+
+    def embed_windows(self, windows: Sequence[tuple[Sequence[str], Sequence[str]]]) -> np.ndarray:
+        return np.asarray(self.inner.embed_windows(windows))
+
 
 def derived_state(home: Path, embedder: Any, user: str, *, graph: bool, **config: Any) -> dict[str, Any]:
     """Episodes (and the graph) with turn ids replaced by the turns' text, comparable across runs
@@ -290,7 +300,8 @@ def test_crash_after_turns_commit_resumes_to_uninterrupted_episodes(tmp_path: Pa
 
     a = derived_state(tmp_path / "killed", embedder, "u", graph=graph)
     b = derived_state(tmp_path / "fresh", embedder, "u", graph=graph)
-    assert b["covered"] == b["turns"] and len(b["turns"]) == fresh.counts["turns_added"] == 73
+    # every turn is in an episode (a long turn's sentence units may fall on both sides of a boundary)
+    assert set(b["covered"]) == set(b["turns"]) and len(b["turns"]) == fresh.counts["turns_added"] == 73
     floats = [(a.pop(key), b.pop(key)) for key in ("surprise", "vectors")]
     assert a == b
     for got, want in floats:

@@ -106,7 +106,8 @@ def test_ray_resume_after_a_crash_inside_the_episode_component(tmp_path: Path, e
     run_index(opts, local, embedder=embedder)
     a = derived_state(tmp_path / "ray", embedder, user, graph=False, **shared)
     b = derived_state(tmp_path / "local", embedder, user, graph=False)
-    assert b["covered"] == b["turns"] and len(b["turns"]) == 73
+    # every turn is in an episode (a long turn's sentence units may fall on both sides of a boundary)
+    assert set(b["covered"]) == set(b["turns"]) and len(b["turns"]) == 73
     floats = [(a.pop(key), b.pop(key)) for key in ("surprise", "vectors")]
     # episode seq numbers are per user: Ray may store the resumed sessions in another order
     for state in (a, b):
