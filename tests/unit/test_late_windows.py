@@ -228,3 +228,28 @@ def test_only_mean_pooled_models_with_start_and_end_tokens_read_windows(embedder
     Model.tokenizer = object()  # type: ignore[assignment]
     assert not reads_windows(Model([Transformer(), Pooling("mean")]))
     assert not reads_windows(object())
+
+
+def test_counting_tokens_while_another_thread_embeds_keeps_its_padding(embedder: Any) -> None:
+    import threading
+
+    texts = [f"text {'word ' * (i % 7)}{i}" for i in range(40)]  # uneven lengths: encode pads
+    want = embedder.embed(texts)
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def count() -> None:
+        while not stop.is_set():
+            embedder.token_counts(["a", "a much longer text than the other one"])
+
+    t = threading.Thread(target=count)
+    t.start()
+    try:
+        for _ in range(15):
+            np.testing.assert_allclose(embedder.embed(texts), want, atol=1e-5)
+    except BaseException as exc:  # noqa: BLE001 - reported below, after the thread stops
+        errors.append(exc)
+    finally:
+        stop.set()
+        t.join()
+    assert not errors, errors[0]
