@@ -26,10 +26,9 @@ from datetime import datetime
 from typing import Any
 
 from agentmem._time import utcnow
-from agentmem._windows import window_keys
 from agentmem.errors import NotFoundError, ValidationError
 from agentmem.mechanisms.base import TURN_KIND, MemoryComponent, Services
-from agentmem.mechanisms.turns.late import context_embedder, plan_windows, turn_vectors
+from agentmem.mechanisms.turns.late import turn_texts, turn_vectors
 from agentmem.normalize import content_hash, normalize_messages, parse_timestamp
 from agentmem.protocols import WriteObserver
 from agentmem.storable import check_value
@@ -164,7 +163,7 @@ class Engine:
         known = self.services.sql.existing_hashes(scope, [n.content_hash for _, n in drafts])
         fresh = [(i, n) for i, n in drafts if n.content_hash not in known]
         turns = provisional_turns(scope, [n for _, n in fresh])
-        texts = self._planned_turn_texts(turns)
+        texts = turn_texts(self.services.embedder, turns, self._previous, self.services.config.turn_window)
         for c in self.components:
             planned = getattr(c, "planned_texts", None)
             if planned is not None:
@@ -222,18 +221,7 @@ class Engine:
         return turn_vectors(s.embedder, turns, self._previous, s.config.turn_window)
 
     def _previous(self, turn: Turn, n: int) -> list[Turn]:
-        return self.services.sql.previous_turns(turn.scope, str(turn.scope.session_id), turn.seq, n)
-
-    def _planned_turn_texts(self, turns: Sequence[Turn]) -> list[str]:
-        """What :meth:`embed_turns` of ``turns`` embeds: the renderings of turns embedded alone
-        and a key per turn read in a window (:func:`~agentmem._windows.window_keys`)."""
-        s = self.services
-        reader = context_embedder(s.embedder) if s.config.turn_window > 0 else None
-        if reader is None:
-            return [t.render() for t in turns]
-        plan = plan_windows(turns, reader.token_counts, self._previous, s.config.turn_window)
-        keys = [k for ctx, run in plan.windows for k in window_keys((ctx, [turns[i].render() for i in run]))]
-        return [turns[k].render() for k in plan.alone] + keys
+        return self.services.sql.previous_turns(turn.scope, turn.scope.session_id, turn.seq, n)
 
     # -- update / delete -----------------------------------------------------------------------
     def update(self, scope: Scope, memory_id: str, content: str, metadata: Mapping[str, Any] | None) -> Turn:

@@ -189,15 +189,14 @@ class TurnLog(SqlBase):
 
     def previous_turn(self, scope: Scope, session_id: str | None, seq: int) -> Turn | None:
         """The turn just before ``seq`` in a session (among turns without one when ``None``)."""
+        before = self.previous_turns(scope, session_id, seq, 1)
+        return before[0] if before else None
+
+    def previous_turns(self, scope: Scope, session_id: str | None, seq: int, n: int) -> list[Turn]:
+        """Up to ``n`` turns of a session before ``seq``, nearest first (among turns without a
+        session when ``None``)."""
         q = sa.select(t.turns).where(scoped(t.turns, scope), t.turns.c.seq < seq)
         q = q.where(t.turns.c.session_id.is_(None) if session_id is None else t.turns.c.session_id == session_id)
-        with self.begin() as conn:
-            row = conn.execute(q.order_by(t.turns.c.seq.desc()).limit(1)).first()
-        return None if row is None else _turn(row)
-
-    def previous_turns(self, scope: Scope, session_id: str, seq: int, n: int) -> list[Turn]:
-        """Up to ``n`` turns of a session before ``seq``, nearest first."""
-        q = sa.select(t.turns).where(scoped(t.turns, scope), t.turns.c.seq < seq, t.turns.c.session_id == session_id)
         with self.begin() as conn:
             return [_turn(r) for r in conn.execute(q.order_by(t.turns.c.seq.desc()).limit(max(0, n)))]
 

@@ -35,11 +35,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from agentmem._windows import window_keys
 from agentmem.mechanisms.turns.context import linked
 from agentmem.protocols import ContextEmbedder, Embedder
 from agentmem.types import Turn
 
-__all__ = ["WindowPlan", "context_embedder", "fill_context", "pack", "plan_windows", "turn_vectors"]
+__all__ = ["WindowPlan", "context_embedder", "fill_context", "pack", "plan_windows", "turn_texts", "turn_vectors"]
 
 SPECIAL_TOKENS = 2  # [CLS] and [SEP]
 MAX_CONTEXT_TURNS = 16  # stored turns fetched to fill a write's first window
@@ -122,17 +123,40 @@ def context_embedder(embedder: Embedder) -> ContextEmbedder | None:
     return embedder if reads else None  # type: ignore[return-value]
 
 
+def _planned(embedder: Embedder, turns: Sequence[Turn], previous: Previous,
+             window: int) -> tuple[ContextEmbedder, WindowPlan] | None:
+    """The reader and its plan for ``turns``, or ``None`` when every turn is embedded alone."""
+    reader = context_embedder(embedder) if window > 0 else None
+    if reader is None:
+        return None
+    return reader, plan_windows(turns, reader.token_counts, previous, window)
+
+
+def _window_texts(turns: Sequence[Turn], plan: WindowPlan) -> list[tuple[list[str], list[str]]]:
+    return [(ctx, [turns[k].render() for k in run]) for ctx, run in plan.windows]
+
+
 def turn_vectors(embedder: Embedder, turns: Sequence[Turn], previous: Previous, window: int) -> np.ndarray:
     """``[len(turns), dim]`` vectors of ``turns``, read in windows of ``window`` tokens when the
     embedder can (:func:`plan_windows`), each alone otherwise or when ``window`` is 0."""
-    reader = context_embedder(embedder) if window > 0 else None
-    if reader is None:
+    planned = _planned(embedder, turns, previous, window)
+    if planned is None:
         return embedder.embed([t.render() for t in turns])
-    plan = plan_windows(turns, reader.token_counts, previous, window)
+    reader, plan = planned
     out = np.zeros((len(turns), embedder.dim), dtype=np.float32)
     if plan.alone:
         out[plan.alone] = embedder.embed([turns[k].render() for k in plan.alone])
     if plan.windows:
-        vecs = reader.embed_windows([(ctx, [turns[k].render() for k in run]) for ctx, run in plan.windows])
-        out[[k for _, run in plan.windows for k in run]] = vecs
+        out[[k for _, run in plan.windows for k in run]] = reader.embed_windows(_window_texts(turns, plan))
     return out
+
+
+def turn_texts(embedder: Embedder, turns: Sequence[Turn], previous: Previous, window: int) -> list[str]:
+    """What :func:`turn_vectors` of ``turns`` embeds, as a write plan lists it: the renderings
+    of turns embedded alone, then a key per turn read in a window (:func:`~agentmem._windows.window_keys`)."""
+    planned = _planned(embedder, turns, previous, window)
+    if planned is None:
+        return [t.render() for t in turns]
+    _, plan = planned
+    keys = [k for w in _window_texts(turns, plan) for k in window_keys(w)]
+    return [turns[k].render() for k in plan.alone] + keys
