@@ -11,18 +11,26 @@ product keeps ~16 bits of the query instead of 8 and rides the tensor cores; an 
 IEEE fp32 dots. Scores then agree with the fp32 reference to fp32 rounding. Under
 ``TRITON_INTERPRET=1`` bfloat16 tiles are widened to fp32 before the dot (see ``DOT_FP32``).
 
-The kernel is jitted on first use rather than at import, so that ``TRITON_INTERPRET=1`` set
-after this module was imported (as the tests do) still takes effect; it is cached per mode.
+The kernel is built on first use, once per mode (compiled, or run by Triton's interpreter under
+``TRITON_INTERPRET=1``, read at each launch). Triton's own ``@jit`` helpers (``tl.max``,
+``tl.min``, ``tl.zeros``, ...) are built once, in the mode ``TRITON_INTERPRET`` had when
+``triton`` was first imported, and fail when called from a kernel of the other mode. The kernel
+body therefore calls only Triton builtins, and reduces with combine functions that
+:func:`_kernel` binds for its mode: a process that imported ``triton`` to compile kernels can
+also run this one interpreted. (The other way round is Triton's own limit: Triton 3.x compiles
+nothing in a process that imported it under ``TRITON_INTERPRET=1``.)
 """
 
 from __future__ import annotations
 
 import functools
+import types
 from typing import Any
 
 import torch
 import triton
 import triton.language as tl
+from triton.runtime.jit import JITFunction
 
 from agentmem.errors import ValidationError
 from agentmem.kernels.device import triton_interpret
@@ -30,6 +38,11 @@ from agentmem.kernels.device import triton_interpret
 __all__ = ["MAX_TRITON_K", "block_topk_partials"]
 
 MAX_TRITON_K = 256  # per-block top-k is K passes of max/argmin over the tile: keep K small
+
+# The combine functions of the body's two reductions, bound per mode in a copy of this module's
+# globals by _kernel; the module-level names only keep the body's free names defined.
+_ROW_MAX: Any = None
+_ROW_MIN: Any = None
 
 
 def _block_topk_body(
@@ -64,7 +77,7 @@ def _block_topk_body(
     rows64 = rows.to(tl.int64)
     cols64 = cols.to(tl.int64)  # N * D may pass 2**31
 
-    acc = tl.zeros((BLOCK_Q, BLOCK_N), dtype=tl.float32)
+    acc = tl.full((BLOCK_Q, BLOCK_N), 0.0, tl.float32)
     for d0 in range(0, D, BLOCK_D):
         d = d0 + dims
         d_ok = d < D
@@ -94,20 +107,50 @@ def _block_topk_body(
     # K rounds of "take the row maximum, lowest column among equals, then knock it out".
     out_base = rows64 * stride_out + pid_n * K
     for j in range(K):
-        best = tl.max(scores, axis=1)
+        best = tl.reduce(scores, 1, _ROW_MAX)
         at_best = scores == best[:, None]
-        best_col = tl.min(tl.where(at_best, cols[None, :], 2147483647), axis=1)
+        best_col = tl.reduce(tl.where(at_best, cols[None, :], 2147483647), 1, _ROW_MIN)
         found = best > float("-inf")
         tl.store(out_s_ptr + out_base + j, best, mask=row_ok)
         tl.store(out_i_ptr + out_base + j, tl.where(found, best_col, -1), mask=row_ok)
         scores = tl.where(cols[None, :] == best_col[:, None], float("-inf"), scores)
 
 
+# The compiled kernel's combine functions: triton.language's own, rebuilt here for compilation.
+def _max_combine(a, b):
+    return tl.maximum(a, b)
+
+
+def _min_combine(a, b):
+    return tl.minimum(a, b)
+
+
 @functools.cache
 def _kernel(interpret: bool) -> Any:
-    # ``interpret`` is only the cache key: triton.jit reads TRITON_INTERPRET itself.
-    del interpret
-    return triton.jit(_block_topk_body)
+    """The kernel, run by Triton's interpreter (``interpret``) or compiled.
+
+    The argument alone picks the mode; ``triton.jit`` would read ``TRITON_INTERPRET`` instead.
+    """
+    if interpret:
+        from triton.runtime.interpreter import InterpretedFunction
+
+        # The interpreter reduces with numpy when handed triton.language's own max/min combine
+        # functions, which it recognises without calling them (so their mode does not matter);
+        # any other combine function it calls element by element, far too slowly.
+        make: Any = InterpretedFunction
+        std = tl.standard
+        combine = {  # a Triton without these names gets the slow, element-by-element combine
+            "_ROW_MAX": getattr(std, "_elementwise_max", None) or InterpretedFunction(_max_combine),
+            "_ROW_MIN": getattr(std, "_elementwise_min", None) or InterpretedFunction(_min_combine),
+        }
+    else:
+        make = JITFunction
+        combine = {"_ROW_MAX": JITFunction(_max_combine), "_ROW_MIN": JITFunction(_min_combine)}
+    body = _block_topk_body
+    fn = types.FunctionType(body.__code__, {**body.__globals__, **combine}, body.__name__)
+    fn.__qualname__ = body.__qualname__
+    fn.__annotations__ = dict(body.__annotations__)  # Triton finds tl.constexpr parameters here
+    return make(fn)
 
 
 def _next_pow2(x: int) -> int:

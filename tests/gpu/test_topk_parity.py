@@ -1,8 +1,11 @@
 """Exact top-k: the reference, the torch path and the Triton kernel agree with a numpy brute force.
 
 Triton runs on the CPU under ``TRITON_INTERPRET=1``, set by the ``interpret`` fixture only for
-the tests that use it (the kernel is jitted on first use, so setting it at run time suffices).
-Sizes are small because the interpreter executes each program in numpy.
+the tests that use it (the kernel is built per mode on first use, so setting it at run time
+suffices). Triton itself is imported when this module is, before any test sets the flag, as by a
+program that compiles kernels: its own ``@jit`` helpers are then built for compilation, and the
+interpreter tests check that the kernel runs interpreted all the same, whatever this process
+imported or ran before. Sizes are small because the interpreter executes each program in numpy.
 """
 
 from __future__ import annotations
@@ -21,6 +24,12 @@ from agentmem.kernels.device import triton_available
 
 HAS_TRITON = importlib.util.find_spec("triton") is not None
 SHELL_FLAG = os.environ.get("TRITON_INTERPRET")  # what the tests must leave behind
+if HAS_TRITON:
+    import triton.language
+    from triton.runtime.jit import JITFunction
+# False with Triton only when the shell set TRITON_INTERPRET=1: Triton then built its helpers for
+# the interpreter, and compiles no kernel in this process.
+TRITON_BUILT_TO_COMPILE = HAS_TRITON and isinstance(triton.language.max, JITFunction)
 HAS_CUDA = torch.cuda.is_available()
 DTYPES = [torch.float32, torch.float16, torch.bfloat16]
 needs_triton = pytest.mark.skipif(not HAS_TRITON, reason="triton is not installed (agentmem[gpu])")
@@ -29,13 +38,17 @@ needs_triton = pytest.mark.skipif(not HAS_TRITON, reason="triton is not installe
 @pytest.fixture
 def interpret(monkeypatch: pytest.MonkeyPatch):
     """Run Triton kernels on the CPU for the one test that asks for it (unset again after it:
-    Triton reads the flag when a kernel is jitted, and the kernels are jitted per mode)."""
+    the kernels read the flag at each launch, and are built once per mode)."""
     monkeypatch.setenv("TRITON_INTERPRET", "1")
 
 
 @pytest.fixture
 def compiled(monkeypatch: pytest.MonkeyPatch):
     """The real, compiled kernel: no interpreter flag, whatever an earlier test or the shell set."""
+    if not TRITON_BUILT_TO_COMPILE:
+        pytest.skip(
+            "triton was imported under the shell's TRITON_INTERPRET=1, so it compiles nothing"
+        )
     monkeypatch.delenv("TRITON_INTERPRET", raising=False)
     from agentmem.kernels.device import triton_interpret
 
@@ -115,6 +128,18 @@ def test_triton_matches_reference(dtype, n, b, k, masked):
     q, c, valid = make(n, 48, b, dtype, seed=2, masked=masked)
     got = topk(q, c, k, valid=valid, method="triton")
     assert_same_topk(as_np(got), as_np(topk_reference(q, c, k, valid=valid)), q, c)
+
+
+@needs_triton
+@pytest.mark.usefixtures("interpret")
+def test_interpreter_runs_the_kernel_where_triton_was_imported_to_compile():
+    """``tl.max`` and the like, built for compilation at import, fail when an interpreted kernel
+    calls them ("Cannot call @triton.jit'd outside of the scope of a kernel")."""
+    if not TRITON_BUILT_TO_COMPILE:
+        pytest.skip("the shell set TRITON_INTERPRET=1, so triton was imported for the interpreter")
+    q, c, valid = make(300, 48, 3, torch.float32, seed=6, masked=True)
+    got = topk(q, c, 5, valid=valid, method="triton")
+    assert_same_topk(as_np(got), as_np(topk_reference(q, c, 5, valid=valid)), q, c)
 
 
 def clustered(n: int, d: int, b: int, seed: int = 3) -> tuple[torch.Tensor, torch.Tensor]:
@@ -242,8 +267,6 @@ def test_cuda_without_a_gpu_raises_instead_of_falling_back():
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
 @pytest.mark.usefixtures("compiled")
 def test_triton_on_cuda_matches_reference(dtype):
-    from triton.runtime.jit import JITFunction
-
     from agentmem.kernels.topk_triton import _kernel
 
     assert type(_kernel(False)) is JITFunction  # compiled for the GPU, not the interpreter's
@@ -279,8 +302,6 @@ def test_search_bench_smoke():
 def test_interpreter_flag_does_not_outlive_its_test():
     """Runs after the interpreter tests above: the flag is back to what the shell set, and a test
     that asks for the compiled kernel gets one (the CUDA parity tests once ran interpreted)."""
-    from triton.runtime.jit import JITFunction
-
     from agentmem.kernels.topk_triton import _kernel
 
     assert os.environ.get("TRITON_INTERPRET") == SHELL_FLAG
