@@ -13,9 +13,11 @@ LM with Gemma 3 270M's architecture and random weights: one window per call agai
 the CUDA default of ``ExactIndex``: 1M and 8M rows × 1 / 64 / 1,024 queries, its share of the
 roofline and its agreement with fp32 exact search) and ``feed`` (the indexer's embedding pass,
 :func:`agentmem.batch.feed.embed_batches`, over that BERT with a word-level tokenizer: texts/s
-pipelined and plain, fp32 and fp16, and the smallest fp16/fp32 cosine).
+pipelined and plain, fp32 and fp16, and the smallest fp16/fp32 cosine) and ``pack`` (short
+texts over that BERT, padded against packed by :mod:`agentmem._packing`: texts/s and the
+largest difference, fp32 and fp16).
 
-Only leaf modules are imported (kernels, ``store.dense``, ``batch.feed``, the episode segmenter's ``lm``, ``bench.search``), so it
+Only leaf modules are imported (kernels, ``store.dense``, ``batch.feed``, ``_packing``, the episode segmenter's ``lm``, ``bench.search``), so it
 runs on a GPU image with torch, Triton and transformers but without the storage stack
 (chromadb, SQLAlchemy). ``--small`` runs every section on the CPU with small sizes, to check
 the command before spending GPU time (a test does, with the storage stack blocked).
@@ -39,7 +41,7 @@ import torch
 
 __all__ = ["SECTIONS", "add_arguments", "run"]
 
-SECTIONS = ("ceil", "tests", "search", "index", "ppr", "lsh", "lm", "embed", "rescore", "feed")
+SECTIONS = ("ceil", "tests", "search", "index", "ppr", "lsh", "lm", "embed", "rescore", "feed", "pack")
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -261,9 +263,15 @@ def _feed(r: _Run) -> dict[str, Any]:
     return feed_section(r)
 
 
+def _pack(r: _Run) -> dict[str, Any]:
+    from agentmem.bench.gpu_extra import pack_section
+
+    return pack_section(r)
+
+
 _FNS: dict[str, Callable[[_Run], dict[str, Any]]] = {
     "ceil": _ceil, "tests": _tests, "search": _search, "index": _index, "ppr": _ppr, "lsh": _lsh, "lm": _lm,
-    "embed": _embed, "rescore": _rescore, "feed": _feed,
+    "embed": _embed, "rescore": _rescore, "feed": _feed, "pack": _pack,
 }
 
 

@@ -146,3 +146,47 @@ def feed_section(r: Any) -> dict[str, Any]:
     other = next(k for k in vecs if k != "float32")
     out[f"min_cosine_{other}_vs_float32"] = round(float((vecs[other] * vecs["float32"]).sum(1).min()), 5)
     return out
+
+
+def pack_section(r: Any) -> dict[str, Any]:
+    """Short texts (entity- and fact-like, 2-10 tokens) padded against packed
+    (:mod:`agentmem._packing`, rows of 128 tokens): texts/s and the largest difference, per dtype."""
+    import transformers as tf
+
+    from agentmem._packing import embed_packed, packed_batch
+
+    cfg = tf.BertConfig(hidden_size=DIM, num_hidden_layers=6, num_attention_heads=12, intermediate_size=1536)
+    torch.manual_seed(0)
+    base: Any = tf.BertModel(cfg).eval()
+    rng = np.random.default_rng(1)
+    n = 256 if r.small else 50_000
+    texts = [" ".join(f"w{i}" for i in rng.integers(0, 30_000, int(rng.integers(2, 10)))) for _ in range(n)]
+    size = 64 if r.small else 1024
+    order = np.argsort([-len(t) for t in texts])
+    groups = [[texts[i] for i in order[s: s + size]] for s in range(0, n, size)]
+    half = torch.float16 if r.dev == "cuda" else torch.bfloat16
+    out: dict[str, Any] = {"texts": n, "batch": size}
+    for dt in (torch.float32, half):
+        name = str(dt).split(".")[-1]
+        emb = _RandomBert(base.to(r.dev, dt), r.dev, dt, size)
+        feats = [emb.tokenize(g) for g in groups]
+        ids = [[row[m.bool()].tolist() for row, m in zip(f["input_ids"], f["attention_mask"], strict=True)]
+               for f in feats]
+        packs = [packed_batch(x, 128) for x in ids]
+        if r.dev == "cuda":
+            packs = [p.pin_memory() for p in packs]
+        emb.embed_tokens(feats[0])
+        embed_packed(emb.model, packs[0])  # warm up
+        r.sync()
+        t0 = time.perf_counter()
+        padded = np.concatenate([emb.embed_tokens(f) for f in feats])
+        r.sync()
+        t_pad = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        packed = np.concatenate([embed_packed(emb.model, p).cpu().numpy() for p in packs])
+        r.sync()
+        t_pack = time.perf_counter() - t0
+        out[f"{name}_padded_texts_per_s"] = round(n / t_pad)
+        out[f"{name}_packed_texts_per_s"] = round(n / t_pack)
+        out[f"{name}_packed_max_abs_diff_vs_padded"] = float(np.abs(packed - padded).max())
+    return out

@@ -31,7 +31,7 @@ def test_bench_gpu_small_runs_without_the_storage_stack() -> None:
     env.pop("TRITON_INTERPRET", None)
     p = subprocess.run(
         [sys.executable, "-c", BLOCKED, "bench", "gpu", "--small", "--json",
-         "--sections", "ceil,search,index,ppr,lsh,lm,embed,rescore,feed"],
+         "--sections", "ceil,search,index,ppr,lsh,lm,embed,rescore,feed,pack"],
         capture_output=True, text=True, timeout=600, env=env, check=False)
     assert p.returncode == 0, p.stderr[-3000:]
     out = json.loads(p.stdout.strip().splitlines()[-1])
@@ -44,4 +44,6 @@ def test_bench_gpu_small_runs_without_the_storage_stack() -> None:
     assert all(row["ids_equal_fp32"] == 1.0 for row in s["rescore"]["rows"] if "ids_equal_fp32" in row)
     assert s["feed"]["float32_fed_max_abs_diff_vs_plain"] < 1e-6
     assert s["feed"]["min_cosine_bfloat16_vs_float32"] > 0.99
+    assert s["pack"]["float32_packed_max_abs_diff_vs_padded"] < 1e-5
+    assert s["pack"]["bfloat16_packed_max_abs_diff_vs_padded"] < 0.05
     assert "section | status" in p.stderr  # the one table
