@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["PackedBatch", "embed_packed", "embed_packed_reference", "pack", "packed_batch", "positions", "runs"]
+__all__ = ["PackedBatch", "embed_packed", "embed_packed_reference", "pack", "packed_batch", "positions", "runs", "unpadded"]
 
 
 def runs(lengths: Sequence[int], room: int) -> list[list[int]]:
@@ -52,6 +52,12 @@ def pack(lengths: Sequence[int], room: int) -> list[list[int]]:
     position), so each row holds texts of similar length. Every position is in one row."""
     order = sorted(range(len(lengths)), key=lambda i: (lengths[i], i))
     return [[order[j] for j in run] for run in runs([lengths[i] for i in order], room)]
+
+
+def unpadded(features: Any) -> list[list[int]]:
+    """Each row's token ids without its padding, from a tokenizer's ``input_ids`` and
+    ``attention_mask`` (tensors)."""
+    return [row[mask.bool()].tolist() for row, mask in zip(features["input_ids"], features["attention_mask"], strict=True)]
 
 
 def positions(lengths: Sequence[int], room: int) -> int:

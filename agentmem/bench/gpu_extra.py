@@ -153,7 +153,7 @@ def pack_section(r: Any) -> dict[str, Any]:
     (:mod:`agentmem._packing`, rows of 128 tokens): texts/s and the largest difference, per dtype."""
     import transformers as tf
 
-    from agentmem._packing import embed_packed, packed_batch
+    from agentmem._packing import embed_packed, packed_batch, unpadded
 
     cfg = tf.BertConfig(hidden_size=DIM, num_hidden_layers=6, num_attention_heads=12, intermediate_size=1536)
     torch.manual_seed(0)
@@ -170,9 +170,7 @@ def pack_section(r: Any) -> dict[str, Any]:
         name = str(dt).split(".")[-1]
         emb = _RandomBert(base.to(r.dev, dt), r.dev, dt, size)
         feats = [emb.tokenize(g) for g in groups]
-        ids = [[row[m.bool()].tolist() for row, m in zip(f["input_ids"], f["attention_mask"], strict=True)]
-               for f in feats]
-        packs = [packed_batch(x, 128) for x in ids]
+        packs = [packed_batch(unpadded(f), 128) for f in feats]
         if r.dev == "cuda":
             packs = [p.pin_memory() for p in packs]
         emb.embed_tokens(feats[0])
