@@ -12,11 +12,16 @@
  *
  * The b vectors are solved in tiles of T columns (_spmm_tile.h): a tile is stored node-major
  * so that each stored entry reads T contiguous values, and the tile's iterate, reset and the
- * matrix are all a pass touches, so a narrow tile's working set stays in a core's cache. Tiles
- * are independent: with two threads each takes every other tile (no synchronisation between
- * iterations). The summation order is the stored-entry order for every tile width, so a
- * vector's result does not depend on b or T. An AVX2+FMA clone of each tile loop is picked at
- * run time where the CPU has it. The GIL is released while solving.
+ * matrix are all a pass touches, so a narrow tile's working set stays in a core's cache.
+ *
+ * Threads form teams of `crew` members. Teams are independent: each takes every stride-th tile
+ * (no synchronisation between iterations). The members of a team share its tile: each computes
+ * the rows of its whole chunks (CHUNK_ROWS rows), and they meet at a barrier once an iteration
+ * (twice when the exact change is needed), so that only one tile's iterate is in the cache at
+ * a time. Each chunk's float64 partial sums are kept apart and added in chunk order, and within
+ * a row the summation order is the stored-entry order, so a vector's result does not depend on
+ * b, T, the number of threads or the crew. An AVX2+FMA clone of each tile loop is picked at run
+ * time where the CPU has it. The GIL is released while solving.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -33,12 +38,38 @@
 #define PREFETCH_AHEAD 16 /* stored entries: the gathers are latency-bound once x outgrows L2 */
 #endif
 #define ROW_BLOCK 16 /* rows whose column sums are added in the storage type before a float64 total */
+#define CHUNK_ROWS 1024 /* rows whose float64 partial sums are kept apart (a multiple of ROW_BLOCK) */
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
 #else
 #define CLONES
 #endif
+
+/* The threads of one tile: each solves its rows [lo, hi), whole chunks of CHUNK_ROWS rows, and
+ * keeps each chunk's partial sums apart; every member then adds the chunks in order, so the sums
+ * (and the results) are the same whatever the number of members. */
+typedef struct {
+    pthread_barrier_t *barrier; /* NULL for a crew of one */
+    double *part;               /* [2 iteration parities][3: sums, changes, exact changes][chunks][T] */
+    Py_ssize_t chunks, lo, hi;
+} Crew;
+
+static void crew_wait(const Crew *c) {
+    if (c->barrier != NULL) pthread_barrier_wait(c->barrier);
+}
+
+/* The chunk sums of one kind for iteration it: a member may run one iteration ahead of another
+ * (never two: each iteration ends at a barrier), so consecutive iterations use separate halves. */
+static double *crew_part(const Crew *c, int it, int kind, int T) {
+    return c->part + (size_t)((it & 1) * 3 + kind) * (size_t)c->chunks * (size_t)T;
+}
+
+static void crew_total(const Crew *c, const double *part, int T, double *out) {
+    for (int k = 0; k < T; k++) out[k] = 0.0;
+    for (Py_ssize_t ch = 0; ch < c->chunks; ch++)
+        for (int k = 0; k < T; k++) out[k] += part[ch * T + k];
+}
 
 typedef struct {
     const int64_t *indptr;
@@ -70,35 +101,49 @@ typedef struct {
 #undef FABS
 #undef SUFFIX
 
+/* A team solves every stride-th tile, from its first; its members split each tile's rows. */
 typedef struct {
     const Problem *p;
     const double *r;     /* [b, n] row-major, unnormalized */
     const double *scale; /* [b]: 1 / sum of each row of r */
-    char *out;     /* [b, n] row-major */
-    Py_ssize_t b;
-    int tile, first, stride, is_double;
-    int *iters;    /* [b] */
-    double *errs;  /* [b] */
-    int status;    /* 0 converged, -1 not converged, -2 out of memory */
-} Job;
+    char *out;           /* [b, n] row-major */
+    Py_ssize_t b, chunks;
+    int tile, first, stride, is_double, size;
+    int *iters;          /* [b] */
+    double *errs;        /* [b] */
+    char *mem;           /* the tile's reset, iterate and next iterate, bytes each */
+    size_t bytes, total;
+    double *part;        /* Crew.part */
+    pthread_barrier_t barrier; /* initialized when has_barrier */
+    int has_barrier;
+    int status;          /* 0 converged, -1 not converged */
+} Team;
 
-static void *run_job(void *arg) {
-    Job *job = arg;
+typedef struct {
+    Team *team;
+    int rank;
+} Member;
+
+/* Rows of member `rank` of `size`: whole chunks, split so that each member has about the same
+ * number of stored entries plus rows. */
+static Py_ssize_t member_start(const Problem *p, Py_ssize_t chunks, int rank, int size) {
+    if (rank == 0) return 0;
+    if (rank == size) return p->n;
+    const double total = (double)(p->indptr[p->n] + p->n), want = total * rank / size;
+    for (Py_ssize_t c = 1; c < chunks; c++) {
+        const Py_ssize_t row = c * CHUNK_ROWS;
+        if ((double)(p->indptr[row] + row) >= want) return row;
+    }
+    return p->n;
+}
+
+static void run_member(const Member *m) {
+    Team *job = m->team;
     const Problem *p = job->p;
     const Py_ssize_t n = p->n, T = job->tile;
-    const size_t es = job->is_double ? sizeof(double) : sizeof(float);
-    const size_t huge = (size_t)1 << 21, bytes = ((size_t)n * T * es + 63) / 64 * 64;
-    const size_t total = (3 * bytes + huge - 1) / huge * huge;
-    char *mem = aligned_alloc(huge, total);
-    job->status = 0;
-    if (mem == NULL) {
-        job->status = -2;
-        return NULL;
-    }
-#ifdef MADV_HUGEPAGE
-    madvise(mem, total, MADV_HUGEPAGE); /* random gathers over megabytes: fewer TLB misses (advice only) */
-#endif
-    char *rt = mem, *x = mem + bytes, *y = mem + 2 * bytes;
+    Crew crew = {job->size > 1 ? &job->barrier : NULL, job->part, job->chunks,
+                 member_start(p, job->chunks, m->rank, job->size), member_start(p, job->chunks, m->rank + 1, job->size)};
+    char *rt = job->mem, *x = job->mem + job->bytes, *y = job->mem + 2 * job->bytes;
     const Py_ssize_t tiles = (job->b + T - 1) / T;
     for (Py_ssize_t t = job->first; t < tiles; t += job->stride) {
         const Py_ssize_t c0 = t * T, w = job->b - c0 < T ? job->b - c0 : T;
@@ -111,28 +156,64 @@ static void *run_job(void *arg) {
             const Py_ssize_t col = c0 + (k < w ? k : w - 1); /* padding repeats the last column */
             src[k] = job->r + (size_t)col * n;
             scale[k] = job->scale[col];
-            outs[k] = k < w ? job->out + (size_t)(c0 + k) * n * es : NULL;
+            outs[k] = k < w ? job->out + (size_t)(c0 + k) * n * (job->is_double ? 8 : 4) : NULL;
         }
         /* node-major: row i of the tile holds node i of its T columns, normalized */
-        for (Py_ssize_t i = 0; i < n; i++) {
+        for (Py_ssize_t i = crew.lo; i < crew.hi; i++) {
             if (job->is_double)
                 for (Py_ssize_t k = 0; k < T; k++) ((double *)rt)[i * T + k] = src[k][i] * scale[k];
             else
                 for (Py_ssize_t k = 0; k < T; k++) ((float *)rt)[i * T + k] = (float)(src[k][i] * scale[k]);
         }
         const int st = job->is_double
-                           ? solve_tile_f64(p, (const double *)rt, (double *)x, (double *)y, (double *const *)outs,
-                                            w, (int)T, iters, errs)
-                           : solve_tile_f32(p, (const float *)rt, (float *)x, (float *)y, (float *const *)outs, w,
-                                            (int)T, iters, errs);
-        for (Py_ssize_t k = 0; k < w; k++) {
-            job->iters[c0 + k] = iters[k];
-            job->errs[c0 + k] = errs[k];
+                           ? solve_tile_f64(p, &crew, (const double *)rt, (double *)x, (double *)y,
+                                            (double *const *)outs, w, (int)T, iters, errs)
+                           : solve_tile_f32(p, &crew, (const float *)rt, (float *)x, (float *)y,
+                                            (float *const *)outs, w, (int)T, iters, errs);
+        if (m->rank == 0) {
+            for (Py_ssize_t k = 0; k < w; k++) {
+                job->iters[c0 + k] = iters[k];
+                job->errs[c0 + k] = errs[k];
+            }
+            if (st != 0) job->status = st;
         }
-        if (st != 0) job->status = st;
     }
-    free(mem);
+}
+
+/* Threads wait at the gate until every thread has been created, then run; if one could not be,
+ * they leave and the calling thread solves everything alone. */
+typedef struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int state; /* 0 waiting, 1 run, -1 leave */
+} Gate;
+
+typedef struct {
+    Member member;
+    Gate *gate;
+} Worker;
+
+static void *run_worker(void *arg) {
+    Worker *wk = arg;
+    pthread_mutex_lock(&wk->gate->mu);
+    while (wk->gate->state == 0) pthread_cond_wait(&wk->gate->cv, &wk->gate->mu);
+    const int state = wk->gate->state;
+    pthread_mutex_unlock(&wk->gate->mu);
+    if (state > 0) run_member(&wk->member);
     return NULL;
+}
+
+static int team_alloc(Team *job) {
+    const size_t huge = (size_t)1 << 21, es = job->is_double ? sizeof(double) : sizeof(float);
+    job->bytes = ((size_t)job->p->n * (size_t)job->tile * es + 63) / 64 * 64;
+    job->total = (3 * job->bytes + huge - 1) / huge * huge;
+    job->mem = aligned_alloc(huge, job->total);
+    job->part = calloc((size_t)6 * (size_t)job->chunks * (size_t)job->tile, sizeof(double));
+    if (job->mem == NULL || job->part == NULL) return -1;
+#ifdef MADV_HUGEPAGE
+    madvise(job->mem, job->total, MADV_HUGEPAGE); /* random gathers over megabytes: fewer TLB misses (advice only) */
+#endif
+    return 0;
 }
 
 static int check_graph(const Problem *p, Py_ssize_t nnz) {
@@ -167,9 +248,9 @@ static PyObject *solve(PyObject *self, PyObject *args) {
     Py_buffer indptr, indices, data, dangling, r, scale, out;
     Problem p;
     Py_ssize_t b;
-    int tile, threads, is_double;
-    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*w*nnddiiip", &indptr, &indices, &data, &dangling, &r, &scale, &out, &p.n,
-                          &b, &p.damping, &p.limit, &p.max_iter, &tile, &threads, &is_double))
+    int tile, threads, crew, is_double;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*w*nnddiiiip", &indptr, &indices, &data, &dangling, &r, &scale, &out,
+                          &p.n, &b, &p.damping, &p.limit, &p.max_iter, &tile, &threads, &crew, &is_double))
         return NULL;
     PyObject *result = NULL;
     int *iters = NULL;
@@ -181,8 +262,9 @@ static PyObject *solve(PyObject *self, PyObject *args) {
         goto done;
     }
     if (!(tile == 1 || tile == 4 || tile == 8 || tile == 16 || tile == 32 || tile == 64) || threads < 1 ||
-        p.max_iter < 1) {
-        PyErr_SetString(PyExc_ValueError, "solve: tile must be 1, 4, 8, 16, 32 or 64; threads and max_iter >= 1");
+        crew < 1 || p.max_iter < 1) {
+        PyErr_SetString(PyExc_ValueError,
+                        "solve: tile must be 1, 4, 8, 16, 32 or 64; threads, crew and max_iter >= 1");
         goto done;
     }
     p.indptr = indptr.buf;
@@ -197,31 +279,70 @@ static PyObject *solve(PyObject *self, PyObject *args) {
         PyErr_NoMemory();
         goto done;
     }
-    const Py_ssize_t tiles = (b + tile - 1) / tile;
-    const int nth = (int)(tiles < threads ? tiles : (threads < MAX_THREADS ? threads : MAX_THREADS));
-    Job jobs[MAX_THREADS];
+    const Py_ssize_t tiles = (b + tile - 1) / tile, chunks = (p.n + CHUNK_ROWS - 1) / CHUNK_ROWS;
+    int size = crew < threads ? crew : threads, teams = threads / size;
+    if (teams > tiles) teams = (int)tiles;
+    if (teams > MAX_THREADS) teams = MAX_THREADS;
+    if (size > MAX_THREADS / teams) size = MAX_THREADS / teams;
+    Team jobs[MAX_THREADS];
+    Worker workers[MAX_THREADS];
     pthread_t ids[MAX_THREADS];
-    int started[MAX_THREADS];
-    Py_BEGIN_ALLOW_THREADS
-    for (int t = 0; t < nth; t++) {
-        jobs[t] = (Job){&p, r.buf, scale.buf, out.buf, b, tile, t, nth, is_double, iters, errs, 0};
-        started[t] = t > 0 && pthread_create(&ids[t], NULL, run_job, &jobs[t]) == 0;
+    int n_started = 0, failed = 0;
+    for (int g = 0; g < teams; g++) {
+        jobs[g] = (Team){&p, r.buf, scale.buf, out.buf, b, chunks, tile, g, teams, is_double, size, iters, errs,
+                         NULL, 0, 0, NULL, {{0}}, 0, 0};
+        if (team_alloc(&jobs[g]) < 0) failed = 1;
     }
-    run_job(&jobs[0]);
-    for (int t = 1; t < nth; t++) {
-        if (started[t])
-            pthread_join(ids[t], NULL);
-        else
-            run_job(&jobs[t]); /* no thread to be had: this one does the work */
+    if (failed) {
+        for (int g = 0; g < teams; g++) {
+            free(jobs[g].mem);
+            free(jobs[g].part);
+        }
+        PyErr_NoMemory();
+        goto done;
+    }
+    Gate gate = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+    Py_BEGIN_ALLOW_THREADS
+    for (int g = 0; g < teams && !failed; g++) {
+        if (size > 1) {
+            jobs[g].has_barrier = pthread_barrier_init(&jobs[g].barrier, NULL, (unsigned)size) == 0;
+            if (!jobs[g].has_barrier) jobs[g].size = 1; /* no barrier to be had: this team's tiles by one thread */
+        }
+        for (int k = 0; k < jobs[g].size && !failed; k++) {
+            if (g == 0 && k == 0) continue; /* the calling thread */
+            workers[n_started] = (Worker){{&jobs[g], k}, &gate};
+            if (pthread_create(&ids[n_started], NULL, run_worker, &workers[n_started]) != 0)
+                failed = 1;
+            else
+                n_started++;
+        }
+    }
+    pthread_mutex_lock(&gate.mu);
+    gate.state = failed ? -1 : 1;
+    pthread_cond_broadcast(&gate.cv);
+    pthread_mutex_unlock(&gate.mu);
+    if (!failed) {
+        const Member lead = {&jobs[0], 0};
+        run_member(&lead);
+    }
+    for (int t = 0; t < n_started; t++) pthread_join(ids[t], NULL);
+    if (failed) { /* not every thread could be created: one thread solves every tile */
+        Team *all = &jobs[0];
+        all->first = 0;
+        all->stride = 1;
+        all->size = 1;
+        all->status = 0;
+        const Member lead = {all, 0};
+        run_member(&lead);
     }
     Py_END_ALLOW_THREADS
     int status = 0, most = 0;
     double worst = 0.0;
-    for (int t = 0; t < nth; t++)
-        if (jobs[t].status < status) status = jobs[t].status;
-    if (status == -2) {
-        PyErr_NoMemory();
-        goto done;
+    for (int g = 0; g < teams; g++) {
+        if (jobs[g].status < status) status = jobs[g].status;
+        if (jobs[g].has_barrier) pthread_barrier_destroy(&jobs[g].barrier);
+        free(jobs[g].mem);
+        free(jobs[g].part);
     }
     for (Py_ssize_t k = 0; k < b; k++) {
         if (iters[k] > most) most = iters[k];
@@ -243,7 +364,7 @@ done:
 
 static PyMethodDef methods[] = {
     {"solve", solve, METH_VARARGS,
-     "solve(indptr, indices, data, dangling, r, scale, out, n, b, damping, limit, max_iter, tile, threads, "
+     "solve(indptr, indices, data, dangling, r, scale, out, n, b, damping, limit, max_iter, tile, threads, crew, "
      "is_double) -> (converged, iterations, worst_change): personalized PageRank of the b rows of r ([b, n] "
      "float64, row k normalized by scale[k]) into out ([b, n]); int64 indptr, int32 indices, int64 dangling node "
      "ids, float64 or float32 data and out"},

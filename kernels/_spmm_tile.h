@@ -10,6 +10,10 @@
  * to s); only when the tolerance falls inside that band is the exact sum taken (a second pass).
  * A column is written out, normalized, at the first iteration its change is below the limit, as
  * the single-vector reference stops there; the tile iterates until all its columns have.
+ *
+ * A crew's members run this together on rows [crew->lo, crew->hi) each: every member reads the
+ * whole iterate x (the gathers) but writes only its rows of y and of the output, and takes every
+ * decision from the same chunk sums, so all members stop at the same iteration.
  */
 
 #define CAT_(a, b) a##b
@@ -22,10 +26,10 @@ typedef F VEC __attribute__((vector_size(32)));
 typedef FINT IVEC __attribute__((vector_size(32)));
 #define ABS_MASK ((IVEC){0} + (FINT)(~(uint64_t)0 >> (65 - 8 * sizeof(F)))) /* all bits but the sign */
 
-static inline __attribute__((always_inline)) int TILE_FN(const Problem *p, const F *restrict rt, F *restrict x,
-                                                         F *restrict y, F *const *outs, Py_ssize_t w, const int T,
-                                                         int *iters, double *errs) {
-    const Py_ssize_t n = p->n;
+static inline __attribute__((always_inline)) int TILE_FN(const Problem *p, const Crew *crew, const F *restrict rt,
+                                                         F *restrict x, F *restrict y, F *const *outs, Py_ssize_t w,
+                                                         const int T, int *iters, double *errs) {
+    const Py_ssize_t n = p->n, lo = crew->lo, hi = crew->hi;
     const int64_t *restrict indptr = p->indptr;
     const int32_t *restrict indices = p->indices;
     const F *restrict data = (const F *)p->data;
@@ -40,8 +44,10 @@ static inline __attribute__((always_inline)) int TILE_FN(const Problem *p, const
         done[k] = k >= w; /* padding columns (copies of the last real one) are never written out */
         errs[k] = INFINITY;
     }
-    memcpy(x, rt, (size_t)n * T * sizeof(F));
+    memcpy(x + lo * T, rt + lo * T, (size_t)(hi - lo) * T * sizeof(F));
+    crew_wait(crew);
     for (int it = 1; it <= p->max_iter; it++) {
+        double *chunk_sum = crew_part(crew, it, 0, T), *chunk_err = crew_part(crew, it, 1, T);
         for (int k = 0; k < T; k++) mass[k] = sum[k] = err[k] = 0.0;
         for (Py_ssize_t j = 0; j < p->n_dangling; j++) {
             const F *restrict xi = x + p->dangling[j] * T;
@@ -61,7 +67,7 @@ static inline __attribute__((always_inline)) int TILE_FN(const Problem *p, const
             memcpy(vinv, finv, (size_t)T * sizeof(F));
             for (int q = 0; q < T / LANES; q++) vsum[q] = vchg[q] = (VEC){0};
         }
-        for (Py_ssize_t i = 0; i < n; i++) {
+        for (Py_ssize_t i = lo; i < hi; i++) {
             F acc[MAX_TILE];
             VEC va[MAX_TILE / LANES];
             if (T >= LANES) { /* explicit 32-byte vectors: T / LANES registers of accumulators */
@@ -119,18 +125,44 @@ static inline __attribute__((always_inline)) int TILE_FN(const Problem *p, const
                     err[k] += (double)perr[k];
                     psum[k] = perr[k] = 0;
                 }
+                if (i % CHUNK_ROWS == CHUNK_ROWS - 1 || i == hi - 1) { /* the chunk's partial sums */
+                    const Py_ssize_t at = i / CHUNK_ROWS * T;
+                    for (int k = 0; k < T; k++) {
+                        chunk_sum[at + k] = sum[k];
+                        chunk_err[at + k] = err[k];
+                        sum[k] = err[k] = 0.0;
+                    }
+                }
             }
+        }
+        crew_wait(crew); /* every chunk summed, every row of y written */
+        crew_total(crew, chunk_sum, T, sum);
+        crew_total(crew, chunk_err, T, err);
+        int undecided[MAX_TILE], n_undecided = 0;
+        for (int k = 0; k < T; k++) {
+            const double band = fabs(1.0 - sum[k]);
+            if (!done[k] && err[k] - band < p->limit && err[k] + band >= p->limit) undecided[n_undecided++] = k;
+        }
+        if (n_undecided) { /* the change against the normalized new iterate, taken exactly */
+            double *chunk_exact = crew_part(crew, it, 2, T), exact[MAX_TILE];
+            for (Py_ssize_t c = lo / CHUNK_ROWS; c * CHUNK_ROWS < hi; c++)
+                for (int u = 0; u < n_undecided; u++) {
+                    const int k = undecided[u];
+                    double e = 0.0;
+                    const Py_ssize_t end = (c + 1) * CHUNK_ROWS < hi ? (c + 1) * CHUNK_ROWS : hi;
+                    for (Py_ssize_t i = c * CHUNK_ROWS; i < end; i++)
+                        e += fabs((double)y[i * T + k] / sum[k] - (double)x[i * T + k] * inv[k]);
+                    chunk_exact[c * T + k] = e;
+                }
+            crew_wait(crew);
+            crew_total(crew, chunk_exact, T, exact);
+            for (int u = 0; u < n_undecided; u++) err[undecided[u]] = exact[undecided[u]];
         }
         int stop[MAX_TILE], n_stop = 0;
         double scale[MAX_TILE];
         for (int k = 0; k < T; k++) {
             if (done[k]) continue;
-            const double s = sum[k], band = fabs(1.0 - s);
-            double e = err[k];
-            if (e - band < p->limit && e + band >= p->limit) { /* undecided: the exact change */
-                e = 0.0;
-                for (Py_ssize_t i = 0; i < n; i++) e += fabs((double)y[i * T + k] / s - (double)x[i * T + k] * inv[k]);
-            }
+            const double s = sum[k], e = err[k];
             errs[k] = e;
             iters[k] = it;
             if (e < p->limit) {
@@ -140,7 +172,7 @@ static inline __attribute__((always_inline)) int TILE_FN(const Problem *p, const
                 left--;
             }
         }
-        for (Py_ssize_t i = 0; n_stop && i < n; i++) /* row by row: the converged columns written out */
+        for (Py_ssize_t i = lo; n_stop && i < hi; i++) /* row by row: the converged columns written out */
             for (int c = 0; c < n_stop; c++) outs[stop[c]][i] = (F)((double)y[i * T + stop[c]] * scale[c]);
         if (left == 0) return 0;
         for (int k = 0; k < T; k++) inv[k] = 1.0 / sum[k];
@@ -153,9 +185,10 @@ static inline __attribute__((always_inline)) int TILE_FN(const Problem *p, const
 
 /* One clone per tile width, so that the loops over k have a constant trip count. */
 #define TILE_WIDTH(TW)                                                                                    \
-    CLONES static int CAT(CAT(solve_tile_, SUFFIX), TW)(const Problem *p, const F *rt, F *x, F *y, F *const *outs, \
-                                                    Py_ssize_t w, int *iters, double *errs) {            \
-        return TILE_FN(p, rt, x, y, outs, w, TW, iters, errs);                                            \
+    CLONES static int CAT(CAT(solve_tile_, SUFFIX), TW)(const Problem *p, const Crew *crew, const F *rt, F *x,   \
+                                                    F *y, F *const *outs, Py_ssize_t w, int *iters,      \
+                                                    double *errs) {                                      \
+        return TILE_FN(p, crew, rt, x, y, outs, w, TW, iters, errs);                                      \
     }
 TILE_WIDTH(1)
 TILE_WIDTH(4)
@@ -164,15 +197,15 @@ TILE_WIDTH(16)
 TILE_WIDTH(32)
 TILE_WIDTH(64)
 
-static int CAT(solve_tile_, SUFFIX)(const Problem *p, const F *rt, F *x, F *y, F *const *outs, Py_ssize_t w,
-                                    int T, int *iters, double *errs) {
+static int CAT(solve_tile_, SUFFIX)(const Problem *p, const Crew *crew, const F *rt, F *x, F *y, F *const *outs,
+                                    Py_ssize_t w, int T, int *iters, double *errs) {
     switch (T) {
-    case 1: return CAT(CAT(solve_tile_, SUFFIX), 1)(p, rt, x, y, outs, w, iters, errs);
-    case 4: return CAT(CAT(solve_tile_, SUFFIX), 4)(p, rt, x, y, outs, w, iters, errs);
-    case 8: return CAT(CAT(solve_tile_, SUFFIX), 8)(p, rt, x, y, outs, w, iters, errs);
-    case 16: return CAT(CAT(solve_tile_, SUFFIX), 16)(p, rt, x, y, outs, w, iters, errs);
-    case 32: return CAT(CAT(solve_tile_, SUFFIX), 32)(p, rt, x, y, outs, w, iters, errs);
-    default: return CAT(CAT(solve_tile_, SUFFIX), 64)(p, rt, x, y, outs, w, iters, errs);
+    case 1: return CAT(CAT(solve_tile_, SUFFIX), 1)(p, crew, rt, x, y, outs, w, iters, errs);
+    case 4: return CAT(CAT(solve_tile_, SUFFIX), 4)(p, crew, rt, x, y, outs, w, iters, errs);
+    case 8: return CAT(CAT(solve_tile_, SUFFIX), 8)(p, crew, rt, x, y, outs, w, iters, errs);
+    case 16: return CAT(CAT(solve_tile_, SUFFIX), 16)(p, crew, rt, x, y, outs, w, iters, errs);
+    case 32: return CAT(CAT(solve_tile_, SUFFIX), 32)(p, crew, rt, x, y, outs, w, iters, errs);
+    default: return CAT(CAT(solve_tile_, SUFFIX), 64)(p, crew, rt, x, y, outs, w, iters, errs);
     }
 }
 

@@ -37,6 +37,9 @@ try:
 except ImportError:  # built without a C compiler: torch.sparse.mm on the CPU too
     _spmm = None
 
+_CACHE_SHARE = 16 << 20  # bytes of tiles that stay in the last-level cache, for all threads
+_CREW_ONE_NODES = 10_000  # nodes from which one vector's pass is split between the threads
+
 __all__ = ["Transition", "pagerank_one", "personalized_pagerank", "personalized_pagerank_torch"]
 
 
@@ -232,7 +235,8 @@ def personalized_pagerank_torch(
         point (closer to the fixed point). Default: 8 on a GPU, 1 on the CPU. The C kernel
         tests every vector at every iteration without a sync.
     threads
-        Threads of the C kernel (default: ``torch.get_num_threads()``); each takes whole tiles.
+        Threads of the C kernel (default: ``torch.get_num_threads()``): each takes whole tiles, or
+        on large graphs all share each tile's rows; the result is the same for any number.
 
     Returns
     -------
@@ -279,21 +283,39 @@ def personalized_pagerank_torch(
 
 
 def pagerank_one(adj: Any, reset: np.ndarray, *, damping: float = 0.5, tol: float = 1e-10,
-                 max_iter: int = 100) -> np.ndarray:
+                 max_iter: int = 100, threads: int | None = None) -> np.ndarray:
     """One query's :func:`personalized_pagerank` (same arguments, fixed point and stopping
-    iteration) on the C kernel in float64 on one thread when it is built, else by the reference."""
+    iteration) on the C kernel in float64 when it is built, else by the reference. ``threads``
+    (default ``torch.get_num_threads()``) share the pass on graphs of 10,000 nodes and more."""
     tr = _as_transition(adj)
     if _spmm is None or tr.n >= 2**31:  # the batched path would fall back to torch.sparse
         return personalized_pagerank(tr, reset, damping=damping, tol=tol, max_iter=max_iter)
     return personalized_pagerank_torch(tr, reset, damping=damping, tol=tol, max_iter=max_iter, device="cpu",
-                                       threads=1).numpy()
+                                       threads=threads).numpy()
 
 
-def _tile_width(b: int, dtype: torch.dtype) -> int:
-    """Columns per tile of the C kernel: two cache lines of each stored entry's row (32 float32 or
-    16 float64 values), fewer when there are fewer vectors."""
-    widest = 32 if dtype == torch.float32 else 16
-    return next(t for t in (1, 4, 8, 16, 32) if t >= min(b, widest))
+def _layout(n: int, b: int, dtype: torch.dtype, threads: int) -> tuple[int, int]:
+    """``(tile, crew)`` of the C kernel: columns per tile, and threads per tile.
+
+    Each thread takes its own tiles of two cache lines per stored entry (32 float32 or 16
+    float64 columns; fewer when there are fewer vectors) while the tiles its threads work on at
+    once (reset, iterate and next iterate each) fit in :data:`_CACHE_SHARE`. Past that the
+    threads share one tile at a time, each on a share of its rows, and a tile is one cache line
+    wide, so that its iterate stays in the last-level cache. A single tile is shared by the
+    threads from :data:`_CREW_ONE_NODES` nodes, where a pass outweighs the threads' meeting at
+    every iteration.
+    """
+    line = 64 // (4 if dtype == torch.float32 else 8)
+    tile = next(t for t in (1, 4, 8, 16, 32) if t >= min(b, 2 * line))
+    tiles = -(-b // tile)
+    if threads == 1:
+        return tile, 1
+    if tiles == 1:
+        return tile, threads if n >= _CREW_ONE_NODES else 1
+    item = 4 if dtype == torch.float32 else 8
+    if min(threads, tiles) * 3 * n * tile * item <= _CACHE_SHARE:
+        return tile, 1
+    return next(t for t in (1, 4, 8, 16, 32) if t >= min(b, line)), threads
 
 
 def _solve_host(tr: Transition, r: np.ndarray, scale: np.ndarray, damping: float, limit: float, max_iter: int,
@@ -305,9 +327,11 @@ def _solve_host(tr: Transition, r: np.ndarray, scale: np.ndarray, damping: float
     indptr, indices, data, dangling = tr.host_operands(np_dtype)
     b, n = r.shape
     out = np.empty((b, n), dtype=np_dtype)
+    nth = threads or torch.get_num_threads()
+    tile, crew = _layout(n, b, dtype, nth)
     converged, _, worst = _spmm.solve(
         indptr, indices, data, dangling, np.ascontiguousarray(r), np.ascontiguousarray(scale), out, n, b,
-        damping, limit, max_iter, _tile_width(b, dtype), threads or torch.get_num_threads(), np_dtype == np.float64,
+        damping, limit, max_iter, tile, nth, crew, np_dtype == np.float64,
     )
     if not converged:
         raise ConvergenceError("personalized_pagerank_torch", max_iter, float(worst))

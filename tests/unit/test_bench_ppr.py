@@ -14,9 +14,11 @@ def test_bench_ppr_reports_ratios_and_parity() -> None:
     out = bench_ppr.run(args)
     (row,) = out["rows"]
     assert row["nodes"] == 600 and row["batch"] == 8 and row["stored_entries"] > 3000
-    for key in ("scipy_1_ms", "c_f64_1_ms", "c_f32_1_ms", "c_f64_8_t1_ms", "c_f64_8_t2_ms", "c_f32_8_t2_ms"):
+    for key in ("scipy_1_ms", "c_f64_1_t1_ms", "c_f64_1_t2_ms", "c_f32_1_t1_ms", "c_f64_8_t1_ms", "c_f64_8_t2_ms",
+                "c_f32_8_t2_ms"):
         assert row[key] > 0, key
     assert row["c_f64_8_t1_cpu_over_one"] > 0 and row["c_f32_8_t2_over_one"] > 0
+    assert row["c_f32_8_t2_over_one_thread"] > 0
     assert row["c_f64_max_abs_diff"] < 1e-12
     assert row["c_f32_max_abs_diff"] < 1e-5
 

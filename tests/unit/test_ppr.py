@@ -198,20 +198,80 @@ def test_c_solve_rejects_inconsistent_buffers() -> None:
     none, scale = np.zeros(0, dtype=np.int64), np.ones(2)
     r, out = np.full((2, 1), 1.0), np.empty((2, 1))
     with pytest.raises(ValueError, match="out of range"):
-        solve(ip, ix, d, none, r, scale, out, 1, 2, 0.5, 1e-9, 10, 1, 1, True)
+        solve(ip, ix, d, none, r, scale, out, 1, 2, 0.5, 1e-9, 10, 1, 1, 1, True)
     with pytest.raises(ValueError, match="sizes"):
-        solve(ip, ix, d, none, r, scale, out, 1, 3, 0.5, 1e-9, 10, 1, 1, True)
+        solve(ip, ix, d, none, r, scale, out, 1, 3, 0.5, 1e-9, 10, 1, 1, 1, True)
     with pytest.raises(ValueError, match="sizes"):  # one scale for two vectors
-        solve(ip, ix, d, none, r, scale[:1], out, 1, 2, 0.5, 1e-9, 10, 1, 1, True)
+        solve(ip, ix, d, none, r, scale[:1], out, 1, 2, 0.5, 1e-9, 10, 1, 1, 1, True)
     with pytest.raises(ValueError, match="sizes"):  # float64 buffers announced as float32
-        solve(ip, ix, d, none, r, scale, out, 1, 2, 0.5, 1e-9, 10, 1, 1, False)
+        solve(ip, ix, d, none, r, scale, out, 1, 2, 0.5, 1e-9, 10, 1, 1, 1, False)
     with pytest.raises(ValueError, match="indptr"):
-        solve(np.array([0, 2], dtype=np.int64), ix, d, none, r, scale, out, 1, 2, 0.5, 1e-9, 10, 1, 1, True)
+        solve(np.array([0, 2], dtype=np.int64), ix, d, none, r, scale, out, 1, 2, 0.5, 1e-9, 10, 1, 1, 1, True)
     with pytest.raises(ValueError, match="dangling"):
         solve(ip, np.array([0], dtype=np.int32), d, np.array([3], dtype=np.int64), r, scale, out, 1, 2, 0.5, 1e-9,
-              10, 1, 1, True)
+              10, 1, 1, 1, True)
     with pytest.raises(ValueError, match="tile"):
-        solve(ip, np.array([0], dtype=np.int32), d, none, r, scale, out, 1, 2, 0.5, 1e-9, 10, 3, 1, True)
+        solve(ip, np.array([0], dtype=np.int32), d, none, r, scale, out, 1, 2, 0.5, 1e-9, 10, 3, 1, 1, True)
+    with pytest.raises(ValueError, match="crew"):
+        solve(ip, np.array([0], dtype=np.int32), d, none, r, scale, out, 1, 2, 0.5, 1e-9, 10, 1, 1, 0, True)
+
+
+def sparse_graph(seed: int, n: int, per_node: int) -> sp.csr_matrix:
+    """Directed, ``per_node`` random out-edges a node, every tenth node dangling, hubs every 97th."""
+    rng = np.random.default_rng(seed)
+    src = np.repeat(np.arange(n), per_node)
+    dst = np.where(rng.random(len(src)) < 0.2, rng.integers(0, n // 97, len(src)) * 97, rng.integers(0, n, len(src)))
+    keep = (src % 10 != 3) & (src != dst)
+    return sp.csr_matrix((rng.uniform(0.1, 2.0, keep.sum()), (src[keep], dst[keep])), shape=(n, n))
+
+
+def crew_solve(tr: Transition, resets: np.ndarray, *, tile: int, threads: int, crew: int, double: bool,
+               limit: float) -> np.ndarray:
+    """``_spmm.solve`` with an explicit tile width and crew."""
+    dt = np.dtype(np.float64 if double else np.float32)
+    indptr, indices, data, dangling = tr.host_operands(dt)
+    b, n = resets.shape
+    out = np.empty((b, n), dtype=dt)
+    converged, _, _ = ppr_module._spmm.solve(indptr, indices, data, dangling, resets, 1.0 / resets.sum(axis=1), out,
+                                             n, b, 0.5, limit, 100, tile, threads, crew, double)
+    assert converged
+    return out
+
+
+@needs_c
+@pytest.mark.parametrize("double", [True, False])
+@pytest.mark.parametrize(("b", "tile"), [(1, 1), (5, 8), (40, 16)])
+def test_c_kernel_crew_splits_a_tile_without_changing_results(b: int, tile: int, double: bool) -> None:
+    # 5,000 nodes: five chunks of 1,024 rows, split by stored entries between the members
+    n = 5000
+    tr = Transition.from_adjacency(sparse_graph(3, n, 6))
+    resets = np.stack([random_reset(50 + i, n) for i in range(b)])
+    limit = 1e-12 * n if double else 1.778e-7  # float32: a change within rounding of the limit (exact pass)
+    alone = crew_solve(tr, resets, tile=tile, threads=1, crew=1, double=double, limit=limit)
+    for threads in (2, 3):
+        shared = crew_solve(tr, resets, tile=tile, threads=threads, crew=threads, double=double, limit=limit)
+        np.testing.assert_array_equal(shared, alone)
+    ref = np.stack([personalized_pagerank(tr, r, damping=0.5, tol=limit / n) for r in resets])
+    np.testing.assert_allclose(alone, ref, rtol=0, atol=1e-13 if double else 2e-6)
+
+
+@needs_c
+def test_c_kernel_shares_tiles_of_large_graphs_and_single_vectors() -> None:
+    f32, f64 = torch.float32, torch.float64
+    assert ppr_module._layout(1_000, 64, f32, 2) == (32, 1)  # tiles fit the cache: one thread each
+    assert ppr_module._layout(100_000, 64, f32, 2) == (16, 2)  # they do not: one cache line, shared
+    assert ppr_module._layout(100_000, 64, f64, 2) == (8, 2)
+    assert ppr_module._layout(100_000, 1, f64, 2) == (1, 2)
+    assert ppr_module._layout(2_000, 1, f64, 2) == (1, 1)  # too small to pay for meeting every iteration
+    assert ppr_module._layout(100_000, 64, f32, 1) == (32, 1)
+    n = 12_000  # through the public functions: one vector and a batch, shared by two threads
+    tr = Transition.from_adjacency(sparse_graph(4, n, 5))
+    resets = np.stack([random_reset(70 + i, n) for i in range(3)])
+    one = pagerank_one(tr, resets[0], damping=0.5, threads=2)
+    np.testing.assert_array_equal(one, pagerank_one(tr, resets[0], damping=0.5, threads=1))
+    np.testing.assert_allclose(one, personalized_pagerank(tr, resets[0], damping=0.5), rtol=0, atol=1e-15)
+    batch = personalized_pagerank_torch(tr, resets, damping=0.5, device="cpu", threads=2).numpy()
+    np.testing.assert_array_equal(batch[0], one)
 
 
 @pytest.mark.parametrize("every", [1, 4])
