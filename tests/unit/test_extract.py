@@ -55,6 +55,18 @@ def test_offline_is_deterministic_and_handles_chat_text() -> None:
     assert extract_triples("ok, thanks!") == []
 
 
+def test_offline_chat_fillers_and_contractions_name_nothing() -> None:
+    # sentence-initial small talk is capitalized but is not an entity node of the graph
+    text = "Thanks, Maria! Wow, I'm glad. That's great. Sounds fun, yeah? Hey John, you'd love Lisbon."
+    assert extract_entities(text) == ["Maria", "John", "Lisbon"]
+    assert all(s.lower() not in ("thanks", "wow", "i'm", "that's", "sounds") for s, _, _ in extract_triples(text))
+    # a contraction of "I" is the first-person subject; the entity after the verb is the object,
+    # so the turn links to the node other turns name
+    assert extract_triples("Yeah I've been reading Harry Potter again.") == [("i", "been", "Harry Potter")]
+    assert extract_triples("I haven't tried painting yet.") == [("i", "tried", "painting yet")]
+    assert extract_triples("Really? I'd love that.") == []
+
+
 def test_offline_dates_numbers_and_initials() -> None:
     ents = extract_entities("George T. Solomon met Carl Rogers in 3 May 2004; it cost 1.355 million.")
     assert "George T. Solomon" in ents and "Carl Rogers" in ents and "3 May 2004" in ents

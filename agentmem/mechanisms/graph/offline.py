@@ -26,6 +26,7 @@ The output is deterministic (same text, same result, same order) and deduplicate
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 __all__ = ["Mention", "extract_entities", "extract_mentions", "extract_triples", "split_sentences"]
@@ -47,6 +48,15 @@ STOPWORDS = frozenset(
     what when where which while who whom why will with would you your yours yourself yourselves
     one ones known called named later since among within without around upon via per while whose
     several many much another"""
+    )
+)
+# Chat words that open a sentence capitalized but name nothing: interjections, replies and
+# sentence-initial verbs or adjectives of small talk ("Thanks, Maria!", "Wow", "Sounds fun").
+_FILLERS = frozenset(
+    _words(
+    """thanks thank wow yeah yep yes yup nope oh ooh ah aw aww hey hi hello haha lol omg sure cool
+    nice great awesome amazing glad congrats congratulations definitely really totally absolutely
+    okay ok hmm well right exactly indeed agreed true sounds looks seems must keep let hope sorry"""
     )
 )
 # Words that open a sentence whose subject is the text's topic (He was born ... / The band ...).
@@ -88,6 +98,16 @@ class Mention:
     text: str
     start: int
     end: int
+
+
+def _not_a_name(word: str) -> bool:
+    """A word that names nothing on its own: a function word, a chat filler, or a contraction
+    of either ("I'm", "that's", "you'd", "haven't")."""
+    w = word.lower().replace("’", "'")
+    if w in STOPWORDS or w in _FILLERS or w.endswith("n't"):
+        return True
+    base, quote, _ = w.partition("'")
+    return bool(quote) and (base in STOPWORDS or base in _FILLERS)
 
 
 def split_sentences(text: str) -> list[tuple[int, str]]:
@@ -138,7 +158,7 @@ def _capitalized_runs(sentence: str) -> list[tuple[int, int]]:
             j += 1
         # Trim function words (sentence-initial "The", "In", trailing connectors).
         a, b = i, j
-        while a <= b and (words[a][2].lower() in STOPWORDS or words[a][2].lower() in _CONNECTORS):
+        while a <= b and (_not_a_name(words[a][2]) or words[a][2].lower() in _CONNECTORS):
             a += 1
         while b >= a and words[b][2].lower() in _CONNECTORS_END_BAD:
             b -= 1
@@ -163,7 +183,7 @@ def extract_mentions(sentence: str, offset: int = 0) -> list[Mention]:
         name = _clean(sentence[s:e])
         if len(name) < 2 and not name.isdigit():
             return
-        if name.lower() in STOPWORDS or name.lower() in _ANAPHORA:
+        if _not_a_name(name) or name.lower() in _ANAPHORA:
             return
         taken.append((s, e))
         found.append(Mention(name, offset + s, offset + e))
@@ -215,16 +235,25 @@ def _relation(between: str) -> str:
     return " ".join(content[-4:])
 
 
-def _chunk_fact(sentence: str) -> tuple[str, str, str] | None:
-    """``subject verb object`` from a sentence without two entities (lowercase chat text)."""
-    words = _WORD.findall(sentence)
+def _first_person(word: str) -> bool:
+    """``I`` and its contractions (``I'm``, ``I've``, ``I'd``, ``I'll``): the speaker as a subject."""
+    return word.lower().replace("’", "'").partition("'")[0] == "i"
+
+
+def _chunk_fact(sentence: str, mentions: Sequence[Mention] = (), offset: int = 0) -> tuple[str, str, str] | None:
+    """``subject verb object`` from a sentence without two entities (lowercase chat text). The
+    object is the sentence's entity when one follows the verb ("I've been reading Harry Potter":
+    ``harry potter``, the node other turns name), else the first content words after the verb."""
+    spans = list(_WORD.finditer(sentence))
+    words = [m.group() for m in spans]
     for i, w in enumerate(words[1:], start=1):
         lw = w.lower()
         if lw in _VERBISH or (lw.endswith("ed") and len(lw) > 4):
-            subj = [x for x in words[:i] if x.lower() not in STOPWORDS or x.lower() == "i"]
-            obj = [x for x in words[i + 1 :] if x.lower() not in STOPWORDS]
+            subj = ["i" if _first_person(x) else x for x in words[:i] if not _not_a_name(x) or _first_person(x)]
+            after = [m.text for m in mentions if m.start - offset >= spans[i].end()]
+            obj = after[:1] or [x for x in words[i + 1 :] if not _not_a_name(x)][:4]
             if subj and obj:
-                return (" ".join(subj[-3:]), lw, " ".join(obj[:4]))
+                return (" ".join(subj[-3:]), lw, " ".join(obj))
             return None
     return None
 
@@ -259,7 +288,7 @@ def extract_triples(text: str) -> list[tuple[str, str, str]]:
         else:
             subj, objs = None, []
         if subj is None or not objs:
-            fact = _chunk_fact(sent)
+            fact = _chunk_fact(sent, mentions, off)
             if fact is not None:
                 out.setdefault(fact, None)
             continue
