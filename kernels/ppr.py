@@ -37,7 +37,22 @@ try:
 except ImportError:  # built without a C compiler: torch.sparse.mm on the CPU too
     _spmm = None
 
-_CACHE_SHARE = 16 << 20  # bytes of tiles that stay in the last-level cache, for all threads
+def _last_level_cache(default: int = 32 << 20) -> int:
+    """Bytes of the CPU's largest cache level as Linux reports it for CPU 0 (``default``
+    where it does not)."""
+    from pathlib import Path
+
+    sizes = []
+    for entry in Path("/sys/devices/system/cpu/cpu0/cache").glob("index*/size"):
+        text = entry.read_text().strip().upper()
+        scale = {"K": 1 << 10, "M": 1 << 20}.get(text[-1:], 1)
+        digits = text.rstrip("KM")
+        if digits.isdigit():
+            sizes.append(int(digits) * scale)
+    return max(sizes, default=default)
+
+
+_CACHE_SHARE = _last_level_cache() // 2  # bytes of tiles that stay in the last-level cache, for all threads
 _CREW_ONE_NODES = 10_000  # nodes from which one vector's pass is split between the threads
 
 __all__ = ["Transition", "pagerank_one", "personalized_pagerank", "personalized_pagerank_torch"]

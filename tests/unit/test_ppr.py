@@ -256,7 +256,8 @@ def test_c_kernel_crew_splits_a_tile_without_changing_results(b: int, tile: int,
 
 
 @needs_c
-def test_c_kernel_shares_tiles_of_large_graphs_and_single_vectors() -> None:
+def test_c_kernel_shares_tiles_of_large_graphs_and_single_vectors(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ppr_module, "_CACHE_SHARE", 16 << 20)  # half of a 32 MB last-level cache
     f32, f64 = torch.float32, torch.float64
     assert ppr_module._layout(1_000, 64, f32, 2) == (32, 1)  # tiles fit the cache: one thread each
     assert ppr_module._layout(100_000, 64, f32, 2) == (16, 2)  # they do not: one cache line, shared
