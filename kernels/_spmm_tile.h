@@ -145,7 +145,7 @@ static inline __attribute__((always_inline)) int TILE_FN(const Problem *p, const
         }
         if (n_undecided) { /* the change against the normalized new iterate, taken exactly */
             double *chunk_exact = crew_part(crew, it, 2, T), exact[MAX_TILE];
-            for (Py_ssize_t c = lo / CHUNK_ROWS; c * CHUNK_ROWS < hi; c++)
+            for (Py_ssize_t c = lo / CHUNK_ROWS; lo < hi && c * CHUNK_ROWS < hi; c++) /* its own chunks */
                 for (int u = 0; u < n_undecided; u++) {
                     const int k = undecided[u];
                     double e = 0.0;
