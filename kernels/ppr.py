@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -37,14 +38,16 @@ try:
 except ImportError:  # built without a C compiler: torch.sparse.mm on the CPU too
     _spmm = None
 
+
 def _last_level_cache(default: int = 32 << 20) -> int:
     """Bytes of the CPU's largest cache level as Linux reports it for CPU 0 (``default``
     where it does not)."""
-    from pathlib import Path
-
     sizes = []
     for entry in Path("/sys/devices/system/cpu/cpu0/cache").glob("index*/size"):
-        text = entry.read_text().strip().upper()
+        try:
+            text = entry.read_text().strip().upper()
+        except OSError:
+            continue
         scale = {"K": 1 << 10, "M": 1 << 20}.get(text[-1:], 1)
         digits = text.rstrip("KM")
         if digits.isdigit():
