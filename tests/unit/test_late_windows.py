@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from agentmem import Memory, MemoryConfig
+from agentmem._packing import runs
 from agentmem._windows import (
     embed_windows,
     embed_windows_reference,
@@ -22,7 +23,7 @@ from agentmem._windows import (
 from agentmem.batch.feed import embed_planned
 from agentmem.config import EpisodeConfig, GraphConfig
 from agentmem.errors import ConfigError
-from agentmem.mechanisms.turns.late import fill_context, pack, plan_windows, turn_vectors
+from agentmem.mechanisms.turns.late import fill_context, plan_windows, turn_vectors
 from agentmem.types import Scope, Turn
 
 TEXTS = [
@@ -47,11 +48,11 @@ def _pack_reference(lengths: list[int], room: int) -> list[list[int]]:
 def test_pack_matches_a_reference_and_covers_every_position_once(seed: int) -> None:
     rng = np.random.default_rng(seed)
     lengths = [int(x) for x in rng.integers(1, 90, size=40)]
-    runs = pack(lengths, 126)
-    assert runs == _pack_reference(lengths, 126)
-    assert [i for r in runs for i in r] == list(range(40))
-    assert all(len(r) == 1 or sum(lengths[i] for i in r) <= 126 for r in runs)
-    assert pack([], 126) == [] and pack([500], 126) == [[0]]
+    got = runs(lengths, 126)
+    assert got == _pack_reference(lengths, 126)
+    assert [i for r in got for i in r] == list(range(40))
+    assert all(len(r) == 1 or sum(lengths[i] for i in r) <= 126 for r in got)
+    assert runs([], 126) == [] and runs([500], 126) == [[0]]
     assert fill_context([10, 10, 200, 5], 25) == 2 and fill_context([], 5) == 0
 
 

@@ -22,7 +22,7 @@ stored turn by turn reads each turn after up to a window of its predecessors. A 
 crash kept from being stored is embedded again alone when the index is rebuilt.
 docs/benchmarks.md compares these with embedding each turn alone.
 
->>> pack([50, 50, 40, 200, 10], room=126)
+>>> runs([50, 50, 40, 200, 10], room=126)
 [[0, 1], [2], [3], [4]]
 >>> fill_context([30, 40, 90], room=80)
 2
@@ -41,16 +41,13 @@ from agentmem.mechanisms.turns.context import linked
 from agentmem.protocols import ContextEmbedder, Embedder
 from agentmem.types import Turn
 
-__all__ = ["WindowPlan", "context_embedder", "fill_context", "pack", "plan_windows", "turn_texts", "turn_vectors"]
+__all__ = ["WindowPlan", "context_embedder", "fill_context", "plan_windows", "turn_texts", "turn_vectors"]
 
 SPECIAL_TOKENS = 2  # [CLS] and [SEP]
 MAX_CONTEXT_TURNS = 16  # stored turns fetched to fill a write's first window
 
 Previous = Callable[[Turn, int], Sequence[Turn]]
 """``previous(turn, n)``: up to ``n`` stored turns of ``turn``'s session before it, nearest first."""
-
-
-pack = runs  # consecutive turns, in order, into windows
 
 
 def fill_context(lengths_nearest_first: Sequence[int], room: int) -> int:
@@ -87,13 +84,13 @@ def plan_windows(turns: Sequence[Turn], counts: Callable[[Sequence[str]], list[i
             plan.alone.append(k)
     for members in sessions.values():
         lengths = counts([turns[k].render() for k in members])
-        runs = [[members[i] for i in run] for run in pack(lengths, room)]
-        first = runs[0]
+        windows = [[members[i] for i in run] for run in runs(lengths, room)]
+        first = windows[0]
         left = room - sum(lengths[: len(first)])
         before = list(previous(turns[first[0]], MAX_CONTEXT_TURNS)) if left > 0 else []
         taken = fill_context(counts([t.render() for t in before]), left) if before else 0
         context = [t.render() for t in reversed(before[:taken])]
-        for i, run in enumerate(runs):
+        for i, run in enumerate(windows):
             ctx = context if i == 0 else []
             if len(run) == 1 and not ctx:
                 plan.alone.append(run[0])
