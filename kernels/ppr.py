@@ -323,17 +323,22 @@ def _layout(n: int, b: int, dtype: torch.dtype, threads: int) -> tuple[int, int]
     threads from :data:`_CREW_ONE_NODES` nodes, where a pass outweighs the threads' meeting at
     every iteration.
     """
-    line = 64 // (4 if dtype == torch.float32 else 8)
-    tile = next(t for t in (1, 4, 8, 16, 32) if t >= min(b, 2 * line))
+    item = 4 if dtype == torch.float32 else 8
+    line = 64 // item
+    tile = _tile_width(b, 2 * line)
     tiles = -(-b // tile)
     if threads == 1:
         return tile, 1
     if tiles == 1:
         return tile, threads if n >= _CREW_ONE_NODES else 1
-    item = 4 if dtype == torch.float32 else 8
     if min(threads, tiles) * 3 * n * tile * item <= _CACHE_SHARE:
         return tile, 1
-    return next(t for t in (1, 4, 8, 16, 32) if t >= min(b, line)), threads
+    return _tile_width(b, line), threads
+
+
+def _tile_width(b: int, most: int) -> int:
+    """The narrowest width the kernel is built for (1, 4, 8, 16 or 32) that holds ``min(b, most)`` columns."""
+    return next(t for t in (1, 4, 8, 16, 32) if t >= min(b, most))
 
 
 def _solve_host(tr: Transition, r: np.ndarray, scale: np.ndarray, damping: float, limit: float, max_iter: int,
