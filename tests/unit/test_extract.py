@@ -67,6 +67,40 @@ def test_offline_chat_fillers_and_contractions_name_nothing() -> None:
     assert extract_triples("Really? I'd love that.") == []
 
 
+def test_offline_speaker_is_the_first_person_subject() -> None:
+    # a chat turn's "I" is its speaker, so one person's facts share a subject node
+    said = "Yeah, I painted that lake sunrise last year! I visited Paris and Rome with Anna."
+    assert extract_triples(said, speaker="Melanie") == [
+        ("Melanie", "painted", "lake sunrise last year"),
+        ("Melanie", "visited", "Paris"), ("Melanie", "mentions", "Rome"), ("Paris", "mentions", "Rome"),
+        ("Melanie", "with", "Anna"), ("Rome", "with", "Anna"),
+    ]
+    assert extract_triples("I'm keen on counseling - I'd love to support others.", speaker="Caroline") == [
+        ("Caroline", "love", "support others")
+    ]
+    # without a speaker (a document, or a caller that has none) "I" stays "i"
+    assert extract_triples("Yeah, I painted that lake sunrise last year!") == [
+        ("i", "painted", "lake sunrise last year")
+    ]
+    # a sentence that does not open with "I" keeps its own subject
+    assert extract_triples("Anna met Tom in Lisbon.", speaker="Melanie")[0] == ("Anna", "met", "Tom")
+
+
+def test_offline_extract_reads_a_chat_turn_as_its_speaker() -> None:
+    from datetime import UTC, datetime
+
+    from agentmem.mechanisms.graph.component import offline_extract
+    from agentmem.types import Scope, Turn
+
+    scope, when = Scope("default", "u", "s"), datetime(2024, 5, 1, tzinfo=UTC)
+    turn = Turn("t1", scope, "I went camping with Anna.", "Melanie", "user", when, 0, "h")
+    triples, entities = offline_extract(turn)
+    assert triples == [("Melanie", "went camping with", "Anna")]
+    assert entities == ["Melanie", "Anna"]  # the speaker is an entity the passage names
+    doc = Turn("d1", scope, "I went camping with Anna.", "Camping", "document", when, 1, "h")
+    assert offline_extract(doc)[0] == [("i", "went", "Anna")]  # "I" of a document stays "i"
+
+
 def test_offline_dates_numbers_and_initials() -> None:
     ents = extract_entities("George T. Solomon met Carl Rogers in 3 May 2004; it cost 1.355 million.")
     assert "George T. Solomon" in ents and "Carl Rogers" in ents and "3 May 2004" in ents

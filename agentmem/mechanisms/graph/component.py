@@ -70,11 +70,21 @@ def passage_title(turn: Turn) -> str | None:
 
 
 def passage_text(turn: Turn) -> str:
-    """The text extraction reads: ``title\\ntext`` for documents, ``speaker: text`` otherwise."""
+    """The text a chat-model extractor reads: ``title\\ntext`` for documents, ``speaker: text``
+    otherwise (the offline extractor's entities are read from it too)."""
     if turn.role == "document":
         title = passage_title(turn)
         return f"{title}\n{turn.content}" if title else turn.content
     return f"{turn.speaker}: {turn.content}"
+
+
+def offline_extract(turn: Turn) -> tuple[list[tuple[str, str, str]], list[str]]:
+    """The offline extractor's facts and entities of one turn. A conversation turn's facts are
+    read from its content with "I" as its speaker; its entities include the speaker's name."""
+    text = passage_text(turn)
+    if turn.role == "document" or not turn.speaker:
+        return extract_triples(text), extract_entities(text)
+    return extract_triples(turn.content, speaker=turn.speaker), extract_entities(text)
 
 
 class GraphComponent:
@@ -123,8 +133,7 @@ class GraphComponent:
                 extracted[i] = (list(r.triples), list(r.entities))
         else:
             for i in todo:
-                text = passage_text(turns[i])
-                extracted[i] = (extract_triples(text), extract_entities(text))
+                extracted[i] = offline_extract(turns[i])
         out = []
         for i, t in enumerate(turns):
             if i in extracted:

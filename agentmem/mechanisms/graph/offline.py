@@ -13,7 +13,9 @@ surface heuristics over English text:
   linked to each other; the relation is the content words between the two mentions (at most
   four), or ``"mentions"`` when nothing stands between them;
 * sentences with fewer than two entities fall back to ``subject verb object`` chunks of content
-  words (``user likes pizza`` → ``("user", "likes", "pizza")``).
+  words (``user likes pizza`` → ``("user", "likes", "pizza")``);
+* given the speaker of a chat turn, "I" as a sentence's subject is the speaker's name, and a
+  sentence that opens with "I" links the speaker to each of its entities.
 
 The output is deterministic (same text, same result, same order) and deduplicated.
 
@@ -240,16 +242,20 @@ def _first_person(word: str) -> bool:
     return word.lower().replace("’", "'").partition("'")[0] == "i"
 
 
-def _chunk_fact(sentence: str, mentions: Sequence[Mention] = (), offset: int = 0) -> tuple[str, str, str] | None:
+def _chunk_fact(sentence: str, mentions: Sequence[Mention] = (), offset: int = 0,
+                speaker: str | None = None) -> tuple[str, str, str] | None:
     """``subject verb object`` from a sentence without two entities (lowercase chat text). The
     object is the sentence's entity when one follows the verb ("I've been reading Harry Potter":
-    ``harry potter``, the node other turns name), else the first content words after the verb."""
+    ``harry potter``, the node other turns name), else the first content words after the verb.
+    A first-person subject is ``speaker`` when one is given, else ``i``."""
     spans = list(_WORD.finditer(sentence))
     words = [m.group() for m in spans]
     for i, w in enumerate(words[1:], start=1):
         lw = w.lower()
         if lw in _VERBISH or (lw.endswith("ed") and len(lw) > 4):
             subj = ["i" if _first_person(x) else x for x in words[:i] if not _not_a_name(x) or _first_person(x)]
+            if speaker is not None and "i" in subj:
+                subj = [speaker]
             after = [m.text for m in mentions if m.start - offset >= spans[i].end()]
             obj = after[:1] or [x for x in words[i + 1 :] if not _not_a_name(x)][:4]
             if subj and obj:
@@ -258,13 +264,29 @@ def _chunk_fact(sentence: str, mentions: Sequence[Mention] = (), offset: int = 0
     return None
 
 
-def extract_triples(text: str) -> list[tuple[str, str, str]]:
+def _speaker_opens(sentence: str, offset: int, speaker: str | None) -> Mention | None:
+    """The speaker as a mention, where the sentence's first word that is not chat filler is
+    "I" or one of its contractions ("Yeah, I went to Paris"); else ``None``."""
+    if speaker is None:
+        return None
+    for m in _WORD.finditer(sentence):
+        if _first_person(m.group()):
+            return Mention(speaker, offset + m.start(), offset + m.end())
+        if m.group().lower() not in _FILLERS:
+            return None
+    return None
+
+
+def extract_triples(text: str, *, speaker: str | None = None) -> list[tuple[str, str, str]]:
     """``(subject, relation, object)`` facts of ``text``, deduplicated in order.
 
     Parameters
     ----------
     text
         Any English text.
+    speaker
+        Who said ``text`` (a chat turn's speaker): "I" as a sentence's subject is then this
+        name, so the facts of one person's turns share their subject node.
 
     Returns
     -------
@@ -280,15 +302,19 @@ def extract_triples(text: str) -> list[tuple[str, str, str]]:
             topic = mentions[0].text
         first_word = (_WORD.findall(sent) or [""])[0].lower()
         opens_with_mention = bool(mentions) and mentions[0].start - off <= 4
-        if topic is not None and first_word in _ANAPHORA and not opens_with_mention:
-            subj: Mention | None = Mention(topic, off, off)
+        subj: Mention | None
+        me = _speaker_opens(sent, off, speaker)
+        if me is not None and mentions:
+            subj, objs = me, mentions
+        elif topic is not None and first_word in _ANAPHORA and not opens_with_mention:
+            subj = Mention(topic, off, off)
             objs = mentions
         elif mentions:
             subj, objs = mentions[0], mentions[1:]
         else:
             subj, objs = None, []
         if subj is None or not objs:
-            fact = _chunk_fact(sent, mentions, off)
+            fact = _chunk_fact(sent, mentions, off, speaker)
             if fact is not None:
                 out.setdefault(fact, None)
             continue
