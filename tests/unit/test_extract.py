@@ -75,8 +75,12 @@ def test_offline_speaker_is_the_first_person_subject() -> None:
         ("Melanie", "visited", "Paris"), ("Melanie", "mentions", "Rome"), ("Paris", "mentions", "Rome"),
         ("Melanie", "with", "Anna"), ("Rome", "with", "Anna"),
     ]
+    # the verb follows "I" (adverbs skipped); each clause is read on its own
     assert extract_triples("I'm keen on counseling - I'd love to support others.", speaker="Caroline") == [
-        ("Caroline", "love", "support others")
+        ("Caroline", "keen", "counseling"), ("Caroline", "love", "support others")
+    ]
+    assert extract_triples("I really enjoy painting, it relaxes me.", speaker="Caroline") == [
+        ("Caroline", "enjoy", "painting")
     ]
     # without a speaker (a document, or a caller that has none) "I" stays "i"
     assert extract_triples("Yeah, I painted that lake sunrise last year!") == [
@@ -84,6 +88,14 @@ def test_offline_speaker_is_the_first_person_subject() -> None:
     ]
     # a sentence that does not open with "I" keeps its own subject
     assert extract_triples("Anna met Tom in Lisbon.", speaker="Melanie")[0] == ("Anna", "met", "Tom")
+    # "we" is the speaker too, "my" / "our" the speaker's
+    assert extract_triples("We visited Porto.", speaker="Melanie") == [("Melanie", "visited", "Porto")]
+    assert extract_triples("My kids love pottery.", speaker="Melanie") == [("Melanie kids", "love", "pottery")]
+    # a statement without a subject is the speaker's; one whose subject is someone else is not
+    assert extract_triples("Just been helping some friends at the tournament.", speaker="Nate") == [
+        ("Nate", "been", "helping friends tournament")
+    ]
+    assert extract_triples("It's been fun! Have you been there? You played well.", speaker="Nate") == []
 
 
 def test_offline_extract_reads_a_chat_turn_as_its_speaker() -> None:

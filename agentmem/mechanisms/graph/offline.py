@@ -61,6 +61,12 @@ _FILLERS = frozenset(
     okay ok hmm well right exactly indeed agreed true sounds looks seems must keep let hope sorry"""
     )
 )
+# Words between a subject and its verb ("I just got back", "we also tried").
+_ADVERBS = frozenset(_words("just also still always never even already often sometimes so very too not now then ever"))
+# Words before a verb that make someone other than a chat turn's speaker its subject.
+_NOT_THE_SPEAKER = frozenset(
+    _words("you he she it they that this these those there here what who whom which how where when why let")
+)
 # Words that open a sentence whose subject is the text's topic (He was born ... / The band ...).
 _ANAPHORA = frozenset(_words("he she it they his her its their this these the that there"))
 # Function words allowed inside a capitalized run ("Bank of the West", "Leonardo da Vinci").
@@ -80,6 +86,7 @@ _NUMBER = re.compile(
     r"metres|meters|feet|people|years|episodes|seasons|copies|votes|games|goals|points))?(?![\w])"
 )
 _QUOTED = re.compile(r"[\"“”]([^\"“”]{2,80})[\"“”]|``\s*([^`']{2,80}?)\s*''")
+_CLAUSE_BREAK = re.compile(r"[,;:()]|\s[-–—]+\s")
 _WORD = re.compile(r"[A-Za-z0-9][\w'’.&-]*[\w]|[A-Za-z0-9&]")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[\"“(\[]?[A-Z0-9])|\n+")
 _ABBREV = re.compile(r"\b(?:[A-Z]|Mr|Mrs|Ms|Dr|St|Jr|Sr|Prof|Gen|Col|Lt|Mt|No|vs|U\.S|U\.K|Inc|Ltd|Co)\.$")
@@ -242,6 +249,21 @@ def _first_person(word: str) -> bool:
     return word.lower().replace("’", "'").partition("'")[0] == "i"
 
 
+def _said_by_speaker(word: str) -> str | None:
+    """``"subject"`` for "I", "we" and their contractions, ``"owner"`` for "my" and "our":
+    words that name a chat turn's speaker; else ``None``."""
+    w = word.lower().replace("’", "'").partition("'")[0]
+    return "subject" if w in ("i", "we") else "owner" if w in ("my", "our") else None
+
+
+def _speaker_implied(before: Sequence[str], sentence: str) -> bool:
+    """A chat statement without a subject ("Just been helping some friends."): only fillers
+    and adverbs before its verb, no pronoun or question word, and no question mark."""
+    return (not sentence.rstrip().endswith("?")
+            and all(_not_a_name(w) and w.lower().replace("’", "'").partition("'")[0] not in _NOT_THE_SPEAKER
+                    for w in before))
+
+
 def _chunk_fact(sentence: str, mentions: Sequence[Mention] = (), offset: int = 0,
                 speaker: str | None = None) -> tuple[str, str, str] | None:
     """``subject verb object`` from a sentence without two entities (lowercase chat text). The
@@ -250,18 +272,57 @@ def _chunk_fact(sentence: str, mentions: Sequence[Mention] = (), offset: int = 0
     A first-person subject is ``speaker`` when one is given, else ``i``."""
     spans = list(_WORD.finditer(sentence))
     words = [m.group() for m in spans]
+    i = _verb(words, speaker)
+    if i is None:
+        return None
+    lw = words[i].lower()
+    subj = ["i" if _first_person(x) else x for x in words[:i] if not _not_a_name(x) or _first_person(x)]
+    said = [_said_by_speaker(x) for x in words[:i]] if speaker is not None else []
+    if "subject" in said or (speaker is not None and _speaker_implied(words[:i], sentence)):
+        subj = [speaker]
+    elif "owner" in said:
+        subj = [speaker, *subj]
+    after = [m.text for m in mentions if m.start - offset >= spans[i].end()]
+    brk = _CLAUSE_BREAK.search(sentence, spans[i].end())
+    end = brk.start() if brk else len(sentence)
+    obj = after[:1] or [m.group() for m in spans[i + 1 :] if m.start() < end and not _not_a_name(m.group())][:4]
+    if subj and obj:
+        return (" ".join(subj[-3:]), lw, " ".join(obj))
+    return None
+
+
+def _verb(words: Sequence[str], speaker: str | None) -> int | None:
+    """Where a sentence's verb is: in a chat turn's sentence that opens with "I" or "we", the
+    next word that is not an adverb ("I really enjoy painting": ``enjoy``); else the first
+    verb-like word after the first (a listed verb, or a past form in ``-ed``)."""
+    if speaker is not None:
+        for j, w in enumerate(words):
+            if _said_by_speaker(w) == "subject":
+                rest = [k for k in range(j + 1, len(words)) if not _adverb(words[k])]
+                return rest[0] if rest else None
+            if w.lower() not in _FILLERS:
+                break
     for i, w in enumerate(words[1:], start=1):
         lw = w.lower()
         if lw in _VERBISH or (lw.endswith("ed") and len(lw) > 4):
-            subj = ["i" if _first_person(x) else x for x in words[:i] if not _not_a_name(x) or _first_person(x)]
-            if speaker is not None and "i" in subj:
-                subj = [speaker]
-            after = [m.text for m in mentions if m.start - offset >= spans[i].end()]
-            obj = after[:1] or [x for x in words[i + 1 :] if not _not_a_name(x)][:4]
-            if subj and obj:
-                return (" ".join(subj[-3:]), lw, " ".join(obj))
-            return None
+            return i
     return None
+
+
+def _adverb(word: str) -> bool:
+    w = word.lower()
+    return w in _ADVERBS or w in _FILLERS or (w.endswith("ly") and len(w) > 4)
+
+
+def _clauses(sentence: str, offset: int) -> list[tuple[int, str]]:
+    """``(offset, clause)`` pieces of a sentence, cut at commas, semicolons, colons, brackets
+    and dashes."""
+    out, start = [], 0
+    for m in _CLAUSE_BREAK.finditer(sentence):
+        out.append((offset + start, sentence[start : m.start()]))
+        start = m.end()
+    out.append((offset + start, sentence[start:]))
+    return [(o, c) for o, c in out if c.strip()]
 
 
 def _speaker_opens(sentence: str, offset: int, speaker: str | None) -> Mention | None:
@@ -270,7 +331,7 @@ def _speaker_opens(sentence: str, offset: int, speaker: str | None) -> Mention |
     if speaker is None:
         return None
     for m in _WORD.finditer(sentence):
-        if _first_person(m.group()):
+        if _said_by_speaker(m.group()) == "subject":
             return Mention(speaker, offset + m.start(), offset + m.end())
         if m.group().lower() not in _FILLERS:
             return None
@@ -314,9 +375,11 @@ def extract_triples(text: str, *, speaker: str | None = None) -> list[tuple[str,
         else:
             subj, objs = None, []
         if subj is None or not objs:
-            fact = _chunk_fact(sent, mentions, off, speaker)
-            if fact is not None:
-                out.setdefault(fact, None)
+            for c_off, clause in _clauses(sent, off):
+                fact = _chunk_fact(clause, [m for m in mentions if c_off <= m.start < c_off + len(clause)], c_off,
+                                   speaker)
+                if fact is not None:
+                    out.setdefault(fact, None)
             continue
         prev = subj
         for o in objs:
