@@ -277,11 +277,12 @@ def _chunk_fact(sentence: str, mentions: Sequence[Mention] = (), offset: int = 0
         return None
     lw = words[i].lower()
     subj = ["i" if _first_person(x) else x for x in words[:i] if not _not_a_name(x) or _first_person(x)]
-    said = [_said_by_speaker(x) for x in words[:i]] if speaker is not None else []
-    if "subject" in said or (speaker is not None and _speaker_implied(words[:i], sentence)):
-        subj = [speaker]
-    elif "owner" in said:
-        subj = [speaker, *subj]
+    if speaker is not None:
+        said = [_said_by_speaker(x) for x in words[:i]]
+        if "subject" in said or _speaker_implied(words[:i], sentence):
+            subj = [speaker]
+        elif "owner" in said:
+            subj = [speaker, *subj]
     after = [m.text for m in mentions if m.start - offset >= spans[i].end()]
     brk = _CLAUSE_BREAK.search(sentence, spans[i].end())
     end = brk.start() if brk else len(sentence)
