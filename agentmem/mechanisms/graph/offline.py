@@ -13,9 +13,12 @@ surface heuristics over English text:
   linked to each other; the relation is the content words between the two mentions (at most
   four), or ``"mentions"`` when nothing stands between them;
 * sentences with fewer than two entities fall back to ``subject verb object`` chunks of content
-  words (``user likes pizza`` → ``("user", "likes", "pizza")``);
-* given the speaker of a chat turn, "I" as a sentence's subject is the speaker's name, and a
-  sentence that opens with "I" links the speaker to each of its entities.
+  words (``user likes pizza`` → ``("user", "likes", "pizza")``), one per clause (a sentence
+  is cut at commas, semicolons, colons, brackets and dashes);
+* given the speaker of a chat turn, "I" and "we" as a subject are the speaker's name and
+  "my" / "our" the speaker's; a sentence that opens with "I" links the speaker to each of its
+  entities, the verb after an opening "I" is the next word that is not an adverb, and a
+  statement without a subject is the speaker's.
 
 The output is deterministic (same text, same result, same order) and deduplicated.
 
@@ -64,9 +67,7 @@ _FILLERS = frozenset(
 # Words between a subject and its verb ("I just got back", "we also tried").
 _ADVERBS = frozenset(_words("just also still always never even already often sometimes so very too not now then ever"))
 # Words before a verb that make someone other than a chat turn's speaker its subject.
-_NOT_THE_SPEAKER = frozenset(
-    _words("you he she it they that this these those there here what who whom which how where when why let")
-)
+_NOT_THE_SPEAKER = frozenset(_words("you he she it they that this these those there here what who whom which how where when why let"))
 # Words that open a sentence whose subject is the text's topic (He was born ... / The band ...).
 _ANAPHORA = frozenset(_words("he she it they his her its their this these the that there"))
 # Function words allowed inside a capitalized run ("Bank of the West", "Leonardo da Vinci").
@@ -244,33 +245,46 @@ def _relation(between: str) -> str:
     return " ".join(content[-4:])
 
 
+def _base(word: str) -> str:
+    """A word in lower case without its contraction ("I'm" → ``i``, "it’s" → ``it``)."""
+    return word.lower().replace("’", "'").partition("'")[0]
+
+
 def _first_person(word: str) -> bool:
     """``I`` and its contractions (``I'm``, ``I've``, ``I'd``, ``I'll``): the speaker as a subject."""
-    return word.lower().replace("’", "'").partition("'")[0] == "i"
+    return _base(word) == "i"
 
 
 def _said_by_speaker(word: str) -> str | None:
     """``"subject"`` for "I", "we" and their contractions, ``"owner"`` for "my" and "our":
     words that name a chat turn's speaker; else ``None``."""
-    w = word.lower().replace("’", "'").partition("'")[0]
+    w = _base(word)
     return "subject" if w in ("i", "we") else "owner" if w in ("my", "our") else None
 
 
-def _speaker_implied(before: Sequence[str], sentence: str) -> bool:
+def _opening_subject(words: Sequence[str]) -> int | None:
+    """Where the "I" or "we" a sentence opens with is (only chat fillers before it), else ``None``."""
+    for j, w in enumerate(words):
+        if _said_by_speaker(w) == "subject":
+            return j
+        if w.lower() not in _FILLERS:
+            return None
+    return None
+
+
+def _speaker_implied(before: Sequence[str], clause: str) -> bool:
     """A chat statement without a subject ("Just been helping some friends."): only fillers
     and adverbs before its verb, no pronoun or question word, and no question mark."""
-    return (not sentence.rstrip().endswith("?")
-            and all(_not_a_name(w) and w.lower().replace("’", "'").partition("'")[0] not in _NOT_THE_SPEAKER
-                    for w in before))
+    return not clause.rstrip().endswith("?") and all(_not_a_name(w) and _base(w) not in _NOT_THE_SPEAKER for w in before)
 
 
-def _chunk_fact(sentence: str, mentions: Sequence[Mention] = (), offset: int = 0,
+def _chunk_fact(clause: str, mentions: Sequence[Mention] = (), offset: int = 0,
                 speaker: str | None = None) -> tuple[str, str, str] | None:
-    """``subject verb object`` from a sentence without two entities (lowercase chat text). The
-    object is the sentence's entity when one follows the verb ("I've been reading Harry Potter":
-    ``harry potter``, the node other turns name), else the first content words after the verb.
-    A first-person subject is ``speaker`` when one is given, else ``i``."""
-    spans = list(_WORD.finditer(sentence))
+    """``subject verb object`` from a clause of a sentence without two entities (lowercase chat
+    text). The object is the clause's entity when one follows the verb ("I've been reading Harry
+    Potter": ``harry potter``, the node other turns name), else the first content words after
+    the verb. A first-person subject is ``speaker`` when one is given, else ``i``."""
+    spans = list(_WORD.finditer(clause))
     words = [m.group() for m in spans]
     i = _verb(words, speaker)
     if i is None:
@@ -279,14 +293,12 @@ def _chunk_fact(sentence: str, mentions: Sequence[Mention] = (), offset: int = 0
     subj = ["i" if _first_person(x) else x for x in words[:i] if not _not_a_name(x) or _first_person(x)]
     if speaker is not None:
         said = [_said_by_speaker(x) for x in words[:i]]
-        if "subject" in said or _speaker_implied(words[:i], sentence):
+        if "subject" in said or _speaker_implied(words[:i], clause):
             subj = [speaker]
         elif "owner" in said:
             subj = [speaker, *subj]
     after = [m.text for m in mentions if m.start - offset >= spans[i].end()]
-    brk = _CLAUSE_BREAK.search(sentence, spans[i].end())
-    end = brk.start() if brk else len(sentence)
-    obj = after[:1] or [m.group() for m in spans[i + 1 :] if m.start() < end and not _not_a_name(m.group())][:4]
+    obj = after[:1] or [x for x in words[i + 1 :] if not _not_a_name(x)][:4]
     if subj and obj:
         return (" ".join(subj[-3:]), lw, " ".join(obj))
     return None
@@ -296,13 +308,9 @@ def _verb(words: Sequence[str], speaker: str | None) -> int | None:
     """Where a sentence's verb is: in a chat turn's sentence that opens with "I" or "we", the
     next word that is not an adverb ("I really enjoy painting": ``enjoy``); else the first
     verb-like word after the first (a listed verb, or a past form in ``-ed``)."""
-    if speaker is not None:
-        for j, w in enumerate(words):
-            if _said_by_speaker(w) == "subject":
-                rest = [k for k in range(j + 1, len(words)) if not _adverb(words[k])]
-                return rest[0] if rest else None
-            if w.lower() not in _FILLERS:
-                break
+    j = _opening_subject(words) if speaker is not None else None
+    if j is not None:
+        return next((k for k in range(j + 1, len(words)) if not _adverb(words[k])), None)
     for i, w in enumerate(words[1:], start=1):
         lw = w.lower()
         if lw in _VERBISH or (lw.endswith("ed") and len(lw) > 4):
@@ -331,12 +339,9 @@ def _speaker_opens(sentence: str, offset: int, speaker: str | None) -> Mention |
     "I" or one of its contractions ("Yeah, I went to Paris"); else ``None``."""
     if speaker is None:
         return None
-    for m in _WORD.finditer(sentence):
-        if _said_by_speaker(m.group()) == "subject":
-            return Mention(speaker, offset + m.start(), offset + m.end())
-        if m.group().lower() not in _FILLERS:
-            return None
-    return None
+    spans = list(_WORD.finditer(sentence))
+    j = _opening_subject([m.group() for m in spans])
+    return None if j is None else Mention(speaker, offset + spans[j].start(), offset + spans[j].end())
 
 
 def extract_triples(text: str, *, speaker: str | None = None) -> list[tuple[str, str, str]]:
