@@ -71,7 +71,7 @@ def test_offline_speaker_is_the_first_person_subject() -> None:
     # a chat turn's "I" is its speaker, so one person's facts share a subject node
     said = "Yeah, I painted that lake sunrise last year! I visited Paris and Rome with Anna."
     assert extract_triples(said, speaker="Melanie") == [
-        ("Melanie", "painted", "lake sunrise last year"),
+        ("Melanie", "painted", "lake sunrise"),
         ("Melanie", "visited", "Paris"), ("Melanie", "mentions", "Rome"), ("Paris", "mentions", "Rome"),
         ("Melanie", "with", "Anna"), ("Rome", "with", "Anna"),
     ]
@@ -84,7 +84,7 @@ def test_offline_speaker_is_the_first_person_subject() -> None:
     ]
     # without a speaker (a document, or a caller that has none) "I" stays "i"
     assert extract_triples("Yeah, I painted that lake sunrise last year!") == [
-        ("i", "painted", "lake sunrise last year")
+        ("i", "painted", "lake sunrise")
     ]
     # a sentence that does not open with "I" keeps its own subject
     assert extract_triples("Anna met Tom in Lisbon.", speaker="Melanie")[0] == ("Anna", "met", "Tom")
@@ -93,7 +93,7 @@ def test_offline_speaker_is_the_first_person_subject() -> None:
     assert extract_triples("My kids love pottery.", speaker="Melanie") == [("Melanie kids", "love", "pottery")]
     # a statement without a subject is the speaker's; one whose subject is someone else is not
     assert extract_triples("Just been helping some friends at the tournament.", speaker="Nate") == [
-        ("Nate", "been", "helping friends tournament")
+        ("Nate", "been", "helping friends")
     ]
     assert extract_triples("It's been fun! Have you been there? You played well.", speaker="Nate") == []
 

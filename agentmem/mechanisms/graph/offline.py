@@ -283,7 +283,7 @@ def _chunk_fact(clause: str, mentions: Sequence[Mention] = (), offset: int = 0,
     """``subject verb object`` from a clause of a sentence without two entities (lowercase chat
     text). The object is the clause's entity when one follows the verb ("I've been reading Harry
     Potter": ``harry potter``, the node other turns name), else the first content words after
-    the verb. A first-person subject is ``speaker`` when one is given, else ``i``."""
+    the verb (two at most). A first-person subject is ``speaker`` when one is given, else ``i``."""
     spans = list(_WORD.finditer(clause))
     words = [m.group() for m in spans]
     i = _verb(words, speaker)
@@ -298,7 +298,7 @@ def _chunk_fact(clause: str, mentions: Sequence[Mention] = (), offset: int = 0,
         elif "owner" in said:
             subj = [speaker, *subj]
     after = [m.text for m in mentions if m.start - offset >= spans[i].end()]
-    obj = after[:1] or [x for x in words[i + 1 :] if not _not_a_name(x)][:4]
+    obj = after[:1] or [x for x in words[i + 1 :] if not _not_a_name(x)][:2]
     if subj and obj:
         return (" ".join(subj[-3:]), lw, " ".join(obj))
     return None
