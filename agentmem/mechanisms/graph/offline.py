@@ -116,8 +116,8 @@ def _not_a_name(word: str) -> bool:
     w = word.lower().replace("’", "'")
     if w in STOPWORDS or w in _FILLERS or w.endswith("n't"):
         return True
-    base, quote, _ = w.partition("'")
-    return bool(quote) and (base in STOPWORDS or base in _FILLERS)
+    base = _base(word)
+    return base != w and (base in STOPWORDS or base in _FILLERS)  # a contraction of one
 
 
 def split_sentences(text: str) -> list[tuple[int, str]]:
@@ -370,8 +370,8 @@ def extract_triples(text: str, *, speaker: str | None = None) -> list[tuple[str,
         first_word = (_WORD.findall(sent) or [""])[0].lower()
         opens_with_mention = bool(mentions) and mentions[0].start - off <= 4
         subj: Mention | None
-        me = _speaker_opens(sent, off, speaker)
-        if me is not None and mentions:
+        me = _speaker_opens(sent, off, speaker) if mentions else None
+        if me is not None:
             subj, objs = me, mentions
         elif topic is not None and first_word in _ANAPHORA and not opens_with_mention:
             subj = Mention(topic, off, off)
